@@ -1,0 +1,195 @@
+//! Command line: clap derive types. The doc comments are the `--help` text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keep Salesforce users in step with a company directory (LDAP or CSV).
+///
+/// sfsync reads people from LDAP or a CSV export, reads the org's existing
+/// users by SOQL, works out the difference and creates the missing users in
+/// batches of up to 200 per API call. Start with `sfsync demo`.
+#[derive(Debug, Parser)]
+#[command(name = "sfsync", version, about, long_about = None)]
+pub struct Cli {
+    /// Log line format: `text` for people, `json` for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Quieter: only warnings and errors (-q), or only errors (-qq).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    /// More detail: debug (-v) or trace (-vv). Secrets are redacted at every level.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dry run: read the source and Salesforce and report what `sync` would do. Writes nothing to Salesforce.
+    Plan(PlanArgs),
+    /// Create the missing users in Salesforce and report every outcome.
+    Sync(SyncArgs),
+    /// Preflight: job file, secrets, LDAP bind, Salesforce token, profiles, required fields, API budget.
+    Check(CheckArgs),
+    /// Run the local Salesforce emulator (for tests, rehearsals and the demo) and print its base URL.
+    Emulator(EmulatorArgs),
+    /// Zero-setup tour: start the emulator in-process from samples/, sync jobs/demo.toml, print the report.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Summary and the records that need attention, for a terminal.
+    Table,
+    /// The reference form: every field of every reported user.
+    Json,
+    /// One row per user with the same fields as JSON.
+    Csv,
+    /// One self-contained page to open in a browser.
+    Html,
+    /// Markdown summary for a ticket or chat.
+    Md,
+}
+
+/// Options shared by `plan` and `sync`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Job file (TOML). Relative paths inside it are resolved against its folder.
+    #[arg(long, value_name = "FILE")]
+    pub job: PathBuf,
+
+    /// Write the report to this file (atomically). The format follows the extension unless --format is given.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+
+    /// Report format. Default: from --report's extension, else `table` on stdout.
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+
+    /// Also list users whose outcome is `unchanged`.
+    #[arg(long)]
+    pub report_all: bool,
+
+    /// Only these people (repeatable): provision on demand. LDAP searches by mail within the job's filter.
+    #[arg(long, value_name = "EMAIL")]
+    pub only: Vec<String>,
+
+    /// Write the run's figures in the Prometheus text format (for node_exporter's textfile collector).
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Do not write anything: the same as `sfsync plan`.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Override the job's `limits.max_creates` for this run (e.g. an initial migration).
+    #[arg(long, value_name = "N")]
+    pub max_creates: Option<u64>,
+
+    /// Also write Data Loader style `success.csv` and `error.csv` into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Job file (TOML) to check.
+    #[arg(long, value_name = "FILE")]
+    pub job: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {}
+
+#[derive(Debug, Clone, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on; port 0 picks a free port. The base URL is printed on stdout.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// Seed the org from a CSV export of users (Username, Email, FirstName, LastName, Alias,
+    /// IsActive, FederationIdentifier, ProfileId, optional Id).
+    #[arg(long, value_name = "CSV")]
+    pub users: Option<PathBuf>,
+
+    /// Usernames taken in other Salesforce orgs, one per line: creating them answers DUPLICATE_USERNAME.
+    #[arg(long, value_name = "FILE")]
+    pub foreign_usernames: Option<PathBuf>,
+
+    /// Profiles as a CSV of Id,Name (default: a Chatter Free User and a Standard User profile).
+    #[arg(long, value_name = "CSV")]
+    pub profiles: Option<PathBuf>,
+
+    /// Added latency per API request, in milliseconds (with up to 20% jitter).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// Fraction (0..1) of API requests that meet a fault: 503, 429 with Retry-After,
+    /// a dropped connection, or per-record UNABLE_TO_LOCK_ROW.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub fault_rate: f64,
+
+    /// Fraction (0..1) of create calls whose answer is lost: committed, then the connection is closed.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub lost_answer_rate: f64,
+
+    /// Seed for latency jitter and faults, so a run can be replayed.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Daily API request allowance; past it calls answer 403 REQUEST_LIMIT_EXCEEDED.
+    #[arg(long, value_name = "N", default_value_t = 15_000)]
+    pub daily_api_limit: u64,
+
+    /// Tokens expire after this many API calls (INVALID_SESSION_ID); 0 = never.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub token_ttl: u64,
+
+    /// On shutdown, write the final org's users to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+
+    /// Accept only this client id at the token endpoint.
+    #[arg(long, value_name = "ID", requires = "client_secret")]
+    pub client_id: Option<String>,
+
+    /// Accept only this client secret at the token endpoint.
+    #[arg(long, value_name = "S", requires = "client_id")]
+    pub client_secret: Option<String>,
+
+    /// Accept only this username (password flow) or JWT subject.
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+
+    /// Accept only this password (password followed by the security token).
+    #[arg(long, value_name = "P", requires = "username")]
+    pub password: Option<String>,
+
+    /// Verify JWT bearer assertions (RS256) against this PEM public key.
+    #[arg(long, value_name = "FILE")]
+    pub jwt_public_key: Option<PathBuf>,
+}

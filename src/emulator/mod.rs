@@ -1,0 +1,1 @@
+//! The local Salesforce emulator (lands with issue 2).

@@ -1,0 +1,1 @@
+//! Executing the plan's creates (lands with issue 4).

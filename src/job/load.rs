@@ -1,0 +1,689 @@
+//! Loading a job file: TOML -> [`Job`], every problem reported at once.
+//!
+//! The file is read into a TOML table and each section is walked key by key
+//! against the keys it may hold, so that one pass reports every unknown key,
+//! wrong type and missing value with its key path (`limits.concurrency`),
+//! instead of stopping at the first as a derived deserializer would.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use toml::{Table, Value};
+
+use super::{
+    AuthConfig, CsvSource, DefaultValue, FieldSpec, Job, LdapSource, Limits, MultiValue, Safety,
+    SalesforceConfig, SecretFrom, SecretRef, SourceConfig,
+};
+use crate::template::Template;
+
+/// User fields Salesforce requires on create (reference 4.1); each must be mapped or defaulted.
+pub const REQUIRED_FIELDS: [&str; 9] = [
+    "Username",
+    "LastName",
+    "Email",
+    "Alias",
+    "TimeZoneSidKey",
+    "LocaleSidKey",
+    "EmailEncodingKey",
+    "LanguageLocaleKey",
+    "ProfileId",
+];
+
+/// Every problem in one job file. Display lists them one per line under the path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", render(path, problems))]
+pub struct JobError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+fn render(path: &Path, problems: &[String]) -> String {
+    let mut out = format!(
+        "job file {} has {} problem{}:",
+        path.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        out.push_str("\n  - ");
+        out.push_str(p);
+    }
+    out
+}
+
+/// Reads and validates the job file at `path`.
+pub fn load(path: &Path) -> Result<Job, JobError> {
+    let fail = |msg: String| JobError {
+        path: path.to_owned(),
+        problems: vec![msg],
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+    parse(&text, path)
+}
+
+/// Validates job-file text; `path` names it in messages and anchors relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<Job, JobError> {
+    let table: Table = text.parse().map_err(|e: toml::de::Error| JobError {
+        path: path.to_owned(),
+        problems: vec![format!("not valid TOML: {}", e.to_string().trim_end())],
+    })?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let mut v = Validator {
+        problems: Vec::new(),
+        dir,
+    };
+    let job = v.job(&table, path);
+    match job {
+        Some(job) if v.problems.is_empty() => Ok(job),
+        _ => Err(JobError {
+            path: path.to_owned(),
+            problems: v.problems,
+        }),
+    }
+}
+
+struct Validator {
+    problems: Vec<String>,
+    /// The job file's folder: relative paths are resolved against it.
+    dir: PathBuf,
+}
+
+/// One section being walked: reports unknown keys once all known ones are taken.
+struct Section<'a> {
+    name: &'a str,
+    table: Option<&'a Table>,
+    taken: BTreeSet<&'a str>,
+}
+
+impl Validator {
+    fn problem(&mut self, msg: impl Into<String>) {
+        self.problems.push(msg.into());
+    }
+
+    fn section<'a>(&mut self, root: &'a Table, name: &'a str, required: bool) -> Section<'a> {
+        let table = match root.get(name) {
+            Some(Value::Table(t)) => Some(t),
+            Some(other) => {
+                self.problem(format!(
+                    "{name}: expected a table `[{name}]`, found {}",
+                    kind(other)
+                ));
+                None
+            }
+            None => {
+                if required {
+                    self.problem(format!("[{name}]: missing section"));
+                }
+                None
+            }
+        };
+        Section {
+            name,
+            table,
+            taken: BTreeSet::new(),
+        }
+    }
+
+    /// Takes `section.key` as a `T`; a wrong type is a problem naming the key and what was expected.
+    fn get<T: DeserializeOwned>(
+        &mut self,
+        s: &mut Section<'_>,
+        key: &'static str,
+        expected: &str,
+    ) -> Option<T> {
+        s.taken.insert(key);
+        let value = s.table?.get(key)?;
+        match value.clone().try_into::<T>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.problem(format!(
+                    "{}.{key}: expected {expected}, found {}",
+                    s.name,
+                    kind(value)
+                ));
+                None
+            }
+        }
+    }
+
+    fn require<T: DeserializeOwned>(
+        &mut self,
+        s: &mut Section<'_>,
+        key: &'static str,
+        expected: &str,
+    ) -> Option<T> {
+        let present = s.table.is_some_and(|t| t.contains_key(key));
+        let v = self.get(s, key, expected);
+        if !present && s.table.is_some() {
+            self.problem(format!("{}.{key}: missing; expected {expected}", s.name));
+        }
+        v
+    }
+
+    /// Reports keys of the section that nothing took.
+    fn finish(&mut self, s: Section<'_>) {
+        let Some(table) = s.table else { return };
+        for key in table.keys() {
+            if !s.taken.contains(key.as_str()) {
+                let known: Vec<&str> = s.taken.iter().copied().collect();
+                self.problem(format!(
+                    "{}.{key}: unknown key; expected one of: {}",
+                    s.name,
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+
+    fn path(&self, p: String) -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() { p } else { self.dir.join(p) }
+    }
+
+    /// A secret named by `<stem>_env` or `<stem>_file`; inline values are refused.
+    fn secret(
+        &mut self,
+        s: &mut Section<'_>,
+        stem: &'static str,
+        required: bool,
+    ) -> Option<SecretRef> {
+        let (env_key, file_key): (&'static str, &'static str) = match stem {
+            "bind_password" => ("bind_password_env", "bind_password_file"),
+            "client_id" => ("client_id_env", "client_id_file"),
+            "client_secret" => ("client_secret_env", "client_secret_file"),
+            "username" => ("username_env", "username_file"),
+            "password" => ("password_env", "password_file"),
+            "private_key" => ("private_key_env", "private_key_file"),
+            _ => unreachable!("unknown secret stem {stem}"),
+        };
+        if s.table.is_some_and(|t| t.contains_key(stem)) {
+            s.taken.insert(stem);
+            self.problem(format!(
+                "{}.{stem}: secrets are never accepted inline; name an environment variable with `{env_key}` or a file with `{file_key}`",
+                s.name
+            ));
+        }
+        let env: Option<String> = self.get(s, env_key, "the name of an environment variable");
+        let file: Option<String> = self.get(s, file_key, "a file path");
+        match (env, file) {
+            (Some(_), Some(_)) => {
+                self.problem(format!(
+                    "{}: give `{env_key}` or `{file_key}`, not both",
+                    s.name
+                ));
+                None
+            }
+            (Some(var), None) if !var.is_empty() => Some(SecretRef {
+                key: format!("{}.{env_key}", s.name),
+                from: SecretFrom::Env(var),
+            }),
+            (None, Some(file)) if !file.is_empty() => Some(SecretRef {
+                key: format!("{}.{file_key}", s.name),
+                from: SecretFrom::File(self.path(file)),
+            }),
+            (None, None) if !required => None,
+            _ => {
+                if s.table.is_some() {
+                    self.problem(format!(
+                        "{}.{env_key}: missing; expected `{env_key}` or `{file_key}`",
+                        s.name
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    fn job(&mut self, root: &Table, path: &Path) -> Option<Job> {
+        const TOP: [&str; 8] = [
+            "name",
+            "source",
+            "salesforce",
+            "mapping",
+            "defaults",
+            "match",
+            "limits",
+            "safety",
+        ];
+        for key in root.keys() {
+            if !TOP.contains(&key.as_str()) {
+                self.problem(format!(
+                    "{key}: unknown key; expected one of: {}",
+                    TOP.join(", ")
+                ));
+            }
+        }
+        let name = match root.get("name") {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(Value::String(_)) => {
+                self.problem("name: must not be empty");
+                None
+            }
+            Some(other) => {
+                self.problem(format!("name: expected a string, found {}", kind(other)));
+                None
+            }
+            None => {
+                self.problem("name: missing; expected the job's name, e.g. name = \"nightly\"");
+                None
+            }
+        };
+        let source = self.source(root);
+        let salesforce = self.salesforce(root);
+        let (attributes, fields) = self.fields(root);
+        let match_keys = self.match_keys(root, &fields);
+        let limits = self.limits(root);
+        let safety = self.safety(root);
+        Some(Job {
+            name: name?,
+            path: std::path::absolute(path).unwrap_or_else(|_| path.to_owned()),
+            source: source?,
+            salesforce: salesforce?,
+            attributes,
+            fields,
+            match_keys,
+            limits: limits?,
+            safety: safety?,
+        })
+    }
+
+    fn source(&mut self, root: &Table) -> Option<SourceConfig> {
+        let mut s = self.section(root, "source", true);
+        s.table?;
+        let ty: Option<String> = self.require(&mut s, "type", "\"ldap\" or \"csv\"");
+        let config = match ty.as_deref() {
+            Some("csv") => {
+                let path: Option<String> = self.require(&mut s, "path", "the CSV file's path");
+                let delimiter: Option<String> =
+                    self.get(&mut s, "delimiter", "one character, e.g. \",\" or \";\"");
+                let delimiter = match delimiter.as_deref() {
+                    None => Some(b','),
+                    Some("\\t") | Some("\t") => Some(b'\t'),
+                    Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
+                    Some(d) => {
+                        self.problem(format!(
+                            "source.delimiter: expected one ASCII character, found \"{d}\""
+                        ));
+                        None
+                    }
+                };
+                Some(SourceConfig::Csv(CsvSource {
+                    path: self.path(path?),
+                    delimiter: delimiter?,
+                }))
+            }
+            Some("ldap") => {
+                let url: Option<String> = self.require(&mut s, "url", "an ldap:// or ldaps:// URL");
+                if let Some(u) = &url
+                    && !(u.starts_with("ldap://") || u.starts_with("ldaps://"))
+                {
+                    self.problem(format!(
+                        "source.url: expected an ldap:// or ldaps:// URL, found \"{u}\""
+                    ));
+                }
+                let starttls: Option<bool> = self.get(&mut s, "starttls", "true or false");
+                if starttls == Some(true)
+                    && url.as_deref().is_some_and(|u| u.starts_with("ldaps://"))
+                {
+                    self.problem("source.starttls: StartTLS applies to ldap:// URLs; ldaps:// is already TLS");
+                }
+                let ca_file: Option<String> = self.get(&mut s, "ca_file", "a PEM file path");
+                let bind_dn: Option<String> = self.get(&mut s, "bind_dn", "a DN");
+                let bind_password = self.secret(&mut s, "bind_password", bind_dn.is_some());
+                if bind_dn.is_none() && bind_password.is_some() {
+                    self.problem(
+                        "source.bind_dn: missing; a bind password is given but no DN to bind as",
+                    );
+                }
+                let base_dn: Option<String> = self.require(&mut s, "base_dn", "the search base DN");
+                let filter: Option<String> = self.get(&mut s, "filter", "an LDAP filter");
+                let filter = filter.unwrap_or_else(|| "(mail=*)".to_owned());
+                if !(filter.starts_with('(') && filter.ends_with(')')) {
+                    self.problem(format!(
+                        "source.filter: expected a parenthesised LDAP filter, found \"{filter}\""
+                    ));
+                }
+                let page_size: Option<i64> =
+                    self.get(&mut s, "page_size", "a number of entries per page");
+                let page_size = match page_size.unwrap_or(500) {
+                    n @ 1..=100_000 => Some(n as i32),
+                    n => {
+                        self.problem(format!("source.page_size: expected 1 to 100000, found {n}"));
+                        None
+                    }
+                };
+                let multi: Option<String> =
+                    self.get(&mut s, "multi_value", "\"first\" or \"invalid\"");
+                let multi_value = match multi.as_deref() {
+                    None | Some("first") => Some(MultiValue::First),
+                    Some("invalid") => Some(MultiValue::Invalid),
+                    Some(other) => {
+                        self.problem(format!("source.multi_value: expected \"first\" or \"invalid\", found \"{other}\""));
+                        None
+                    }
+                };
+                let timeout: Option<u64> = self.get(&mut s, "timeout_secs", "a number of seconds");
+                Some(SourceConfig::Ldap(LdapSource {
+                    url: url?,
+                    starttls: starttls.unwrap_or(false),
+                    ca_file: ca_file.map(|p| self.path(p)),
+                    bind_dn,
+                    bind_password,
+                    base_dn: base_dn?,
+                    filter,
+                    page_size: page_size?,
+                    multi_value: multi_value?,
+                    timeout_secs: timeout.unwrap_or(30).max(1),
+                }))
+            }
+            Some(other) => {
+                self.problem(format!(
+                    "source.type: expected \"ldap\" or \"csv\", found \"{other}\""
+                ));
+                None
+            }
+            None => None,
+        };
+        self.finish(s);
+        config
+    }
+
+    fn salesforce(&mut self, root: &Table) -> Option<SalesforceConfig> {
+        let mut s = self.section(root, "salesforce", true);
+        s.table?;
+        let instance_url: Option<String> =
+            self.require(&mut s, "instance_url", "the org's https:// URL");
+        let login_url: Option<String> =
+            self.get(&mut s, "login_url", "the token endpoint's https:// host");
+        for (key, url) in [("instance_url", &instance_url), ("login_url", &login_url)] {
+            if let Some(u) = url
+                && let Err(why) = check_https(u)
+            {
+                self.problem(format!("salesforce.{key}: {why}, found \"{u}\""));
+            }
+        }
+        let api_version: Option<String> =
+            self.get(&mut s, "api_version", "a version like \"v62.0\"");
+        let api_version = api_version.unwrap_or_else(|| "v62.0".to_owned());
+        let ok_version = api_version
+            .strip_prefix('v')
+            .and_then(|n| n.split_once('.'))
+            .is_some_and(|(major, minor)| {
+                major.parse::<u32>().is_ok_and(|m| m >= 42) && minor.parse::<u32>().is_ok()
+            });
+        if !ok_version {
+            self.problem(format!(
+                "salesforce.api_version: expected \"vNN.0\" with NN >= 42 (sObject Collections), found \"{api_version}\""
+            ));
+        }
+        let auth: Option<String> = self.get(
+            &mut s,
+            "auth",
+            "\"password\", \"client_credentials\" or \"jwt\"",
+        );
+        let auth = match auth.as_deref().unwrap_or("password") {
+            "password" => {
+                let client_id = self.secret(&mut s, "client_id", true);
+                let client_secret = self.secret(&mut s, "client_secret", true);
+                let username = self.secret(&mut s, "username", true);
+                let password = self.secret(&mut s, "password", true);
+                Some(AuthConfig::Password {
+                    client_id: client_id?,
+                    client_secret: client_secret?,
+                    username: username?,
+                    password: password?,
+                })
+            }
+            "client_credentials" => {
+                let client_id = self.secret(&mut s, "client_id", true);
+                let client_secret = self.secret(&mut s, "client_secret", true);
+                Some(AuthConfig::ClientCredentials {
+                    client_id: client_id?,
+                    client_secret: client_secret?,
+                })
+            }
+            "jwt" => {
+                let client_id = self.secret(&mut s, "client_id", true);
+                let username = self.secret(&mut s, "username", true);
+                let private_key = self.secret(&mut s, "private_key", true);
+                let audience: Option<String> = self.get(&mut s, "audience", "the JWT audience URL");
+                let audience = audience
+                    .or_else(|| login_url.clone())
+                    .unwrap_or_else(|| "https://login.salesforce.com".to_owned());
+                Some(AuthConfig::Jwt {
+                    client_id: client_id?,
+                    username: username?,
+                    private_key: private_key?,
+                    audience,
+                })
+            }
+            other => {
+                self.problem(format!(
+                    "salesforce.auth: expected \"password\", \"client_credentials\" or \"jwt\", found \"{other}\""
+                ));
+                None
+            }
+        };
+        self.finish(s);
+        let instance_url = instance_url?.trim_end_matches('/').to_owned();
+        let login_url = login_url.map_or_else(
+            || instance_url.clone(),
+            |u| u.trim_end_matches('/').to_owned(),
+        );
+        Some(SalesforceConfig {
+            instance_url,
+            login_url,
+            api_version,
+            auth: auth?,
+        })
+    }
+
+    fn fields(&mut self, root: &Table) -> (Vec<String>, Vec<FieldSpec>) {
+        let mut attributes = Vec::new();
+        let mut fields: Vec<FieldSpec> = Vec::new();
+        let mapping = self.section(root, "mapping", true);
+        if let Some(table) = mapping.table {
+            for (field, value) in table {
+                if !is_field_name(field) {
+                    self.problem(format!("mapping.{field}: not a Salesforce field API name"));
+                    continue;
+                }
+                let Value::String(src) = value else {
+                    self.problem(format!(
+                        "mapping.{field}: expected a template string like \"{{mail|lower}}\", found {}",
+                        kind(value)
+                    ));
+                    continue;
+                };
+                match Template::parse(src, &mut attributes) {
+                    Ok(t) => fields.push(FieldSpec {
+                        name: field.clone(),
+                        template: Some(t),
+                        default: None,
+                    }),
+                    Err(e) => self.problem(format!("mapping.{field}: bad template \"{src}\": {e}")),
+                }
+            }
+        }
+        let defaults = self.section(root, "defaults", false);
+        if let Some(table) = defaults.table {
+            for (field, value) in table {
+                let (name, default) = match (field.as_str(), value) {
+                    ("Profile", Value::String(n)) => {
+                        ("ProfileId", DefaultValue::ProfileName(n.clone()))
+                    }
+                    (_, Value::String(s)) => (field.as_str(), DefaultValue::Text(s.clone())),
+                    (_, Value::Boolean(b)) => (field.as_str(), DefaultValue::Bool(*b)),
+                    (_, other) => {
+                        self.problem(format!(
+                            "defaults.{field}: expected a string or true/false, found {}",
+                            kind(other)
+                        ));
+                        continue;
+                    }
+                };
+                if !is_field_name(name) {
+                    self.problem(format!("defaults.{field}: not a Salesforce field API name"));
+                    continue;
+                }
+                match fields.iter_mut().find(|f| f.name.eq_ignore_ascii_case(name)) {
+                    Some(f) if f.default.is_some() => self.problem(format!(
+                        "defaults.{field}: ProfileId is given twice (as `Profile` and `ProfileId`); keep one"
+                    )),
+                    Some(f) => f.default = Some(default),
+                    None => fields.push(FieldSpec { name: name.to_owned(), template: None, default: Some(default) }),
+                }
+            }
+        }
+        if mapping.table.is_some() {
+            for required in REQUIRED_FIELDS {
+                if !fields.iter().any(|f| f.name == required) {
+                    self.problem(format!(
+                        "mapping.{required}: Salesforce requires {required} on every new user; map it in [mapping] or set it in [defaults]"
+                    ));
+                }
+            }
+            if fields
+                .iter()
+                .find(|f| f.name == "Username")
+                .is_some_and(|f| f.template.is_none())
+            {
+                self.problem("mapping.Username: must be mapped from the source (a default would give everyone the same username)");
+            }
+        }
+        (attributes, fields)
+    }
+
+    fn match_keys(&mut self, root: &Table, fields: &[FieldSpec]) -> Vec<String> {
+        let mut s = self.section(root, "match", false);
+        let keys: Option<Vec<String>> = self.get(&mut s, "keys", "a list of User field names");
+        self.finish(s);
+        let keys = keys.unwrap_or_else(|| vec!["FederationIdentifier".into(), "Username".into()]);
+        if keys.is_empty() {
+            self.problem("match.keys: expected at least one field, e.g. [\"Username\"]");
+        }
+        let mut out: Vec<String> = Vec::new();
+        for key in keys {
+            match fields.iter().find(|f| f.name.eq_ignore_ascii_case(&key)) {
+                Some(f) if f.template.is_some() => {
+                    if out.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                        self.problem(format!("match.keys: \"{key}\" is listed twice"));
+                    } else {
+                        out.push(f.name.clone());
+                    }
+                }
+                _ if !fields.is_empty() => self.problem(format!(
+                    "match.keys: \"{key}\" is not mapped in [mapping]; a match key needs a value from the source"
+                )),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn limits(&mut self, root: &Table) -> Option<Limits> {
+        let mut s = self.section(root, "limits", false);
+        let rps: Option<f64> = self.get(
+            &mut s,
+            "requests_per_second",
+            "a number of requests per second",
+        );
+        let concurrency: Option<i64> =
+            self.get(&mut s, "concurrency", "a number of calls in flight");
+        let batch_size: Option<i64> = self.get(&mut s, "batch_size", "1 to 200");
+        let max_creates: Option<i64> = self.get(&mut s, "max_creates", "a number of users");
+        let api_reserve: Option<i64> = self.get(&mut s, "api_reserve", "a number of API calls");
+        let max_retries: Option<i64> = self.get(&mut s, "max_retries", "a number of retries");
+        self.finish(s);
+        let mut ok = true;
+        let mut range = |key: &str, v: Option<i64>, default: i64, lo: i64, hi: i64| -> i64 {
+            let v = v.unwrap_or(default);
+            if !(lo..=hi).contains(&v) {
+                self.problems
+                    .push(format!("limits.{key}: expected {lo} to {hi}, found {v}"));
+                ok = false;
+            }
+            v
+        };
+        let concurrency = range("concurrency", concurrency, 4, 1, 25);
+        let batch_size = range("batch_size", batch_size, 200, 1, 200);
+        let max_creates = range("max_creates", max_creates, 500, 0, i64::MAX);
+        let api_reserve = range("api_reserve", api_reserve, 1000, 0, i64::MAX);
+        let max_retries = range("max_retries", max_retries, 5, 0, 20);
+        let rps = rps.unwrap_or(5.0);
+        if !(rps.is_finite() && rps > 0.0 && rps <= 1000.0) {
+            self.problem(format!(
+                "limits.requests_per_second: expected more than 0 and at most 1000, found {rps}"
+            ));
+            ok = false;
+        }
+        ok.then_some(Limits {
+            requests_per_second: rps,
+            concurrency: concurrency as usize,
+            batch_size: batch_size as usize,
+            max_creates: max_creates as u64,
+            api_reserve: api_reserve as u64,
+            max_retries: max_retries as u32,
+        })
+    }
+
+    fn safety(&mut self, root: &Table) -> Option<Safety> {
+        let mut s = self.section(root, "safety", false);
+        let fraction: Option<f64> =
+            self.get(&mut s, "min_source_fraction", "a fraction between 0 and 1");
+        let state_dir: Option<String> = self.get(&mut s, "state_dir", "a folder path");
+        self.finish(s);
+        let fraction = fraction.unwrap_or(0.9);
+        if !(0.0..=1.0).contains(&fraction) {
+            self.problem(format!(
+                "safety.min_source_fraction: expected 0 to 1, found {fraction}"
+            ));
+            return None;
+        }
+        let state_dir = state_dir.map_or_else(|| self.dir.join(".sfsync"), |d| self.path(d));
+        Some(Safety {
+            min_source_fraction: fraction,
+            state_dir,
+        })
+    }
+}
+
+/// Plain http:// only on loopback (the emulator); everything else must be https://.
+fn check_https(url: &str) -> Result<(), &'static str> {
+    let parsed = url::Url::parse(url).map_err(|_| "expected an https:// URL")?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => match parsed.host() {
+            Some(url::Host::Domain("localhost")) => Ok(()),
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
+            _ => Err("plain http:// is refused except on loopback (the emulator); use https://"),
+        },
+        _ => Err("expected an https:// URL"),
+    }
+}
+
+fn is_field_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn kind(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("the string \"{s}\""),
+        Value::Integer(i) => format!("the number {i}"),
+        Value::Float(f) => format!("the number {f}"),
+        Value::Boolean(b) => format!("{b}"),
+        Value::Datetime(d) => format!("the date {d}"),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Table(_) => "a table".to_owned(),
+    }
+}

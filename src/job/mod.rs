@@ -1,0 +1,152 @@
+//! The job file: TOML in, one validated [`Job`] out.
+//!
+//! Two stages: `raw` mirrors the file with serde (unknown keys refused), then
+//! `validate` turns it into the types below, collecting every problem with its
+//! key path so a user fixes the file in one pass. Nothing here touches the
+//! network; secrets are only located here ([`SecretRef`]) and read by the
+//! command that needs them.
+
+pub mod load;
+pub mod secret;
+
+use std::path::PathBuf;
+
+pub use load::{JobError, REQUIRED_FIELDS, load, parse};
+pub use secret::{Secret, SecretError, SecretFrom, SecretRef};
+
+use crate::template::Template;
+
+/// A validated job. Every path in it is already absolute (resolved against the job file's folder).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    /// The job file itself.
+    pub path: PathBuf,
+    pub source: SourceConfig,
+    pub salesforce: SalesforceConfig,
+    /// Source attribute names the templates use, lower-cased, in first-use order.
+    /// Sources deliver each record's values in this order ([`crate::source::SourceRecord`]).
+    pub attributes: Vec<String>,
+    /// Every User field the job sends: the union of `[mapping]` and `[defaults]`.
+    pub fields: Vec<FieldSpec>,
+    /// `[match] keys`: User field names, tried in order.
+    pub match_keys: Vec<String>,
+    pub limits: Limits,
+    pub safety: Safety,
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldSpec {
+    /// Salesforce User field API name, e.g. `Username`.
+    pub name: String,
+    pub template: Option<Template>,
+    /// Used when the template yields nothing (or there is none).
+    pub default: Option<DefaultValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    Text(String),
+    Bool(bool),
+    /// `Profile = "Chatter Free User"`: resolved to a ProfileId by name before planning.
+    ProfileName(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    Csv(CsvSource),
+    Ldap(LdapSource),
+}
+
+#[derive(Debug, Clone)]
+pub struct CsvSource {
+    pub path: PathBuf,
+    pub delimiter: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiValue {
+    /// Use the first value; the others are noted in the record's detail.
+    First,
+    /// A record with several values for a mapped attribute is `invalid`.
+    Invalid,
+}
+
+#[derive(Debug, Clone)]
+pub struct LdapSource {
+    /// `ldap://` or `ldaps://`.
+    pub url: String,
+    pub starttls: bool,
+    pub ca_file: Option<PathBuf>,
+    /// None: anonymous bind.
+    pub bind_dn: Option<String>,
+    pub bind_password: Option<SecretRef>,
+    pub base_dn: String,
+    pub filter: String,
+    pub page_size: i32,
+    pub multi_value: MultiValue,
+    /// Connect and per-page timeout.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SalesforceConfig {
+    /// Where API calls go until a token answer names its own `instance_url`.
+    pub instance_url: String,
+    /// Token endpoint host; defaults to `instance_url`.
+    pub login_url: String,
+    /// With the `v`, e.g. `v62.0`.
+    pub api_version: String,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    Password {
+        client_id: SecretRef,
+        client_secret: SecretRef,
+        username: SecretRef,
+        /// Password followed by the security token.
+        password: SecretRef,
+    },
+    ClientCredentials {
+        client_id: SecretRef,
+        client_secret: SecretRef,
+    },
+    Jwt {
+        client_id: SecretRef,
+        username: SecretRef,
+        /// PEM RSA private key (RS256).
+        private_key: SecretRef,
+        /// JWT `aud`; defaults to `login_url`.
+        audience: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub requests_per_second: f64,
+    pub concurrency: usize,
+    pub batch_size: usize,
+    pub max_creates: u64,
+    pub api_reserve: u64,
+    pub max_retries: u32,
+}
+
+/// Guards against a broken source read (issue 6).
+#[derive(Debug, Clone)]
+pub struct Safety {
+    /// Stop before writing when the source shrinks below this fraction of the previous run's count.
+    pub min_source_fraction: f64,
+    /// Where the lock and the small state file live (default: beside the job file).
+    pub state_dir: PathBuf,
+}
+
+impl Job {
+    /// Index of a User field in [`Job::fields`], by API name (case-insensitive).
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields
+            .iter()
+            .position(|f| f.name.eq_ignore_ascii_case(name))
+    }
+}

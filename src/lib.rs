@@ -1,0 +1,30 @@
+//! sfsync: keeps Salesforce users in step with a company directory.
+//!
+//! # Layout
+//! - [`cli`]: the command line (clap derive); doc comments are `--help`.
+//! - [`error`]: the top-level error and SPEC's exit codes.
+//! - [`job`]: job file TOML -> validated [`job::Job`]; secrets that never print.
+//! - [`template`]: `{mail|lower}` templates.
+//! - [`source`]: people from LDAP or CSV as [`source::SourceRecord`]s.
+//! - [`normalize`]: mapping + defaults -> candidate or invalid (pure).
+//! - [`plan`]: the diff against existing users (pure).
+//! - [`salesforce`]: the REST client (auth, SOQL, collections, limits).
+//! - [`execute`]: batching, pacing, retries, lost-answer recovery.
+//! - [`report`]: the report value and its renderers; atomic writes.
+//! - [`commands`]: one file per subcommand, the only place I/O is wired.
+//! - [`emulator`]: the local Salesforce (axum) used by tests, benchmarks and the demo.
+
+pub mod cli;
+pub mod commands;
+pub mod emulator;
+pub mod error;
+pub mod execute;
+pub mod job;
+pub mod normalize;
+pub mod plan;
+pub mod report;
+pub mod salesforce;
+pub mod source;
+pub mod template;
+
+pub use error::Error;

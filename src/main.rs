@@ -1,0 +1,16 @@
+//! Thin entry point: parse, set up logging, run, map to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = sfsync::cli::Cli::parse();
+    match sfsync::commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("sfsync: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

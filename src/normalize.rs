@@ -1,0 +1,1 @@
+//! Mapping + defaults: source record -> candidate or invalid (lands with issue 3).

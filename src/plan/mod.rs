@@ -1,0 +1,1 @@
+//! The planner (lands with issue 3).

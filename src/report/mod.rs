@@ -1,0 +1,160 @@
+//! The run report: what happened to every person, built as a value and
+//! rendered as JSON (the reference), CSV, a terminal table, HTML or Markdown.
+
+use serde::Serialize;
+
+/// What the run decided (or did) for one source record. Names are SPEC's.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Create,
+    Created,
+    Unchanged,
+    EmailChangeSkipped,
+    Inactive,
+    Invalid,
+    DuplicateInSource,
+    Collision,
+    Failed,
+    NotAttempted,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 10] = [
+        Outcome::Create,
+        Outcome::Created,
+        Outcome::Unchanged,
+        Outcome::EmailChangeSkipped,
+        Outcome::Inactive,
+        Outcome::Invalid,
+        Outcome::DuplicateInSource,
+        Outcome::Collision,
+        Outcome::Failed,
+        Outcome::NotAttempted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Create => "create",
+            Outcome::Created => "created",
+            Outcome::Unchanged => "unchanged",
+            Outcome::EmailChangeSkipped => "email_change_skipped",
+            Outcome::Inactive => "inactive",
+            Outcome::Invalid => "invalid",
+            Outcome::DuplicateInSource => "duplicate_in_source",
+            Outcome::Collision => "collision",
+            Outcome::Failed => "failed",
+            Outcome::NotAttempted => "not_attempted",
+        }
+    }
+
+    /// Outcomes a person must act on (exit 3).
+    pub fn needs_person(self) -> bool {
+        matches!(
+            self,
+            Outcome::Invalid | Outcome::DuplicateInSource | Outcome::Collision | Outcome::Failed
+        )
+    }
+}
+
+/// SPEC's report, `report_version` 1.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub report_version: u32,
+    pub job: String,
+    pub dry_run: bool,
+    /// RFC 3339, UTC, whole seconds.
+    pub started_at: String,
+    pub finished_at: String,
+    pub summary: Summary,
+    pub users: Vec<ReportUser>,
+    /// Extra context for people reading the report (not in SPEC's minimum).
+    pub context: ReportContext,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReportContext {
+    /// e.g. `csv samples/people.csv` or `ldap ldaps://ldap.example.com ou=people,...`.
+    pub source: String,
+    /// The org's instance URL.
+    pub salesforce: String,
+    /// Remaining daily API calls from the last `Sforce-Limit-Info`, when known.
+    pub api_remaining: Option<u64>,
+    pub api_max: Option<u64>,
+    /// Why the run stopped early, when it did.
+    pub stopped: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub source_records: u64,
+    pub salesforce_users: u64,
+    pub create: u64,
+    pub created: u64,
+    pub unchanged: u64,
+    pub email_change_skipped: u64,
+    pub inactive: u64,
+    pub invalid: u64,
+    pub duplicate_in_source: u64,
+    pub collision: u64,
+    pub failed: u64,
+    pub not_attempted: u64,
+    pub api_calls: u64,
+}
+
+impl Summary {
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        match outcome {
+            Outcome::Create => self.create,
+            Outcome::Created => self.created,
+            Outcome::Unchanged => self.unchanged,
+            Outcome::EmailChangeSkipped => self.email_change_skipped,
+            Outcome::Inactive => self.inactive,
+            Outcome::Invalid => self.invalid,
+            Outcome::DuplicateInSource => self.duplicate_in_source,
+            Outcome::Collision => self.collision,
+            Outcome::Failed => self.failed,
+            Outcome::NotAttempted => self.not_attempted,
+        }
+    }
+
+    pub fn add(&mut self, outcome: Outcome) {
+        let slot = match outcome {
+            Outcome::Create => &mut self.create,
+            Outcome::Created => &mut self.created,
+            Outcome::Unchanged => &mut self.unchanged,
+            Outcome::EmailChangeSkipped => &mut self.email_change_skipped,
+            Outcome::Inactive => &mut self.inactive,
+            Outcome::Invalid => &mut self.invalid,
+            Outcome::DuplicateInSource => &mut self.duplicate_in_source,
+            Outcome::Collision => &mut self.collision,
+            Outcome::Failed => &mut self.failed,
+            Outcome::NotAttempted => &mut self.not_attempted,
+        };
+        *slot += 1;
+    }
+
+    pub fn needs_person(&self) -> u64 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| o.needs_person())
+            .map(|&o| self.count(o))
+            .sum()
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportUser {
+    pub outcome: Outcome,
+    pub username: Option<String>,
+    pub email: Option<String>,
+    /// LDAP DN or `FILE:LINE`.
+    pub source: String,
+    pub salesforce_id: Option<String>,
+    pub error_code: Option<String>,
+    pub message: Option<String>,
+    pub previous_email: Option<String>,
+}

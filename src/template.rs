@@ -1,0 +1,294 @@
+//! `{mail|lower}` templates: parsed once when the job loads, rendered per record.
+//!
+//! Grammar: literal text with `{attribute|filter|filter:N}` placeholders;
+//! `{{` and `}}` are literal braces. Filters: `lower`, `upper`, `trim`,
+//! `first:N` (N characters, not bytes). Attribute names are case-insensitive,
+//! as in LDAP. If any attribute a template uses is missing, the template
+//! yields nothing, so the field's `[defaults]` entry applies (SPEC).
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    source: String,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Literal(String),
+    Attr { index: usize, filters: Vec<Filter> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filter {
+    Lower,
+    Upper,
+    Trim,
+    First(usize),
+}
+
+/// Why a template does not parse. Shown after the job-file key that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unclosed `{{` at character {0}; write `{{{{` for a literal brace")]
+    Unclosed(usize),
+    #[error("`}}` at character {0} has no opening `{{`; write `}}}}` for a literal brace")]
+    StrayClose(usize),
+    #[error("empty attribute name in `{{{0}}}`")]
+    EmptyAttribute(String),
+    #[error("attribute name `{0}` has characters other than letters, digits, `-` and `_`")]
+    BadAttribute(String),
+    #[error("unknown filter `{0}` (known: lower, upper, trim, first:N)")]
+    UnknownFilter(String),
+    #[error("`first` needs a positive count, as in `first:8`, found `{0}`")]
+    BadCount(String),
+}
+
+impl Template {
+    /// Parses `source`, registering the attributes it uses in `attributes`
+    /// (lower-cased, first use first) and keeping their indexes.
+    pub fn parse(source: &str, attributes: &mut Vec<String>) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut chars = source.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().is_some_and(|&(_, n)| n == '{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek().is_some_and(|&(_, n)| n == '}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '}' => return Err(TemplateError::StrayClose(at)),
+                '{' => {
+                    let rest = &source[at + 1..];
+                    let end = rest.find('}').ok_or(TemplateError::Unclosed(at))?;
+                    let inner = &rest[..end];
+                    if inner.contains('{') {
+                        return Err(TemplateError::Unclosed(at));
+                    }
+                    // Skip the placeholder's characters in the outer iterator.
+                    while chars.peek().is_some_and(|&(i, _)| i <= at + end + 1) {
+                        chars.next();
+                    }
+                    if !literal.is_empty() {
+                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(parse_placeholder(inner, attributes)?);
+                }
+                _ => literal.push(c),
+            }
+        }
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        Ok(Template {
+            source: source.to_owned(),
+            parts,
+        })
+    }
+
+    /// Renders against one record's values (indexed like the job's attributes).
+    /// `None` when an attribute is missing or the result is empty.
+    pub fn render<'a>(&self, value: impl Fn(usize) -> Option<&'a str>) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Attr { index, filters } => {
+                    let raw = value(*index)?;
+                    if filters.is_empty() {
+                        out.push_str(raw);
+                    } else {
+                        out.push_str(&apply(raw, filters));
+                    }
+                }
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// Indexes of the attributes this template reads, in order of use.
+    pub fn attributes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Attr { index, .. } => Some(*index),
+            Part::Literal(_) => None,
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+fn parse_placeholder(inner: &str, attributes: &mut Vec<String>) -> Result<Part, TemplateError> {
+    let mut pieces = inner.split('|');
+    let name = pieces.next().unwrap_or_default().trim();
+    if name.is_empty() {
+        return Err(TemplateError::EmptyAttribute(inner.to_owned()));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == ';')
+    {
+        return Err(TemplateError::BadAttribute(name.to_owned()));
+    }
+    let name = name.to_ascii_lowercase();
+    let index = match attributes.iter().position(|a| *a == name) {
+        Some(i) => i,
+        None => {
+            attributes.push(name);
+            attributes.len() - 1
+        }
+    };
+    let filters = pieces.map(parse_filter).collect::<Result<_, _>>()?;
+    Ok(Part::Attr { index, filters })
+}
+
+fn parse_filter(text: &str) -> Result<Filter, TemplateError> {
+    let text = text.trim();
+    match text {
+        "lower" => Ok(Filter::Lower),
+        "upper" => Ok(Filter::Upper),
+        "trim" => Ok(Filter::Trim),
+        _ => match text.strip_prefix("first:") {
+            Some(n) => match n.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(Filter::First(n)),
+                _ => Err(TemplateError::BadCount(n.to_owned())),
+            },
+            None => Err(TemplateError::UnknownFilter(text.to_owned())),
+        },
+    }
+}
+
+fn apply(raw: &str, filters: &[Filter]) -> String {
+    let mut value = raw.to_owned();
+    for filter in filters {
+        value = match *filter {
+            Filter::Lower => value.to_lowercase(),
+            Filter::Upper => value.to_uppercase(),
+            Filter::Trim => value.trim().to_owned(),
+            Filter::First(n) => value.chars().take(n).collect(),
+        };
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn render(src: &str, pairs: &[(&str, &str)]) -> Option<String> {
+        let mut attrs = Vec::new();
+        let t = Template::parse(src, &mut attrs).unwrap();
+        let values: Vec<Option<&str>> = attrs
+            .iter()
+            .map(|a| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(a))
+                    .map(|(_, v)| *v)
+            })
+            .collect();
+        t.render(|i| values[i])
+    }
+
+    #[test]
+    fn spec_examples_render() {
+        let ada = [
+            ("mail", "Ada.Lovelace@Example.com"),
+            ("givenName", "Ada"),
+            ("sn", "Lovelace"),
+        ];
+        assert_eq!(
+            render("{mail|lower}", &ada).as_deref(),
+            Some("ada.lovelace@example.com")
+        );
+        assert_eq!(
+            render("{givenName|first:1}{sn|first:7}", &ada).as_deref(),
+            Some("ALovelac")
+        );
+        assert_eq!(
+            render("{ sn | upper }!", &ada).as_deref(),
+            Some("LOVELACE!")
+        );
+        assert_eq!(
+            render("{{literal}} {sn}", &ada).as_deref(),
+            Some("{literal} Lovelace")
+        );
+    }
+
+    #[test]
+    fn first_counts_characters_not_bytes() {
+        assert_eq!(
+            render("{sn|first:3}", &[("sn", "Ñúñez")]).as_deref(),
+            Some("Ñúñ")
+        );
+    }
+
+    #[test]
+    fn missing_attribute_or_empty_result_yields_nothing() {
+        assert_eq!(render("{givenName|first:1}{sn}", &[("sn", "Doe")]), None);
+        assert_eq!(render("{sn|trim}", &[("sn", "   ")]), None);
+    }
+
+    #[test]
+    fn attribute_names_are_shared_case_insensitively() {
+        let mut attrs = Vec::new();
+        Template::parse("{Mail|lower}", &mut attrs).unwrap();
+        Template::parse("{mail}{sn}", &mut attrs).unwrap();
+        assert_eq!(attrs, ["mail", "sn"]);
+    }
+
+    #[test]
+    fn bad_templates_say_what_is_wrong() {
+        let mut a = Vec::new();
+        assert_eq!(
+            Template::parse("{mail", &mut a),
+            Err(TemplateError::Unclosed(0))
+        );
+        assert_eq!(
+            Template::parse("x}", &mut a),
+            Err(TemplateError::StrayClose(1))
+        );
+        assert_eq!(
+            Template::parse("{}", &mut a),
+            Err(TemplateError::EmptyAttribute(String::new()))
+        );
+        assert_eq!(
+            Template::parse("{mail|shout}", &mut a),
+            Err(TemplateError::UnknownFilter("shout".into()))
+        );
+        assert_eq!(
+            Template::parse("{sn|first:0}", &mut a),
+            Err(TemplateError::BadCount("0".into()))
+        );
+        assert_eq!(
+            Template::parse("{sn|first:x}", &mut a),
+            Err(TemplateError::BadCount("x".into()))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn literal_text_without_braces_renders_as_itself(s in "[^{}]{1,40}") {
+            prop_assert_eq!(render(&s, &[]), Some(s.clone()));
+        }
+
+        #[test]
+        fn first_never_exceeds_n(s in "\\PC{0,30}", n in 1usize..10) {
+            let out = render(&format!("{{a|first:{n}}}"), &[("a", &s)]).unwrap_or_default();
+            prop_assert!(out.chars().count() <= n);
+        }
+    }
+}

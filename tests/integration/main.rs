@@ -1,0 +1,11 @@
+//! The one integration test binary. Modules per area; shared harnesses in `support`.
+
+mod support;
+
+mod cli;
+mod emulator;
+mod ldap;
+mod plan;
+mod report_html;
+mod sync;
+mod unattended;

@@ -1,0 +1,4 @@
+//! Test harnesses: an in-process emulator, a throwaway slapd, helpers to run the binary.
+
+pub mod emu;
+pub mod slapd;
