@@ -126,16 +126,12 @@ fn decide(
     };
     let user = &existing[ui];
     // A user that carries another value for a more stable key is a different person.
-    for earlier in 0..k {
-        if let (Some(theirs), Some(ours)) =
-            (user.keys[earlier].as_deref(), c.keys[earlier].as_deref())
+    let earlier = user.keys.iter().zip(c.keys.iter()).zip(match_keys).take(k);
+    for ((theirs, ours), key) in earlier {
+        if let (Some(theirs), Some(ours)) = (theirs.as_deref(), ours.as_deref())
             && !theirs.eq_ignore_ascii_case(ours)
         {
-            return collision(
-                user,
-                &c.username,
-                Some((&match_keys[earlier], theirs, ours)),
-            );
+            return collision(user, &c.username, Some((key, theirs, ours)));
         }
     }
     if !user.is_active {
