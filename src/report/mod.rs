@@ -158,3 +158,11 @@ pub struct ReportUser {
     pub message: Option<String>,
     pub previous_email: Option<String>,
 }
+
+pub mod build;
+pub mod csv;
+pub mod json;
+pub mod table;
+pub mod write;
+
+pub use build::{RunFacts, build, timestamp};

@@ -27,6 +27,8 @@ impl SourceRecord {
     }
 }
 
+pub mod csv;
+
 /// Why a source could not be read at all (as opposed to one bad record).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
