@@ -10,7 +10,9 @@
 //! - [`plan`]: the diff against existing users (pure).
 //! - [`salesforce`]: the REST client (auth, SOQL, collections, limits).
 //! - [`execute`]: batching, pacing, retries, lost-answer recovery.
-//! - [`report`]: the report value and its renderers; atomic writes.
+//! - [`report`]: the report value and its renderers; metrics; atomic writes.
+//! - [`safety`]: guards on the plan before any write (max creates, shrunken source).
+//! - [`state`]: the per-job run lock and the last run's state file.
 //! - [`commands`]: one file per subcommand, the only place I/O is wired.
 //! - [`emulator`]: the local Salesforce (axum) used by tests, benchmarks and the demo.
 
@@ -23,8 +25,10 @@ pub mod job;
 pub mod normalize;
 pub mod plan;
 pub mod report;
+pub mod safety;
 pub mod salesforce;
 pub mod source;
+pub mod state;
 pub mod template;
 
 pub use error::Error;

@@ -162,6 +162,7 @@ pub struct ReportUser {
 pub mod build;
 pub mod csv;
 pub mod json;
+pub mod metrics;
 pub mod table;
 pub mod write;
 
