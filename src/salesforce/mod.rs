@@ -12,3 +12,5 @@ pub struct SfUser {
     /// One slot per [`crate::job::Job::match_keys`] entry: that field's value.
     pub keys: Box<[Option<Box<str>>]>,
 }
+mod stub;
+pub use stub::*;
