@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`cli`]: the command line (clap derive); doc comments are `--help`.
 //! - [`error`]: the top-level error and SPEC's exit codes.
+//! - [`logging`]: tracing set-up (text or JSON, -q/-v), dependencies kept quiet.
 //! - [`job`]: job file TOML -> validated [`job::Job`]; secrets that never print.
 //! - [`template`]: `{mail|lower}` templates.
 //! - [`source`]: people from LDAP or CSV as [`source::SourceRecord`]s.
@@ -22,6 +23,7 @@ pub mod emulator;
 pub mod error;
 pub mod execute;
 pub mod job;
+pub mod logging;
 pub mod normalize;
 pub mod plan;
 pub mod report;
