@@ -280,7 +280,10 @@ pub async fn check(
 /// Opens and closes a TCP connection to the URL's host and port.
 async fn tcp_probe(cfg: &LdapSource) -> Result<String, String> {
     let url = url::Url::parse(&cfg.url).map_err(|e| format!("bad URL: {e}"))?;
-    let host = url.host_str().filter(|h| !h.is_empty()).unwrap_or("localhost");
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .unwrap_or("localhost");
     let port = url
         .port()
         .unwrap_or(if url.scheme() == "ldaps" { 636 } else { 389 });
