@@ -1,6 +1,10 @@
 //! The run report: what happened to every person, built as a value and
 //! rendered as JSON (the reference), CSV, a terminal table, HTML or Markdown.
 
+pub mod html;
+pub mod md;
+pub mod results;
+
 use serde::Serialize;
 
 /// What the run decided (or did) for one source record. Names are SPEC's.
