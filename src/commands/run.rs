@@ -237,15 +237,7 @@ async fn run_inner(
 
     write_report(&report, req)?;
     if let Some(dir) = &req.results_dir {
-        write_results(
-            dir,
-            &report,
-            &plan,
-            &attempted,
-            &candidates,
-            &by_record,
-            &normalizer,
-        )?;
+        write_results(dir, &plan, &attempted, &candidates, &by_record, &normalizer)?;
     }
     if !req.dry_run && req.only.is_empty() && matches!(exit_code, exit::OK | exit::NEEDS_PERSON) {
         let state = JobState {
@@ -410,8 +402,8 @@ pub fn render(report: &Report, format: ReportFormat, out: &mut dyn Write) -> std
         ReportFormat::Table => out.write_all(report::table::render(report).as_bytes()),
         ReportFormat::Json => report::json::render(report, out),
         ReportFormat::Csv => report::csv::render(report, out),
-        ReportFormat::Html => out.write_all(b"<!-- html lands with issue 8 -->\n"),
-        ReportFormat::Md => out.write_all(b"md lands with issue 8\n"),
+        ReportFormat::Html => report::html::render(report, &mut { out }),
+        ReportFormat::Md => out.write_all(report::md::render(report).as_bytes()),
     }
 }
 
@@ -442,17 +434,44 @@ fn print_stdout(report: &Report, format: ReportFormat) -> Result<(), Error> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Data Loader style `success.csv` / `error.csv` for the records this run sent.
 fn write_results(
-    _dir: &Path,
-    _report: &Report,
-    _plan: &Plan,
-    _attempted: &[usize],
-    _candidates: &[Candidate],
-    _by_record: &[Option<usize>],
-    _normalizer: &Normalizer<'_>,
+    dir: &Path,
+    plan: &Plan,
+    attempted: &[usize],
+    candidates: &[Candidate],
+    by_record: &[Option<usize>],
+    normalizer: &Normalizer<'_>,
 ) -> Result<(), Error> {
-    Ok(())
+    let fields: Vec<Vec<(String, serde_json::Value)>> = attempted
+        .iter()
+        .map(|&r| {
+            let c = &candidates[by_record[r].expect("attempted records are candidates")];
+            normalizer.record(c).into_iter().collect()
+        })
+        .collect();
+    let records: Vec<report::results::AttemptedRecord<'_>> = attempted
+        .iter()
+        .zip(&fields)
+        .filter(|(r, _)| plan.decisions[**r].outcome != Outcome::NotAttempted)
+        .map(|(&r, fields)| {
+            let d = &plan.decisions[r];
+            report::results::AttemptedRecord {
+                fields,
+                outcome: d.outcome,
+                salesforce_id: d.salesforce_id.as_deref(),
+                error_code: d.error_code.as_deref(),
+                message: d.message.as_deref(),
+                error_fields: &[],
+            }
+        })
+        .collect();
+    report::results::write(dir, &records).map_err(|e| {
+        Error::Fatal(format!(
+            "cannot write the result files in {}: {e}",
+            dir.display()
+        ))
+    })
 }
 
 fn log_summary(report: &Report, code: u8) {

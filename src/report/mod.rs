@@ -1,10 +1,6 @@
 //! The run report: what happened to every person, built as a value and
 //! rendered as JSON (the reference), CSV, a terminal table, HTML or Markdown.
 
-pub mod html;
-pub mod md;
-pub mod results;
-
 use serde::Serialize;
 
 /// What the run decided (or did) for one source record. Names are SPEC's.
@@ -165,8 +161,11 @@ pub struct ReportUser {
 
 pub mod build;
 pub mod csv;
+pub mod html;
 pub mod json;
+pub mod md;
 pub mod metrics;
+pub mod results;
 pub mod table;
 pub mod write;
 

@@ -4,7 +4,6 @@
 //! [`crate::job::Job::attributes`], so the rest of the program never knows
 //! which one it was.
 
-
 /// One person as read from the source, before mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceRecord {
