@@ -824,6 +824,7 @@ table[data-outcome] th,table[data-outcome] td{padding:4px 8px;border-bottom:1px 
 table[data-outcome] td.nw{white-space:nowrap;min-width:0}
 table[data-outcome] thead th{background:var(--soft);white-space:nowrap;position:sticky;top:0}
 table[data-outcome] thead th.sortable{cursor:pointer}table[data-outcome] thead th.sortable:hover{text-decoration:underline}
+th[aria-sort=ascending]::after{content:" \25B2";font-size:10px}th[aria-sort=descending]::after{content:" \25BC";font-size:10px}
 tr.group-start td{border-top:2px solid var(--muted)}
 .hint{display:block;color:var(--red);font-weight:600;font-size:12px}
 .nojs-note{color:var(--muted);font-style:italic}
