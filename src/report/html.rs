@@ -839,9 +839,10 @@ const SCRIPT: &str = r#"<script>
   if (!dataEl || !window.JSON) return;
   var data = JSON.parse(dataEl.textContent);
   var tails = data.tails;
-  var initial = "";
-  var m = /^#q=(.*)$/.exec(location.hash);
-  if (m) { try { initial = decodeURIComponent(m[1]); } catch (e) { initial = m[1]; } }
+  // A link can open the page on a view: #q=TEXT&sort=COLUMN (or -COLUMN)&page=N.
+  var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  var initial = params.get("q") || "", initialSort = params.get("sort") || "";
+  var initialPage = Math.max(0, (parseInt(params.get("page"), 10) || 1) - 1);
 
   function fmt(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
   function cell(c, user) {
@@ -906,8 +907,6 @@ const SCRIPT: &str = r#"<script>
         view = hits;
       }
       sortView();
-      page = 0;
-      draw();
     }
     function draw() {
       var per = parseInt(size.value, 10) || 100;
@@ -958,17 +957,23 @@ const SCRIPT: &str = r#"<script>
       th.tabIndex = 0;
       th.setAttribute("aria-sort", "none");
       function go() {
-        dir = sortAt === at ? -dir : 1;
-        sortAt = at;
-        for (var x = 0; x < heads.length; x++) heads[x].setAttribute("aria-sort", "none");
-        th.setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
-        sortView();
+        sortBy(at, sortAt === at ? -dir : 1);
         draw();
       }
       th.addEventListener("click", go);
       th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
     })(hh, heads[hh]);
-    box.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(filter, 150); });
+    function sortBy(at, direction) {
+      sortAt = at;
+      dir = direction;
+      for (var x = 0; x < heads.length; x++) heads[x].setAttribute("aria-sort", "none");
+      heads[at].setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
+      sortView();
+    }
+    box.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { filter(); page = 0; draw(); }, 150);
+    });
     size.addEventListener("change", function () { page = 0; draw(); });
     prev.addEventListener("click", function () { page--; draw(); });
     next.addEventListener("click", function () { page++; draw(); });
@@ -976,7 +981,12 @@ const SCRIPT: &str = r#"<script>
     controls.hidden = false;
     if (note) note.hidden = true;
     table.setAttribute("data-rendered", "script");
-    if (initial) { box.value = initial; filter(); } else { draw(); }
+    var desc = initialSort.charAt(0) === "-", sortKey = desc ? initialSort.slice(1) : initialSort;
+    if (cols.indexOf(sortKey) >= 0) sortBy(cols.indexOf(sortKey), desc ? -1 : 1);
+    box.value = initial;
+    filter();
+    page = initialPage;
+    draw();
   }
 })();
 </script>

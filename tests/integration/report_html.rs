@@ -591,4 +591,26 @@ fn browser_opens_and_filters_100_000_rows() {
         dom.contains("No matching rows (of 3)"),
         "collisions not filtered"
     );
+
+    // When opened sorted by username, descending, on page 2.
+    let dom = run_chromium(
+        &format!("{}#sort=-username&page=2", file_url(&page)),
+        &["--dump-dom"],
+    );
+
+    // Then page 2 starts 100 rows below the last person.
+    assert!(
+        dom.contains("Rows 101–200 of 100,000"),
+        "paging status missing"
+    );
+    let body = &dom[dom.find("id=\"section-create\"").unwrap()..];
+    let first = body
+        .split("<td>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert_eq!(first, "person099899@example.com");
+    assert!(body.contains("aria-sort=\"descending\""));
 }
