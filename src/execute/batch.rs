@@ -228,8 +228,13 @@ pub fn budget_stop(
     let remaining = usage.remaining();
     if remaining == 0 {
         Some(StopReason::DailyLimit)
-    } else if remaining.saturating_sub(in_flight + 1) < api_reserve || remaining < in_flight + 1 {
-        Some(StopReason::ApiReserve { remaining })
+    } else if remaining < in_flight + 1 + api_reserve {
+        // With no reserve, running short is the daily limit itself arriving.
+        Some(if api_reserve == 0 {
+            StopReason::DailyLimit
+        } else {
+            StopReason::ApiReserve { remaining }
+        })
     } else {
         None
     }
@@ -390,7 +395,11 @@ mod tests {
         assert_eq!(budget_stop(u(14999, 15000), 0, 0), None);
         assert_eq!(
             budget_stop(u(14999, 15000), 1, 0),
-            Some(StopReason::ApiReserve { remaining: 1 })
+            Some(StopReason::DailyLimit)
+        );
+        assert_eq!(
+            budget_stop(u(15000, 15000), 0, 1000),
+            Some(StopReason::DailyLimit)
         );
     }
 

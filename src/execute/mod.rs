@@ -164,6 +164,7 @@ pub async fn create_users(
                 items: batch,
                 match_keys: opts.match_keys.clone(),
                 api_reserve: opts.api_reserve,
+                cancel: cancel.clone(),
             };
             tasks.spawn(job.run());
         }
@@ -217,6 +218,13 @@ pub async fn create_users(
     ExecuteOutcome { results, stopped }
 }
 
+/// Resolves when `cancel` turns true; never, if its sender is gone.
+async fn interrupted(cancel: &mut watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// One batch call with its own retries; owns clones so it can run as a task.
 struct BatchJob {
     client: Client,
@@ -226,6 +234,8 @@ struct BatchJob {
     usernames: Vec<String>,
     match_keys: Vec<String>,
     api_reserve: u64,
+    /// A backoff pause ends early on Ctrl-C; a call already sent is never abandoned.
+    cancel: watch::Receiver<bool>,
 }
 
 impl BatchJob {
@@ -236,7 +246,7 @@ impl BatchJob {
         }
     }
 
-    async fn run(self) -> BatchReport {
+    async fn run(mut self) -> BatchReport {
         let mut attempt: u32 = 0;
         loop {
             let err = match self.client.create_collection(&self.records).await {
@@ -265,7 +275,10 @@ impl BatchJob {
             }
             let delay = backoff(attempt, after, rand::random::<f64>());
             warn!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Create call failed; will retry.");
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = interrupted(&mut self.cancel) => return self.unsent(StopReason::Interrupted),
+            }
             attempt += 1;
         }
     }
