@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`cli`]: the command line (clap derive); doc comments are `--help`.
 //! - [`error`]: the top-level error and SPEC's exit codes.
+//! - [`logging`]: tracing set-up (text or JSON, -q/-v), dependencies kept quiet.
 //! - [`job`]: job file TOML -> validated [`job::Job`]; secrets that never print.
 //! - [`template`]: `{mail|lower}` templates.
 //! - [`source`]: people from LDAP or CSV as [`source::SourceRecord`]s.
@@ -10,7 +11,9 @@
 //! - [`plan`]: the diff against existing users (pure).
 //! - [`salesforce`]: the REST client (auth, SOQL, collections, limits).
 //! - [`execute`]: batching, pacing, retries, lost-answer recovery.
-//! - [`report`]: the report value and its renderers; atomic writes.
+//! - [`report`]: the report value and its renderers; metrics; atomic writes.
+//! - [`safety`]: guards on the plan before any write (max creates, shrunken source).
+//! - [`state`]: the per-job run lock and the last run's state file.
 //! - [`commands`]: one file per subcommand, the only place I/O is wired.
 //! - [`emulator`]: the local Salesforce (axum) used by tests, benchmarks and the demo.
 
@@ -20,11 +23,14 @@ pub mod emulator;
 pub mod error;
 pub mod execute;
 pub mod job;
+pub mod logging;
 pub mod normalize;
 pub mod plan;
 pub mod report;
+pub mod safety;
 pub mod salesforce;
 pub mod source;
+pub mod state;
 pub mod template;
 
 pub use error::Error;

@@ -6,10 +6,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = sfsync::cli::Cli::parse();
+    sfsync::logging::init(cli.log_format, cli.quiet, cli.verbose);
     match sfsync::commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("sfsync: {e}");
+            tracing::error!("{e}");
             ExitCode::from(e.exit_code())
         }
     }

@@ -1,1 +1,397 @@
-//! Mapping + defaults: source record -> candidate or invalid (lands with issue 3).
+//! Mapping + defaults: a source record becomes a [`Candidate`] (ready to
+//! compare and to send) or an [`Invalid`] with the reason. Pure.
+//!
+//! Usernames are trimmed and lower-cased here, once, so every later
+//! comparison (duplicates, matching, the emulator) sees one spelling.
+
+use serde_json::{Map, Value};
+
+use crate::job::{DefaultValue, Job, REQUIRED_FIELDS};
+use crate::source::SourceRecord;
+
+/// A record that can be planned: every required field has a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Index of the source record.
+    pub record: usize,
+    /// Trimmed and lower-cased.
+    pub username: Box<str>,
+    pub email: Box<str>,
+    /// Rendered template per job field (`None`: the default applies when sending).
+    pub values: Box<[Option<Box<str>>]>,
+    /// Per match key, lower-cased for comparison (`None`: no value).
+    pub keys: Box<[Option<Box<str>>]>,
+}
+
+/// A record that cannot be sent, and why, in the words a person fixes it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub record: usize,
+    pub username: Option<Box<str>>,
+    pub email: Option<Box<str>>,
+    /// Salesforce's code for the same refusal, so reports read alike.
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Normalized {
+    Candidate(Candidate),
+    Invalid(Invalid),
+}
+
+/// Field lengths from the reference (4.2); fields not listed are not checked here.
+pub fn max_length(field: &str) -> Option<usize> {
+    Some(match field {
+        "Username" | "LastName" | "Title" | "Department" | "CompanyName" | "State" | "Country" => {
+            80
+        }
+        "Email" => 128,
+        "FirstName" | "MiddleName" | "Suffix" | "CommunityNickname" | "City" | "Phone"
+        | "MobilePhone" | "Fax" | "TimeZoneSidKey" | "LocaleSidKey" | "EmailEncodingKey"
+        | "LanguageLocaleKey" => 40,
+        "Alias" => 8,
+        "FederationIdentifier" => 512,
+        "EmployeeNumber" | "PostalCode" => 20,
+        _ => return None,
+    })
+}
+
+/// Whether `s` has the shape of an e-mail address as Salesforce checks it:
+/// one `@`, a dot-atom local part, and a domain of at least two labels.
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let atom_ok = |part: &str, extra: &str| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && !part.ends_with('.')
+            && !part.contains("..")
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || extra.contains(c))
+    };
+    let labels_ok = domain.split('.').count() >= 2
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    atom_ok(local, "!#$%&'*+/=?^_`{|}~-") && atom_ok(domain, "-") && labels_ok
+}
+
+/// Turns source records into candidates for one job. Build once per run.
+#[derive(Debug)]
+pub struct Normalizer<'j> {
+    job: &'j Job,
+    username: usize,
+    email: usize,
+    keys: Vec<usize>,
+    /// Defaults as text (booleans included), per job field.
+    defaults: Vec<Option<String>>,
+}
+
+impl<'j> Normalizer<'j> {
+    /// `profile_id` is the resolved Id when the job names its profile (`Profile = "..."`).
+    pub fn new(job: &'j Job, profile_id: Option<&str>) -> Self {
+        let index = |name: &str| {
+            job.field_index(name)
+                .expect("validated jobs map every required field")
+        };
+        let defaults = job
+            .fields
+            .iter()
+            .map(|f| match &f.default {
+                Some(DefaultValue::Text(s)) => Some(s.clone()),
+                Some(DefaultValue::Bool(b)) => Some(b.to_string()),
+                Some(DefaultValue::ProfileName(_)) => profile_id.map(str::to_owned),
+                None => None,
+            })
+            .collect();
+        Normalizer {
+            job,
+            username: index("Username"),
+            email: index("Email"),
+            keys: job.match_keys.iter().map(|k| index(k)).collect(),
+            defaults,
+        }
+    }
+
+    pub fn normalize(&self, record: usize, source: &SourceRecord) -> Normalized {
+        let rendered: Vec<Option<Box<str>>> = self
+            .job
+            .fields
+            .iter()
+            .map(|f| {
+                let t = f.template.as_ref()?;
+                let v = t.render(|a| source.value(a))?;
+                let v = v.trim();
+                (!v.is_empty()).then(|| v.into())
+            })
+            .collect();
+        let effective =
+            |i: usize| -> Option<&str> { rendered[i].as_deref().or(self.defaults[i].as_deref()) };
+        let username = effective(self.username).map(|u| Box::<str>::from(u.to_lowercase()));
+        let email = effective(self.email).map(Box::<str>::from);
+        let invalid = |code: &'static str, message: String| {
+            Normalized::Invalid(Invalid {
+                record,
+                username: username.clone(),
+                email: email.clone(),
+                code,
+                message,
+            })
+        };
+
+        if let Some(problem) = &source.problem {
+            return invalid("SOURCE_RECORD", problem.to_string());
+        }
+        let missing: Vec<&str> = REQUIRED_FIELDS
+            .iter()
+            .copied()
+            .filter(|&name| self.job.field_index(name).and_then(effective).is_none())
+            .collect();
+        if !missing.is_empty() {
+            let sources: Vec<String> = missing
+                .iter()
+                .filter_map(|&name| {
+                    let f = &self.job.fields[self.job.field_index(name)?];
+                    f.template.as_ref().map(|t| format!("{name} from \"{t}\""))
+                })
+                .collect();
+            let from = if sources.is_empty() {
+                String::new()
+            } else {
+                format!(" (the source gave nothing for {})", sources.join(", "))
+            };
+            return invalid(
+                "REQUIRED_FIELD_MISSING",
+                format!(
+                    "Required fields are missing: [{}]{from}",
+                    missing.join(", ")
+                ),
+            );
+        }
+        let (Some(username), Some(email)) = (username.clone(), email.clone()) else {
+            unreachable!("Username and Email are required fields")
+        };
+        if !is_email(&username) {
+            return invalid(
+                "FIELD_INTEGRITY_EXCEPTION",
+                format!("Username must be in the form of an email address, found \"{username}\""),
+            );
+        }
+        if !is_email(&email) {
+            return invalid(
+                "INVALID_EMAIL_ADDRESS",
+                format!("Email: invalid email address: {email}"),
+            );
+        }
+        for (i, field) in self.job.fields.iter().enumerate() {
+            if let (Some(max), Some(value)) = (max_length(&field.name), effective(i)) {
+                let len = value.chars().count();
+                if len > max {
+                    return invalid(
+                        "STRING_TOO_LONG",
+                        format!(
+                            "{}: {len} characters, more than the field's {max}: {value}",
+                            field.name
+                        ),
+                    );
+                }
+            }
+        }
+        let keys = self
+            .keys
+            .iter()
+            .map(|&i| {
+                if i == self.username {
+                    Some(username.clone())
+                } else {
+                    effective(i).map(|v| v.to_lowercase().into())
+                }
+            })
+            .collect();
+        let mut values = rendered;
+        values[self.username] = Some(username.clone());
+        Normalized::Candidate(Candidate {
+            record,
+            username,
+            email,
+            values: values.into(),
+            keys,
+        })
+    }
+
+    /// The JSON record to send for a candidate: every field with a value, booleans as booleans.
+    pub fn record(&self, c: &Candidate) -> Map<String, Value> {
+        let mut map = Map::new();
+        for (i, field) in self.job.fields.iter().enumerate() {
+            let value = match (&c.values[i], &field.default) {
+                (Some(v), _) => Value::String(v.to_string()),
+                (None, Some(DefaultValue::Bool(b))) => Value::Bool(*b),
+                (None, _) => match &self.defaults[i] {
+                    Some(d) => Value::String(d.clone()),
+                    None => continue,
+                },
+            };
+            map.insert(field.name.clone(), value);
+        }
+        map
+    }
+
+    /// The profile a candidate is created with (to stop per profile on LICENSE_LIMIT_EXCEEDED).
+    pub fn profile_id(&self, c: &Candidate) -> Option<String> {
+        let i = self.job.field_index("ProfileId")?;
+        c.values[i]
+            .as_deref()
+            .or(self.defaults[i].as_deref())
+            .map(str::to_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    pub(crate) const JOB: &str = r#"
+name = "t"
+[source]
+type = "csv"
+path = "people.csv"
+[salesforce]
+instance_url = "http://127.0.0.1:1"
+client_id_env = "A"
+client_secret_env = "B"
+username_env = "C"
+password_env = "D"
+[mapping]
+Username = "{mail|lower}"
+Email = "{mail}"
+FirstName = "{givenName}"
+LastName = "{sn}"
+Alias = "{givenName|first:1}{sn|first:7}"
+FederationIdentifier = "{uid}"
+[defaults]
+ProfileId = "00e90000001aV2o"
+TimeZoneSidKey = "America/Los_Angeles"
+LocaleSidKey = "en_US"
+EmailEncodingKey = "UTF-8"
+LanguageLocaleKey = "en_US"
+UserPermissionsMarketingUser = false
+"#;
+
+    fn job() -> Job {
+        crate::job::parse(JOB, Path::new("/jobs/t.toml")).unwrap()
+    }
+
+    fn rec(job: &Job, pairs: &[(&str, &str)]) -> SourceRecord {
+        SourceRecord {
+            origin: "people.csv:2".into(),
+            values: job
+                .attributes
+                .iter()
+                .map(|a| {
+                    pairs
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(a))
+                        .map(|(_, v)| (*v).into())
+                })
+                .collect(),
+            problem: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_complete_person_becomes_a_candidate_with_the_record_to_send() {
+        let job = job();
+        let n = Normalizer::new(&job, None);
+        let r = rec(
+            &job,
+            &[
+                ("mail", "Ada@Example.com"),
+                ("givenName", "Ada"),
+                ("sn", "Lovelace"),
+                ("uid", "ADA"),
+            ],
+        );
+        let Normalized::Candidate(c) = n.normalize(0, &r) else {
+            panic!("invalid")
+        };
+        assert_eq!(&*c.username, "ada@example.com");
+        assert_eq!(&*c.email, "Ada@Example.com");
+        assert_eq!(
+            c.keys.as_ref(),
+            [Some("ada".into()), Some("ada@example.com".into())]
+        );
+        let sent = Value::Object(n.record(&c));
+        assert_eq!(
+            sent,
+            serde_json::json!({
+                "Username": "ada@example.com", "Email": "Ada@Example.com", "FirstName": "Ada",
+                "LastName": "Lovelace", "Alias": "ALovelac", "FederationIdentifier": "ADA",
+                "ProfileId": "00e90000001aV2o", "TimeZoneSidKey": "America/Los_Angeles",
+                "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US",
+                "UserPermissionsMarketingUser": false
+            })
+        );
+    }
+
+    #[test]
+    fn each_kind_of_bad_record_is_invalid_with_its_reason() {
+        let job = job();
+        let n = Normalizer::new(&job, None);
+        let code = |pairs: &[(&str, &str)]| match n.normalize(0, &rec(&job, pairs)) {
+            Normalized::Invalid(i) => (i.code, i.message),
+            Normalized::Candidate(c) => panic!("expected invalid, got {c:?}"),
+        };
+        let (c, m) = code(&[("mail", "a@example.com"), ("givenName", "A")]);
+        assert_eq!(c, "REQUIRED_FIELD_MISSING");
+        assert!(
+            m.contains("[LastName, Alias]") && m.contains("LastName from \"{sn}\""),
+            "{m}"
+        );
+        assert_eq!(
+            code(&[("mail", "not-an-address"), ("givenName", "A"), ("sn", "B")]).0,
+            "FIELD_INTEGRITY_EXCEPTION"
+        );
+        let long = format!("{}@example.com", "x".repeat(80));
+        let (c, m) = code(&[("mail", &long), ("givenName", "A"), ("sn", "B")]);
+        assert_eq!(c, "STRING_TOO_LONG");
+        assert!(
+            m.starts_with("Username: 92 characters, more than the field's 80"),
+            "{m}"
+        );
+        let mut r = rec(
+            &job,
+            &[("mail", "a@example.com"), ("givenName", "A"), ("sn", "B")],
+        );
+        r.problem = Some("row has 3 fields, the header has 5".into());
+        assert!(matches!(n.normalize(0, &r), Normalized::Invalid(i) if i.code == "SOURCE_RECORD"));
+    }
+
+    #[test]
+    fn email_shapes() {
+        for ok in [
+            "a@b.co",
+            "first.last+tag@sub.example.com",
+            "o'neil@example.ie",
+        ] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.com",
+            "a@.com",
+            "a..b@c.com",
+            "a b@c.com",
+            "a@b@c.com",
+            "a@-b.com",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+}

@@ -1,16 +1,64 @@
 //! One module per subcommand: where I/O is wired together.
 
+pub mod check;
+pub mod demo;
+pub mod emulator;
+pub mod run;
+pub mod sync;
+
+use tokio::sync::watch;
+
 use crate::cli::{Cli, Command};
 use crate::error::Error;
 
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Result<u8, Error> {
-    let name = match cli.command {
-        Command::Plan(_) => "plan",
-        Command::Sync(_) => "sync",
-        Command::Check(_) => "check",
-        Command::Emulator(_) => "emulator",
-        Command::Demo(_) => "demo",
-    };
-    Err(Error::Usage(format!("`sfsync {name}` is not built yet")))
+    match cli.command {
+        Command::Plan(args) => sync::run(&args.run, true, None, None),
+        Command::Sync(args) => {
+            let dry = args.dry_run;
+            sync::run(&args.run, dry, args.max_creates, args.results_dir.clone())
+        }
+        Command::Check(args) => check::run(&args),
+        Command::Emulator(args) => emulator::run(args),
+        Command::Demo(_) => demo::run(),
+    }
+}
+
+/// The multi-threaded runtime every command runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Fatal(format!("cannot start the async runtime: {e}")))
+}
+
+/// A flag that turns true on SIGINT or SIGTERM: stop sending, finish the
+/// calls in flight, write the report.
+pub fn interrupt_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        let _ = tx.send(true);
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::warn!("Interrupted: finishing the calls in flight, then writing the report.");
+        let _ = tx.send(true);
+    });
+    rx
 }

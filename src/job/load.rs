@@ -315,8 +315,10 @@ impl Validator {
                         None
                     }
                 };
+                let path = path?;
                 Some(SourceConfig::Csv(CsvSource {
-                    path: self.path(path?),
+                    path: self.path(path.clone()),
+                    display: path,
                     delimiter: delimiter?,
                 }))
             }

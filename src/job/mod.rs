@@ -61,6 +61,8 @@ pub enum SourceConfig {
 #[derive(Debug, Clone)]
 pub struct CsvSource {
     pub path: PathBuf,
+    /// The path as the job file wrote it: `source` in reports reads `people.csv:12`.
+    pub display: String,
     pub delimiter: u8,
 }
 

@@ -1,1 +1,229 @@
-//! The planner (lands with issue 3).
+//! The diff: candidates against the org's existing users -> one [`Decision`]
+//! per source record. Pure and linear: hash indexes, no nested loops.
+//!
+//! Match keys are tried in order; the first key whose value finds a user
+//! decides the match. A match found through a later key is refused when the
+//! user carries a *different* value for an earlier (more stable) key: that
+//! user is someone else, and the username is a collision.
+
+use std::collections::HashMap;
+
+use crate::normalize::{Candidate, Invalid};
+use crate::report::Outcome;
+use crate::salesforce::SfUser;
+
+/// What the plan decided for one source record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// The matched (or blocking) Salesforce user.
+    pub salesforce_id: Option<Box<str>>,
+    pub previous_email: Option<Box<str>>,
+    pub error_code: Option<Box<str>>,
+    pub message: Option<Box<str>>,
+}
+
+impl Decision {
+    fn new(outcome: Outcome) -> Self {
+        Decision {
+            outcome,
+            salesforce_id: None,
+            previous_email: None,
+            error_code: None,
+            message: None,
+        }
+    }
+
+    fn with_user(mut self, user: &SfUser) -> Self {
+        self.salesforce_id = Some(user.id.clone());
+        self
+    }
+
+    fn because(mut self, code: &str, message: String) -> Self {
+        self.error_code = Some(code.into());
+        self.message = Some(message.into());
+        self
+    }
+}
+
+/// The plan: `decisions[i]` is for source record `i`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub decisions: Vec<Decision>,
+}
+
+impl Plan {
+    /// Source record indexes the plan would create, in source order.
+    pub fn creates(&self) -> impl Iterator<Item = usize> + '_ {
+        self.decisions
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.outcome == Outcome::Create)
+            .map(|(i, _)| i)
+    }
+}
+
+/// Plans `records` source records given their candidates and invalid ones.
+/// `match_keys` names the fields behind `Candidate::keys` / `SfUser::keys`
+/// (for messages); `Username` must be one of them or it is checked anyway.
+pub fn plan(
+    records: usize,
+    candidates: &[Candidate],
+    invalid: &[Invalid],
+    existing: &[SfUser],
+    match_keys: &[String],
+) -> Plan {
+    let mut decisions = vec![Decision::new(Outcome::Invalid); records];
+    for bad in invalid {
+        decisions[bad.record] =
+            Decision::new(Outcome::Invalid).because(bad.code, bad.message.clone());
+    }
+
+    let dup = duplicates(candidates, match_keys);
+    let by_username: HashMap<String, usize> = existing
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.username.to_lowercase(), i))
+        .collect();
+    let by_key: Vec<HashMap<String, usize>> = (0..match_keys.len())
+        .map(|k| {
+            existing
+                .iter()
+                .enumerate()
+                .filter_map(|(i, u)| Some((u.keys.get(k)?.as_deref()?.to_lowercase(), i)))
+                .collect()
+        })
+        .collect();
+
+    for (ci, c) in candidates.iter().enumerate() {
+        decisions[c.record] = match &dup[ci] {
+            Some(message) => Decision::new(Outcome::DuplicateInSource)
+                .because("DUPLICATE_IN_SOURCE", message.clone()),
+            None => decide(c, existing, &by_username, &by_key, match_keys),
+        };
+    }
+    Plan { decisions }
+}
+
+fn decide(
+    c: &Candidate,
+    existing: &[SfUser],
+    by_username: &HashMap<String, usize>,
+    by_key: &[HashMap<String, usize>],
+    match_keys: &[String],
+) -> Decision {
+    let found = c
+        .keys
+        .iter()
+        .enumerate()
+        .find_map(|(k, v)| Some((k, *by_key[k].get(v.as_deref()?)?)));
+    let Some((k, ui)) = found else {
+        // Username may not be a match key; it still cannot be taken twice.
+        return match by_username.get(&*c.username) {
+            Some(&ui) => collision(&existing[ui], &c.username, None),
+            None => Decision::new(Outcome::Create),
+        };
+    };
+    let user = &existing[ui];
+    // A user that carries another value for a more stable key is a different person.
+    let earlier = user.keys.iter().zip(c.keys.iter()).zip(match_keys).take(k);
+    for ((theirs, ours), key) in earlier {
+        if let (Some(theirs), Some(ours)) = (theirs.as_deref(), ours.as_deref())
+            && !theirs.eq_ignore_ascii_case(ours)
+        {
+            return collision(user, &c.username, Some((key, theirs, ours)));
+        }
+    }
+    if !user.is_active {
+        return Decision::new(Outcome::Inactive).with_user(user).because(
+            "INACTIVE",
+            format!("matches inactive user {} by {}; reactivate it in Salesforce if this person should have access", user.username, match_keys[k]),
+        );
+    }
+    let same_username = user.username.eq_ignore_ascii_case(&c.username);
+    let previous = user.email.as_deref().unwrap_or("");
+    let same_email = previous.eq_ignore_ascii_case(&c.email);
+    if same_username && same_email {
+        return Decision::new(Outcome::Unchanged).with_user(user);
+    }
+    let mut what = Vec::new();
+    if !same_email {
+        what.push(format!("e-mail {previous} -> {}", c.email));
+    }
+    if !same_username {
+        what.push(format!("username {} -> {}", user.username, c.username));
+        if let Some(&holder) = by_username.get(&*c.username)
+            && existing[holder].id != user.id
+        {
+            what.push(format!(
+                "(the new username is held by {})",
+                existing[holder].id
+            ));
+        }
+    }
+    let mut d = Decision::new(Outcome::EmailChangeSkipped).with_user(user).because(
+        "EMAIL_CHANGE",
+        format!(
+            "{}; Salesforce confirms e-mail changes with the user, so make this change in Setup",
+            what.join(", ")
+        ),
+    );
+    d.previous_email = user.email.clone();
+    d
+}
+
+fn collision(holder: &SfUser, username: &str, stable: Option<(&str, &str, &str)>) -> Decision {
+    let why = match stable {
+        Some((key, theirs, ours)) => {
+            format!(" whose {key} is {theirs}, not {ours}: a different person")
+        }
+        None => String::new(),
+    };
+    Decision::new(Outcome::Collision).with_user(holder).because(
+        "DUPLICATE_USERNAME",
+        format!(
+            "username {username} is held in this org by user {}{why}",
+            holder.id
+        ),
+    )
+}
+
+/// For each candidate, a message when it shares its username (or another
+/// match key's value) with another candidate. Every member of a group gets it.
+fn duplicates(candidates: &[Candidate], match_keys: &[String]) -> Vec<Option<String>> {
+    let mut out: Vec<Option<String>> = vec![None; candidates.len()];
+    let mut mark = |groups: HashMap<&str, Vec<usize>>, what: &dyn Fn(&str, usize) -> String| {
+        for (value, members) in groups {
+            if members.len() > 1 {
+                for &m in &members {
+                    out[m].get_or_insert_with(|| what(value, members.len()));
+                }
+            }
+        }
+    };
+    let mut by_username: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        by_username.entry(&c.username).or_default().push(i);
+    }
+    mark(by_username, &|u, n| {
+        format!("{n} source records map to username {u}; none is sent until one remains")
+    });
+    for (k, key) in match_keys.iter().enumerate() {
+        if key == "Username" {
+            continue;
+        }
+        let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, c) in candidates.iter().enumerate() {
+            if let Some(v) = c.keys[k].as_deref() {
+                groups.entry(v).or_default().push(i);
+            }
+        }
+        mark(groups, &|v, n| {
+            format!("{n} source records share {key} {v}; none is sent until one remains")
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

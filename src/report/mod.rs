@@ -158,3 +158,15 @@ pub struct ReportUser {
     pub message: Option<String>,
     pub previous_email: Option<String>,
 }
+
+pub mod build;
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod md;
+pub mod metrics;
+pub mod results;
+pub mod table;
+pub mod write;
+
+pub use build::{RunFacts, build, timestamp};

@@ -27,6 +27,9 @@ impl SourceRecord {
     }
 }
 
+pub mod csv;
+pub mod ldap;
+
 /// Why a source could not be read at all (as opposed to one bad record).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

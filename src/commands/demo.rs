@@ -1,0 +1,116 @@
+//! `sfsync demo`: the zero-setup tour. Starts the emulator in-process with
+//! the sample org, syncs `jobs/demo.toml` into it and prints the report.
+//!
+//! The job and samples come from the working directory when it is a
+//! checkout (so edits to `samples/` show), else from copies built into the
+//! binary, unpacked to a temp folder, so the demo runs from anywhere.
+
+use std::path::{Path, PathBuf};
+
+use super::run::{self, RunRequest};
+use crate::cli::{EmulatorArgs, ReportFormat};
+use crate::error::Error;
+
+/// (path relative to the checkout, contents) of everything the demo reads.
+const BUNDLE: [(&str, &str); 9] = [
+    ("jobs/demo.toml", include_str!("../../jobs/demo.toml")),
+    (
+        "jobs/demo-credentials/client-id",
+        include_str!("../../jobs/demo-credentials/client-id"),
+    ),
+    (
+        "jobs/demo-credentials/client-secret",
+        include_str!("../../jobs/demo-credentials/client-secret"),
+    ),
+    (
+        "jobs/demo-credentials/username",
+        include_str!("../../jobs/demo-credentials/username"),
+    ),
+    (
+        "jobs/demo-credentials/password",
+        include_str!("../../jobs/demo-credentials/password"),
+    ),
+    (
+        "samples/people.csv",
+        include_str!("../../samples/people.csv"),
+    ),
+    (
+        "samples/salesforce-users.csv",
+        include_str!("../../samples/salesforce-users.csv"),
+    ),
+    (
+        "samples/foreign-usernames.txt",
+        include_str!("../../samples/foreign-usernames.txt"),
+    ),
+    ("samples/README.md", include_str!("../../samples/README.md")),
+];
+
+pub fn run() -> Result<u8, Error> {
+    let scratch = tempfile::tempdir()
+        .map_err(|e| Error::Fatal(format!("cannot create a temp folder: {e}")))?;
+    let root = if Path::new("jobs/demo.toml").is_file() && Path::new("samples/people.csv").is_file()
+    {
+        PathBuf::from(".")
+    } else {
+        for (rel, text) in BUNDLE {
+            let path = scratch.path().join(rel);
+            std::fs::create_dir_all(path.parent().expect("bundle paths have a folder"))
+                .and_then(|()| std::fs::write(&path, text))
+                .map_err(|e| {
+                    Error::Fatal(format!("cannot unpack the demo to {}: {e}", path.display()))
+                })?;
+        }
+        scratch.path().to_path_buf()
+    };
+    let mut job = crate::job::load(&root.join("jobs/demo.toml"))?;
+    // The demo's lock and state live and die with it.
+    job.safety.state_dir = scratch.path().join("state");
+    let out_dir = PathBuf::from("sfsync-demo");
+    let report_path = out_dir.join("report.json");
+
+    super::runtime()?.block_on(async {
+        let args = EmulatorArgs {
+            users: Some(root.join("samples/salesforce-users.csv")),
+            foreign_usernames: Some(root.join("samples/foreign-usernames.txt")),
+            ..emulator_defaults()
+        };
+        let cfg = crate::emulator::OrgConfig::from_args(&args)?;
+        let emu = crate::emulator::start(cfg)
+            .await
+            .map_err(|e| Error::Fatal(format!("cannot start the emulator: {e}")))?;
+        job.salesforce.instance_url = emu.base_url.clone();
+        job.salesforce.login_url = emu.base_url.clone();
+        println!("Emulator with the sample org (19 users) at {}", emu.base_url);
+        println!("Syncing {} people from samples/people.csv with jobs/demo.toml...\n", 50);
+
+        let req = RunRequest {
+            report: Some(report_path.clone()),
+            format: Some(ReportFormat::Json),
+            print_table: true,
+            ..RunRequest::default()
+        };
+        let (_tx, cancel) = tokio::sync::watch::channel(false);
+        let result = run::run(&job, &req, cancel).await?;
+        let html = out_dir.join("report.html");
+        crate::report::write::atomic(&html, |w| run::render(&result.report, ReportFormat::Html, w))
+            .map_err(|e| Error::Fatal(format!("cannot write {}: {e}", html.display())))?;
+        println!("\nFull report: {} (JSON) and {} (open in a browser).", report_path.display(), html.display());
+        println!(
+            "A real run would exit {} here: the sample has records that need a person, on purpose.",
+            result.exit_code
+        );
+        println!("Next: read README.md, then try `sfsync plan --job jobs/demo.toml` against `sfsync emulator`.");
+        emu.stop().await;
+        Ok(crate::error::exit::OK)
+    })
+}
+
+fn emulator_defaults() -> EmulatorArgs {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Only {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+    Only::parse_from(["emulator"]).args
+}

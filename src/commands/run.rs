@@ -1,0 +1,499 @@
+//! The pipeline shared by `plan` and `sync`: read the source and the org,
+//! normalize, plan, (for `sync`) guard and execute, then report.
+//!
+//! This is the one place where the pure core meets I/O for a run.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use crate::cli::{ReportFormat, RunArgs};
+use crate::error::{Error, exit};
+use crate::execute::{self, CreateItem, ExecuteOptions, StopReason};
+use crate::job::{DefaultValue, Job, SourceConfig};
+use crate::normalize::{Candidate, Invalid, Normalized, Normalizer};
+use crate::plan::{self, Decision, Plan};
+use crate::report::{self, Outcome, Report, ReportContext, ReportUser, RunFacts, metrics};
+use crate::salesforce::{Client, ClientOptions, Credentials};
+use crate::source::{self, SourceRecord};
+use crate::state::{self, JobState, RunLock};
+
+/// Everything a run needs besides the job file.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub dry_run: bool,
+    pub report: Option<PathBuf>,
+    pub format: Option<ReportFormat>,
+    pub report_all: bool,
+    pub only: Vec<String>,
+    pub metrics_file: Option<PathBuf>,
+    pub max_creates: Option<u64>,
+    pub results_dir: Option<PathBuf>,
+    /// Print the table on stdout even when a report file is written (the demo).
+    pub print_table: bool,
+}
+
+impl RunRequest {
+    pub fn from_args(args: &RunArgs, dry_run: bool) -> Self {
+        RunRequest {
+            dry_run,
+            report: args.report.clone(),
+            format: args.format,
+            report_all: args.report_all,
+            only: args.only.clone(),
+            metrics_file: args.metrics_file.clone(),
+            ..RunRequest::default()
+        }
+    }
+}
+
+/// What a finished (or stopped) run hands back to its command.
+#[derive(Debug)]
+pub struct RunResult {
+    pub report: Report,
+    pub exit_code: u8,
+}
+
+/// Runs a job to the end: the exit code comes from the report, a safety stop
+/// or a fatal error. A fatal error after planning still writes the report.
+pub async fn run(
+    job: &Job,
+    req: &RunRequest,
+    cancel: watch::Receiver<bool>,
+) -> Result<RunResult, Error> {
+    let started = time::OffsetDateTime::now_utc();
+    let clock = Instant::now();
+    let result = run_inner(job, req, cancel, started).await;
+    let (report, code) = match &result {
+        Ok(r) => (Some(&r.report), r.exit_code),
+        Err(e) => (None, e.exit_code()),
+    };
+    if let Some(path) = &req.metrics_file {
+        let previous = state::load_state(&job.safety.state_dir, &job.name);
+        let m = metrics::RunMetrics {
+            exit_code: code,
+            duration_seconds: clock.elapsed().as_secs_f64(),
+            last_success_unix: previous.last_success_unix,
+        };
+        let text = metrics::render(report, &job.name, m);
+        report::write::atomic(path, |w| w.write_all(text.as_bytes())).map_err(|e| {
+            Error::Fatal(format!(
+                "cannot write the metrics file {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    result
+}
+
+async fn run_inner(
+    job: &Job,
+    req: &RunRequest,
+    cancel: watch::Receiver<bool>,
+    started: time::OffsetDateTime,
+) -> Result<RunResult, Error> {
+    // Writes need the lock; a dry run may overlap anything.
+    let _lock = if req.dry_run {
+        None
+    } else {
+        Some(RunLock::acquire(&job.safety.state_dir, &job.name)?)
+    };
+
+    let credentials = Credentials::resolve(&job.salesforce.auth)?;
+    let ldap_password = match &job.source {
+        SourceConfig::Ldap(l) => l.bind_password.as_ref().map(|s| s.resolve()).transpose()?,
+        SourceConfig::Csv(_) => None,
+    };
+
+    let records = read_source(job, &req.only, ldap_password.as_ref()).await?;
+    tracing::debug!(records = records.len(), "Read the source.");
+
+    let limits = &job.limits;
+    let client = Client::connect(
+        &job.salesforce,
+        credentials,
+        ClientOptions {
+            requests_per_second: limits.requests_per_second,
+            concurrency: limits.concurrency,
+            max_retries: limits.max_retries,
+            timeout: std::time::Duration::from_secs(120),
+        },
+    )
+    .await
+    .map_err(|e| Error::Fatal(e.to_string()))?;
+
+    let profile_id = resolve_profile(job, &client).await?;
+    let existing = client
+        .query_users(&job.match_keys)
+        .await
+        .map_err(|e| Error::Fatal(e.to_string()))?;
+    tracing::debug!(users = existing.len(), "Read the org's users.");
+
+    let normalizer = Normalizer::new(job, profile_id.as_deref());
+    let (candidates, invalid) = normalize_all(&normalizer, &records);
+    let mut plan = plan::plan(
+        records.len(),
+        &candidates,
+        &invalid,
+        &existing,
+        &job.match_keys,
+    );
+    let by_record = index_candidates(records.len(), &candidates);
+    let invalid_by_record = index_invalid(records.len(), &invalid);
+
+    let mut stopped: Option<String> = None;
+    let mut code: Option<u8> = None;
+    let mut attempted: Vec<usize> = Vec::new();
+    if !req.dry_run {
+        let previous = state::load_state(&job.safety.state_dir, &job.name);
+        let creates = plan.creates().count() as u64;
+        let max = req.max_creates.unwrap_or(limits.max_creates);
+        // --only runs are small by design; the shrink guard would always fire.
+        let size = if req.only.is_empty() {
+            crate::safety::check_source_size(
+                records.len() as u64,
+                previous.last_source_records,
+                job.safety.min_source_fraction,
+            )
+        } else {
+            Ok(())
+        };
+        let guard = size.and_then(|()| crate::safety::check_max_creates(creates, max));
+        if let Err(why) = guard {
+            mark_creates(&mut plan, Outcome::NotAttempted, &why);
+            stopped = Some(why);
+            code = Some(exit::SAFETY_LIMIT);
+        } else if creates > 0 {
+            let items: Vec<CreateItem> = plan
+                .creates()
+                .map(|r| {
+                    let c = &candidates[by_record[r].expect("a create has a candidate")];
+                    CreateItem {
+                        key: r,
+                        username: c.username.to_string(),
+                        profile_id: normalizer.profile_id(c),
+                        record: normalizer.record(c),
+                    }
+                })
+                .collect();
+            attempted = items.iter().map(|i| i.key).collect();
+            let opts = ExecuteOptions {
+                batch_size: limits.batch_size,
+                api_reserve: limits.api_reserve,
+                match_keys: job.match_keys.clone(),
+            };
+            let outcome = execute::create_users(&client, items, &opts, cancel).await;
+            for r in outcome.results {
+                let d = &mut plan.decisions[r.key];
+                d.outcome = r.outcome;
+                d.salesforce_id = r.salesforce_id.map(Into::into);
+                d.error_code = r.error_code.map(Into::into);
+                d.message = r.message.map(Into::into);
+            }
+            if let Some(reason) = outcome.stopped {
+                code = Some(match reason {
+                    StopReason::DailyLimit | StopReason::ApiReserve { .. } => exit::SAFETY_LIMIT,
+                    StopReason::Interrupted | StopReason::Fatal(_) => exit::FATAL,
+                });
+                stopped = Some(reason.to_string());
+            }
+        }
+    }
+
+    let usage = client.last_usage();
+    let facts = RunFacts {
+        job: job.name.clone(),
+        dry_run: req.dry_run,
+        started_at: report::timestamp(started),
+        finished_at: report::timestamp(time::OffsetDateTime::now_utc()),
+        salesforce_users: existing.len() as u64,
+        api_calls: client.api_calls(),
+        context: ReportContext {
+            source: describe_source(job),
+            salesforce: client.instance_url(),
+            api_remaining: usage.map(|u| u.max.saturating_sub(u.used)),
+            api_max: usage.map(|u| u.max),
+            stopped: stopped.clone(),
+        },
+    };
+    let rows = plan.decisions.iter().enumerate().map(|(i, d)| {
+        let who = match (by_record[i], invalid_by_record[i]) {
+            (Some(ci), _) => (
+                Some(&*candidates[ci].username),
+                Some(&*candidates[ci].email),
+            ),
+            (None, Some(bi)) => (
+                invalid[bi].username.as_deref(),
+                invalid[bi].email.as_deref(),
+            ),
+            (None, None) => (None, None),
+        };
+        row(d, &records[i], who)
+    });
+    let report = report::build(facts, rows, req.report_all);
+    let exit_code = code.unwrap_or_else(|| report.exit_code());
+
+    write_report(&report, req)?;
+    if let Some(dir) = &req.results_dir {
+        write_results(dir, &plan, &attempted, &candidates, &by_record, &normalizer)?;
+    }
+    if !req.dry_run && req.only.is_empty() && matches!(exit_code, exit::OK | exit::NEEDS_PERSON) {
+        let state = JobState {
+            last_source_records: Some(records.len() as u64),
+            last_success_unix: Some(time::OffsetDateTime::now_utc().unix_timestamp()),
+        };
+        if let Err(e) = state::save_state(&job.safety.state_dir, &job.name, &state) {
+            tracing::warn!(error = %e, "Could not save the job's state file.");
+        }
+    }
+    log_summary(&report, exit_code);
+    Ok(RunResult { report, exit_code })
+}
+
+async fn read_source(
+    job: &Job,
+    only: &[String],
+    ldap_password: Option<&crate::job::Secret>,
+) -> Result<Vec<SourceRecord>, Error> {
+    let only_attr = username_attribute(job);
+    match &job.source {
+        SourceConfig::Csv(cfg) => {
+            let (cfg, attrs, only) = (cfg.clone(), job.attributes.clone(), only.to_vec());
+            tokio::task::spawn_blocking(move || source::csv::read(&cfg, &attrs, &only, only_attr))
+                .await
+                .map_err(|e| Error::Fatal(format!("the CSV reader failed: {e}")))?
+                .map_err(Error::from)
+        }
+        SourceConfig::Ldap(cfg) => {
+            let result = if only.is_empty() {
+                source::ldap::read_all(cfg, ldap_password, &job.attributes).await
+            } else {
+                let attr = only_attr.map_or("mail", |i| job.attributes[i].as_str());
+                source::ldap::read_only(cfg, ldap_password, &job.attributes, attr, only).await
+            };
+            result.map_err(Error::from)
+        }
+    }
+}
+
+/// The source attribute behind `Username` (`mail` in `{mail|lower}`): what `--only` filters on.
+pub fn username_attribute(job: &Job) -> Option<usize> {
+    let i = job.field_index("Username")?;
+    job.fields[i].template.as_ref()?.attributes().next()
+}
+
+async fn resolve_profile(job: &Job, client: &Client) -> Result<Option<String>, Error> {
+    let Some(name) = job.fields.iter().find_map(|f| match &f.default {
+        Some(DefaultValue::ProfileName(n)) => Some(n.clone()),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let ids = client
+        .profile_ids_by_name(std::slice::from_ref(&name))
+        .await
+        .map_err(|e| Error::Fatal(e.to_string()))?;
+    match ids.get(&name) {
+        Some(id) => Ok(Some(id.clone())),
+        None => Err(Error::Fatal(format!(
+            "the org has no profile named \"{name}\" (defaults.Profile in {}); check the name in Setup > Profiles",
+            job.path.display()
+        ))),
+    }
+}
+
+pub fn normalize_all(
+    n: &Normalizer<'_>,
+    records: &[SourceRecord],
+) -> (Vec<Candidate>, Vec<Invalid>) {
+    let mut candidates = Vec::with_capacity(records.len());
+    let mut invalid = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        match n.normalize(i, r) {
+            Normalized::Candidate(c) => candidates.push(c),
+            Normalized::Invalid(bad) => invalid.push(bad),
+        }
+    }
+    (candidates, invalid)
+}
+
+fn index_candidates(records: usize, candidates: &[Candidate]) -> Vec<Option<usize>> {
+    let mut by_record = vec![None; records];
+    for (ci, c) in candidates.iter().enumerate() {
+        by_record[c.record] = Some(ci);
+    }
+    by_record
+}
+
+fn mark_creates(plan: &mut Plan, outcome: Outcome, why: &str) {
+    for d in plan
+        .decisions
+        .iter_mut()
+        .filter(|d| d.outcome == Outcome::Create)
+    {
+        d.outcome = outcome;
+        d.message = Some(why.into());
+    }
+}
+
+fn index_invalid(records: usize, invalid: &[Invalid]) -> Vec<Option<usize>> {
+    let mut by_record = vec![None; records];
+    for (bi, b) in invalid.iter().enumerate() {
+        by_record[b.record] = Some(bi);
+    }
+    by_record
+}
+
+/// One report line: the decision, where the record came from, and who it is.
+fn row(
+    d: &Decision,
+    record: &SourceRecord,
+    (username, email): (Option<&str>, Option<&str>),
+) -> ReportUser {
+    let mut message = d.message.as_deref().map(str::to_owned);
+    if let Some(note) = &record.note {
+        message = Some(match message {
+            Some(m) => format!("{m} ({note})"),
+            None => note.to_string(),
+        });
+    }
+    ReportUser {
+        outcome: d.outcome,
+        username: username.map(str::to_owned),
+        email: email.map(str::to_owned),
+        source: record.origin.to_string(),
+        salesforce_id: d.salesforce_id.as_deref().map(str::to_owned),
+        error_code: d.error_code.as_deref().map(str::to_owned),
+        message,
+        previous_email: d.previous_email.as_deref().map(str::to_owned),
+    }
+}
+
+fn describe_source(job: &Job) -> String {
+    match &job.source {
+        SourceConfig::Csv(c) => format!("csv {}", c.path.display()),
+        SourceConfig::Ldap(l) => format!("ldap {} {} {}", l.url, l.base_dn, l.filter),
+    }
+}
+
+/// The format for a report file: `--format`, else the file's extension, else JSON.
+pub fn format_for(path: Option<&Path>, format: Option<ReportFormat>) -> ReportFormat {
+    if let Some(f) = format {
+        return f;
+    }
+    let ext = path
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match (path, ext.as_deref()) {
+        (None, _) => ReportFormat::Table,
+        (_, Some("csv")) => ReportFormat::Csv,
+        (_, Some("html" | "htm")) => ReportFormat::Html,
+        (_, Some("md" | "markdown")) => ReportFormat::Md,
+        (_, Some("txt")) => ReportFormat::Table,
+        _ => ReportFormat::Json,
+    }
+}
+
+pub fn render(report: &Report, format: ReportFormat, out: &mut dyn Write) -> std::io::Result<()> {
+    match format {
+        ReportFormat::Table => out.write_all(report::table::render(report).as_bytes()),
+        ReportFormat::Json => report::json::render(report, out),
+        ReportFormat::Csv => report::csv::render(report, out),
+        ReportFormat::Html => report::html::render(report, &mut { out }),
+        ReportFormat::Md => out.write_all(report::md::render(report).as_bytes()),
+    }
+}
+
+fn write_report(report: &Report, req: &RunRequest) -> Result<(), Error> {
+    let format = format_for(req.report.as_deref(), req.format);
+    match &req.report {
+        Some(path) => {
+            report::write::atomic(path, |w| render(report, format, w)).map_err(|e| {
+                Error::Fatal(format!("cannot write the report {}: {e}", path.display()))
+            })?;
+            tracing::debug!(path = %path.display(), "Wrote the report.");
+            if req.print_table {
+                print_stdout(report, ReportFormat::Table)?;
+            }
+            Ok(())
+        }
+        None => print_stdout(report, format),
+    }
+}
+
+fn print_stdout(report: &Report, format: ReportFormat) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match render(report, format, &mut out).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`sfsync plan ... | head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::Fatal(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+/// Data Loader style `success.csv` / `error.csv` for the records this run sent.
+fn write_results(
+    dir: &Path,
+    plan: &Plan,
+    attempted: &[usize],
+    candidates: &[Candidate],
+    by_record: &[Option<usize>],
+    normalizer: &Normalizer<'_>,
+) -> Result<(), Error> {
+    let fields: Vec<Vec<(String, serde_json::Value)>> = attempted
+        .iter()
+        .map(|&r| {
+            let c = &candidates[by_record[r].expect("attempted records are candidates")];
+            normalizer.record(c).into_iter().collect()
+        })
+        .collect();
+    let records: Vec<report::results::AttemptedRecord<'_>> = attempted
+        .iter()
+        .zip(&fields)
+        .filter(|(r, _)| plan.decisions[**r].outcome != Outcome::NotAttempted)
+        .map(|(&r, fields)| {
+            let d = &plan.decisions[r];
+            report::results::AttemptedRecord {
+                fields,
+                outcome: d.outcome,
+                salesforce_id: d.salesforce_id.as_deref(),
+                error_code: d.error_code.as_deref(),
+                message: d.message.as_deref(),
+                error_fields: &[],
+            }
+        })
+        .collect();
+    report::results::write(dir, &records).map_err(|e| {
+        Error::Fatal(format!(
+            "cannot write the result files in {}: {e}",
+            dir.display()
+        ))
+    })
+}
+
+fn log_summary(report: &Report, code: u8) {
+    let s = &report.summary;
+    let what = if report.dry_run { "Planned" } else { "Synced" };
+    let line = format!(
+        "{what} job {}: {} source records, {} to create, {} created, {} unchanged, {} need a person, {} API calls.",
+        report.job,
+        s.source_records,
+        s.create,
+        s.created,
+        s.unchanged,
+        s.needs_person(),
+        s.api_calls
+    );
+    match code {
+        exit::OK => tracing::info!(exit_code = code, "{line}"),
+        exit::NEEDS_PERSON => tracing::warn!(exit_code = code, "{line}"),
+        _ => tracing::error!(
+            exit_code = code,
+            stopped = report.context.stopped.as_deref().unwrap_or(""),
+            "{line}"
+        ),
+    }
+}

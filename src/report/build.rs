@@ -1,0 +1,128 @@
+//! Building the [`Report`] value from a run's facts and its per-record rows. Pure.
+
+use super::{Outcome, Report, ReportContext, ReportUser, Summary};
+
+/// What a run knows besides the per-record rows.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    pub job: String,
+    pub dry_run: bool,
+    pub started_at: String,
+    pub finished_at: String,
+    pub salesforce_users: u64,
+    pub api_calls: u64,
+    pub context: ReportContext,
+}
+
+/// Counts every row and keeps those a reader needs: everything but
+/// `unchanged`, unless `report_all`.
+pub fn build(
+    facts: RunFacts,
+    rows: impl IntoIterator<Item = ReportUser>,
+    report_all: bool,
+) -> Report {
+    let mut summary = Summary {
+        salesforce_users: facts.salesforce_users,
+        api_calls: facts.api_calls,
+        ..Summary::default()
+    };
+    let mut users = Vec::new();
+    for row in rows {
+        summary.source_records += 1;
+        summary.add(row.outcome);
+        if report_all || row.outcome != Outcome::Unchanged {
+            users.push(row);
+        }
+    }
+    Report {
+        report_version: 1,
+        job: facts.job,
+        dry_run: facts.dry_run,
+        started_at: facts.started_at,
+        finished_at: facts.finished_at,
+        summary,
+        users,
+        context: facts.context,
+    }
+}
+
+/// RFC 3339 in UTC with whole seconds, as the report shows times.
+pub fn timestamp(t: time::OffsetDateTime) -> String {
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl Report {
+    /// SPEC's exit code for a finished run: 3 when someone must act, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.summary.needs_person() > 0 {
+            crate::error::exit::NEEDS_PERSON
+        } else {
+            crate::error::exit::OK
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(outcome: Outcome) -> ReportUser {
+        ReportUser {
+            outcome,
+            username: Some("a@example.com".into()),
+            email: Some("a@example.com".into()),
+            source: "people.csv:2".into(),
+            salesforce_id: None,
+            error_code: None,
+            message: None,
+            previous_email: None,
+        }
+    }
+
+    fn facts() -> RunFacts {
+        RunFacts {
+            job: "t".into(),
+            dry_run: true,
+            started_at: "x".into(),
+            finished_at: "y".into(),
+            salesforce_users: 7,
+            api_calls: 3,
+            context: ReportContext::default(),
+        }
+    }
+
+    #[test]
+    fn unchanged_rows_are_counted_but_listed_only_with_report_all() {
+        let rows = || {
+            [
+                row(Outcome::Unchanged),
+                row(Outcome::Create),
+                row(Outcome::Collision),
+            ]
+        };
+        let r = build(facts(), rows(), false);
+        assert_eq!(r.summary.source_records, 3);
+        assert_eq!(
+            (r.summary.unchanged, r.summary.create, r.summary.collision),
+            (1, 1, 1)
+        );
+        assert_eq!(r.users.len(), 2);
+        assert_eq!(r.exit_code(), 3);
+        assert_eq!(build(facts(), rows(), true).users.len(), 3);
+        assert_eq!(
+            build(facts(), [row(Outcome::EmailChangeSkipped)], false).exit_code(),
+            0
+        );
+    }
+
+    #[test]
+    fn timestamps_are_utc_whole_seconds() {
+        let t = time::macros::datetime!(2026-11-28 03:00:41.789 +01:00);
+        assert_eq!(timestamp(t), "2026-11-28T02:00:41Z");
+    }
+}

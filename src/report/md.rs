@@ -1,0 +1,229 @@
+//! The Markdown report: the HTML page's summary in a form that pastes into a
+//! ticket or a chat message.
+//!
+//! It says what the run was, counts every outcome, and lists the records a
+//! person must act on (needs-a-person outcomes, then e-mail changes to make
+//! by hand), capped at [`ATTENTION_ROWS`] with "and N more" so a paste stays
+//! readable; the HTML, JSON or CSV report has them all. Values are escaped so
+//! a `|`, `*` or `<` in a name cannot break the table or inject markup.
+
+use std::fmt::Write as _;
+
+use super::html::{SECTION_ORDER, Sections, api_left, by_hand, duration, label, thousands};
+use super::{Outcome, Report, ReportUser};
+
+/// Records listed in the "needs attention" table before "and N more".
+pub const ATTENTION_ROWS: usize = 50;
+
+/// Renders `report` as GitHub-flavoured Markdown.
+pub fn render(report: &Report) -> String {
+    let mut md = String::new();
+    // `write!` into a String cannot fail; the results are ignored for brevity.
+    let mode = if report.dry_run { "dry run" } else { "run" };
+    let _ = writeln!(md, "## sfsync {mode}: {}\n", escape(&report.job));
+    let when = match duration(report) {
+        Some(took) => format!("{} to {} ({took})", report.started_at, report.finished_at),
+        None => format!("{} to {}", report.started_at, report.finished_at),
+    };
+    let _ = writeln!(
+        md,
+        "- **{}** {}",
+        if report.dry_run {
+            "Dry run:"
+        } else {
+            "Real run:"
+        },
+        escape(&when)
+    );
+    let ctx = &report.context;
+    if !ctx.source.is_empty() {
+        let _ = writeln!(md, "- **Source:** {}", escape(&ctx.source));
+    }
+    if !ctx.salesforce.is_empty() {
+        let _ = writeln!(md, "- **Salesforce org:** {}", escape(&ctx.salesforce));
+    }
+    let _ = writeln!(
+        md,
+        "- **API calls:** {} used, {} left today",
+        thousands(report.summary.api_calls),
+        api_left(report)
+    );
+    if let Some(stopped) = &ctx.stopped {
+        let _ = writeln!(md, "- **Stopped early:** {}", escape(stopped));
+    }
+    md.push('\n');
+
+    let needs = report.summary.needs_person();
+    if needs == 0 {
+        md.push_str("Nothing needs a person.\n\n");
+    } else {
+        let _ = writeln!(
+            md,
+            "**{} {} a person.**\n",
+            thousands(needs),
+            if needs == 1 {
+                "record needs"
+            } else {
+                "records need"
+            }
+        );
+    }
+
+    md.push_str("| Outcome | Records |\n|---|---:|\n");
+    for outcome in SECTION_ORDER {
+        let count = thousands(report.summary.count(outcome));
+        if outcome.needs_person() && report.summary.count(outcome) > 0 {
+            let _ = writeln!(
+                md,
+                "| **{}** (`{}`) | **{count}** |",
+                label(outcome),
+                outcome.as_str()
+            );
+        } else {
+            let _ = writeln!(
+                md,
+                "| {} (`{}`) | {count} |",
+                label(outcome),
+                outcome.as_str()
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "| Source records | {} |\n| Salesforce users | {} |",
+        thousands(report.summary.source_records),
+        thousands(report.summary.salesforce_users)
+    );
+
+    let sections = Sections::of(report);
+    let attention: Vec<&ReportUser> = sections
+        .0
+        .iter()
+        .filter(|(o, _)| o.needs_person() || by_hand(*o))
+        .flat_map(|(_, users)| users.iter().copied())
+        .collect();
+    if attention.is_empty() {
+        return md;
+    }
+    md.push_str("\n### Needs attention\n\n| Outcome | Username | E-mail | Source | Details |\n|---|---|---|---|---|\n");
+    for user in attention.iter().take(ATTENTION_ROWS) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            label(user.outcome),
+            escape(user.username.as_deref().unwrap_or("")),
+            escape(user.email.as_deref().unwrap_or("")),
+            escape(&user.source),
+            escape(&details(user)),
+        );
+    }
+    if attention.len() > ATTENTION_ROWS {
+        let _ = writeln!(
+            md,
+            "\n_…and {} more; the HTML, JSON or CSV report lists every record._",
+            thousands((attention.len() - ATTENTION_ROWS) as u64)
+        );
+    }
+    md
+}
+
+/// The one cell that tells a reader what is wrong.
+fn details(user: &ReportUser) -> String {
+    let message = user.message.as_deref().unwrap_or("");
+    let mut text = match (user.outcome, user.error_code.as_deref()) {
+        (Outcome::EmailChangeSkipped, _) => format!(
+            "{} → {}",
+            user.previous_email.as_deref().unwrap_or("?"),
+            user.email.as_deref().unwrap_or("?")
+        ),
+        (_, Some(code)) if !message.is_empty() => format!("{code}: {message}"),
+        (_, Some(code)) => code.to_owned(),
+        (_, None) => message.to_owned(),
+    };
+    if user.outcome == Outcome::Collision
+        && user.error_code.as_deref() == Some("DUPLICATE_USERNAME")
+    {
+        text.push_str(" (taken in another org: choose a different username)");
+    }
+    text
+}
+
+/// Makes text inert in Markdown: every ASCII punctuation mark that Markdown
+/// reads is backslash-escaped (CommonMark allows that for any of them) and
+/// line breaks, which would end a table row, become spaces.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' | '~' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' | '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ReportContext, Summary};
+
+    fn user(outcome: Outcome, name: &str) -> ReportUser {
+        ReportUser {
+            outcome,
+            username: Some(name.to_owned()),
+            email: Some(name.to_owned()),
+            source: format!("people.csv:{}", name.len()),
+            salesforce_id: None,
+            error_code: None,
+            message: None,
+            previous_email: None,
+        }
+    }
+
+    fn report(users: Vec<ReportUser>) -> Report {
+        let mut summary = Summary::default();
+        for u in &users {
+            summary.add(u.outcome);
+        }
+        Report {
+            report_version: 1,
+            job: "nightly".into(),
+            dry_run: true,
+            started_at: "2026-11-28T02:00:00Z".into(),
+            finished_at: "2026-11-28T02:00:41Z".into(),
+            summary,
+            users,
+            context: ReportContext::default(),
+        }
+    }
+
+    #[test]
+    fn escape_neutralises_table_and_markup_characters() {
+        assert_eq!(
+            escape("a|b <script>*x*\nnext"),
+            r"a\|b \<script\>\*x\* next"
+        );
+    }
+
+    #[test]
+    fn attention_list_is_capped_with_a_count_of_the_rest() {
+        let users = (0..ATTENTION_ROWS + 7)
+            .map(|i| user(Outcome::Failed, &format!("u{i}@example.com")))
+            .collect();
+        let md = render(&report(users));
+        assert!(md.contains("…and 7 more"), "{md}");
+        assert_eq!(md.matches("| Failed |").count(), ATTENTION_ROWS);
+        assert!(md.contains("| **Failed** (`failed`) | **57** |"), "{md}");
+    }
+
+    #[test]
+    fn nothing_to_do_has_no_attention_table() {
+        let md = render(&report(vec![user(Outcome::Create, "a@example.com")]));
+        assert!(md.contains("Nothing needs a person."));
+        assert!(!md.contains("Needs attention"));
+    }
+}

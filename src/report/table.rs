@@ -1,0 +1,152 @@
+//! The terminal table: a summary, then the records that need attention,
+//! readable on an 80-column terminal.
+
+use std::fmt::Write as _;
+
+use super::{Outcome, Report};
+
+const WIDTH: usize = 80;
+/// Records listed per section before "and N more".
+const LIMIT: usize = 40;
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let s = &report.summary;
+    let mode = if report.dry_run { "dry run" } else { "sync" };
+    let _ = writeln!(out, "sfsync {mode} of job \"{}\"", report.job);
+    let _ = writeln!(out, "  {} -> {}", report.started_at, report.finished_at);
+    if !report.context.source.is_empty() {
+        let _ = writeln!(
+            out,
+            "  source:     {}",
+            clip(&report.context.source, WIDTH - 14)
+        );
+    }
+    if !report.context.salesforce.is_empty() {
+        let _ = writeln!(
+            out,
+            "  salesforce: {}",
+            clip(&report.context.salesforce, WIDTH - 14)
+        );
+    }
+    out.push('\n');
+    let mut cells: Vec<(String, u64)> = vec![
+        ("source records".into(), s.source_records),
+        ("salesforce users".into(), s.salesforce_users),
+    ];
+    for o in Outcome::ALL {
+        let n = s.count(o);
+        let always = matches!(o, Outcome::Unchanged)
+            || (report.dry_run && o == Outcome::Create)
+            || (!report.dry_run && o == Outcome::Created);
+        if n > 0 || always {
+            let mark = if o.needs_person() && n > 0 { " !" } else { "" };
+            cells.push((format!("{}{mark}", o.as_str()), n));
+        }
+    }
+    let api = match report.context.api_remaining {
+        Some(left) => format!("{} ({left} left today)", s.api_calls),
+        None => s.api_calls.to_string(),
+    };
+    for pair in cells.chunks(2) {
+        let mut line = String::new();
+        for (name, n) in pair {
+            let _ = write!(line, "  {name:<22}{n:>10}    ");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    let _ = writeln!(out, "  {:<22}{api:>10}", "api calls");
+    if let Some(why) = &report.context.stopped {
+        out.push('\n');
+        wrap_into(&mut out, &format!("Stopped early: {why}"), "");
+    }
+
+    let sections: [(&str, &[Outcome]); 3] = [
+        (
+            "Needs a person",
+            &[
+                Outcome::Collision,
+                Outcome::Invalid,
+                Outcome::DuplicateInSource,
+                Outcome::Failed,
+            ],
+        ),
+        (
+            "E-mail changes to make by hand in Salesforce",
+            &[Outcome::EmailChangeSkipped],
+        ),
+        (
+            "Not attempted (run again to finish)",
+            &[Outcome::NotAttempted],
+        ),
+    ];
+    for (title, outcomes) in sections {
+        let total: u64 = outcomes.iter().map(|&o| s.count(o)).sum();
+        if total == 0 {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title} ({total}):");
+        let mut shown = 0;
+        for &o in outcomes {
+            for u in report.users.iter().filter(|u| u.outcome == o) {
+                if shown == LIMIT {
+                    break;
+                }
+                shown += 1;
+                let who = u
+                    .username
+                    .as_deref()
+                    .or(u.email.as_deref())
+                    .unwrap_or("(no username)");
+                let head = format!("  {:<20} {} ({})", o.as_str(), who, u.source);
+                let _ = writeln!(out, "{}", clip(&head, WIDTH));
+                let mut why = u.message.clone().unwrap_or_default();
+                if let Some(code) = &u.error_code
+                    && o == Outcome::Failed
+                {
+                    why = format!("{code}: {why}");
+                }
+                if !why.is_empty() {
+                    wrap_into(&mut out, &why, "      ");
+                }
+            }
+        }
+        if (shown as u64) < total {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (see the JSON, CSV or HTML report)",
+                total - shown as u64
+            );
+        }
+    }
+    out
+}
+
+fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_owned()
+    } else {
+        let mut c: String = s.chars().take(width - 1).collect();
+        c.push('…');
+        c
+    }
+}
+
+/// Word-wraps `text` to the table width behind `indent`.
+fn wrap_into(out: &mut String, text: &str, indent: &str) {
+    let width = WIDTH - indent.chars().count();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            let _ = writeln!(out, "{indent}{line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&clip(word, width));
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{indent}{line}");
+    }
+}

@@ -1,0 +1,45 @@
+//! Writing reports and other result files atomically: a temp file in the
+//! same folder, flushed and synced, then renamed over the target. A crash
+//! leaves either the old file or the new one, never half of one.
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+pub fn atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".sfsync-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        fill(&mut w)?;
+        w.flush()?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_fill_leaves_the_old_file_and_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        atomic(&path, |w| w.write_all(b"old")).unwrap();
+        let err = atomic(&path, |w| {
+            w.write_all(b"half")?;
+            Err(io::Error::other("disk full"))
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
