@@ -18,7 +18,15 @@ async fn plan_on_the_samples_gives_every_person_the_documented_outcome_and_write
     let report = dir.path().join("plan.json");
 
     // when
-    let out = sfsync(&["plan", "--job", job.to_str().unwrap(), "--report", report.to_str().unwrap(), "--report-all"]).await;
+    let out = sfsync(&[
+        "plan",
+        "--job",
+        job.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--report-all",
+    ])
+    .await;
 
     // then: exit 3 (some records need a person) and the documented outcome for each of the 50 people
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -32,18 +40,35 @@ async fn plan_on_the_samples_gives_every_person_the_documented_outcome_and_write
     }
     let s = &json["summary"];
     assert_eq!(
-        [s["source_records"].as_u64(), s["salesforce_users"].as_u64(), s["create"].as_u64(), s["unchanged"].as_u64()],
+        [
+            s["source_records"].as_u64(),
+            s["salesforce_users"].as_u64(),
+            s["create"].as_u64(),
+            s["unchanged"].as_u64()
+        ],
         [Some(50), Some(19), Some(28), Some(12)]
     );
     // the e-mail change carries the previous address
-    let mgarcia = json["users"].as_array().unwrap().iter().find(|u| u["username"] == "maria.garcia@example.com").unwrap();
+    let mgarcia = json["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "maria.garcia@example.com")
+        .unwrap();
     assert_eq!(mgarcia["previous_email"], "maria.lopez@example.com");
 
     // and not one write reached Salesforce: a token, a profile lookup and the user read
     let c = emu.counters();
-    assert_eq!((c.create_one_calls, c.create_collection_calls, c.other_calls), (0, 0, 0));
+    assert_eq!(
+        (c.create_one_calls, c.create_collection_calls, c.other_calls),
+        (0, 0, 0)
+    );
     assert_eq!(c.token_calls, 1);
-    assert_eq!(s["api_calls"].as_u64(), Some(c.requests), "api_calls counts every request, token included");
+    assert_eq!(
+        s["api_calls"].as_u64(),
+        Some(c.requests),
+        "api_calls counts every request, token included"
+    );
     assert_eq!(emu.users().len(), 19);
     emu.stop().await;
 }
@@ -58,17 +83,30 @@ async fn plan_reports_in_every_format_with_stable_shapes() {
     let table = sfsync(&["plan", "--job", job]).await;
     assert_eq!(table.status.code(), Some(3));
     let table = String::from_utf8(table.stdout).unwrap();
-    assert!(table.lines().all(|l| l.chars().count() <= 80), "fits 80 columns:\n{table}");
+    assert!(
+        table.lines().all(|l| l.chars().count() <= 80),
+        "fits 80 columns:\n{table}"
+    );
 
     let json_path = dir.path().join("r.json");
     let csv_path = dir.path().join("r.csv");
-    sfsync(&["plan", "--job", job, "--report", json_path.to_str().unwrap()]).await;
+    sfsync(&[
+        "plan",
+        "--job",
+        job,
+        "--report",
+        json_path.to_str().unwrap(),
+    ])
+    .await;
     sfsync(&["plan", "--job", job, "--report", csv_path.to_str().unwrap()]).await;
     let json = std::fs::read_to_string(&json_path).unwrap();
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     // CSV: one row per reported user with the JSON's fields
     let parsed: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(csv.lines().count(), 1 + parsed["users"].as_array().unwrap().len());
+    assert_eq!(
+        csv.lines().count(),
+        1 + parsed["users"].as_array().unwrap().len()
+    );
 
     insta::with_settings!({ filters => filters() }, {
         insta::assert_snapshot!("plan_table", table);
@@ -84,10 +122,19 @@ async fn a_clean_org_and_source_exit_0_and_an_unreachable_org_exits_1() {
     let emu = Emu::start(OrgConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("one.csv");
-    std::fs::write(&csv, "uid,givenName,sn,mail\nada,Ada,Lovelace,ada@example.com\n").unwrap();
+    std::fs::write(
+        &csv,
+        "uid,givenName,sn,mail\nada,Ada,Lovelace,ada@example.com\n",
+    )
+    .unwrap();
     let job = write_job(dir.path(), &emu.base_url, Some(&csv), "");
     let out = sfsync(&["plan", "--job", job.to_str().unwrap()]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     emu.stop().await;
 
     // when the org is gone

@@ -24,10 +24,14 @@ pub const SECRETS: [(&str, &str); 4] = [
 pub fn write_job(dir: &Path, base_url: &str, csv: Option<&Path>, extra: &str) -> PathBuf {
     let csv = csv.map_or_else(|| repo().join("samples/people.csv"), Path::to_path_buf);
     let mut text = std::fs::read_to_string(repo().join("jobs/demo.toml")).unwrap();
-    text = text
-        .replace("http://127.0.0.1:8484", base_url)
-        .replace("\"../samples/people.csv\"", &format!("{:?}", csv.display().to_string()));
-    for (key, (var, _)) in ["client_id", "client_secret", "username", "password"].iter().zip(SECRETS) {
+    text = text.replace("http://127.0.0.1:8484", base_url).replace(
+        "\"../samples/people.csv\"",
+        &format!("{:?}", csv.display().to_string()),
+    );
+    for (key, (var, _)) in ["client_id", "client_secret", "username", "password"]
+        .iter()
+        .zip(SECRETS)
+    {
         let dash = key.replace('_', "-");
         text = text.replace(
             &format!("{key}_file = \"demo-credentials/{dash}\""),
@@ -37,7 +41,11 @@ pub fn write_job(dir: &Path, base_url: &str, csv: Option<&Path>, extra: &str) ->
     // Limits and safety go last so `extra` can override them by section.
     let cut = text.find("[limits]").unwrap();
     text.truncate(cut);
-    text.push_str(if extra.contains("[limits]") { "" } else { "[limits]\nrequests_per_second = 100.0\nmax_creates = 1000\n" });
+    text.push_str(if extra.contains("[limits]") {
+        ""
+    } else {
+        "[limits]\nrequests_per_second = 100.0\nmax_creates = 1000\n"
+    });
     text.push_str(extra);
     let path = dir.join("job.toml");
     std::fs::write(&path, text).unwrap();
@@ -91,7 +99,11 @@ pub fn expected_sample_outcomes() -> Vec<(String, String, String)> {
         .take_while(|l| !l.starts_with("| |"))
         .map(|l| {
             let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            (cells[1].to_owned(), cells[4].to_owned(), cells[5].to_owned())
+            (
+                cells[1].to_owned(),
+                cells[4].to_owned(),
+                cells[5].to_owned(),
+            )
         })
         .collect()
 }
@@ -114,24 +126,42 @@ pub fn outcomes_by_uid(report: &serde_json::Value) -> std::collections::BTreeMap
         .unwrap()
         .iter()
         .map(|u| {
-            let line: u64 = u["source"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
-            (uids[&line].clone(), u["outcome"].as_str().unwrap().to_owned())
+            let line: u64 = u["source"]
+                .as_str()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (
+                uids[&line].clone(),
+                u["outcome"].as_str().unwrap().to_owned(),
+            )
         })
         .collect()
 }
 
 /// insta filters for times, ports and paths.
-pub fn filters() -> Vec<(String, String)> {
+pub fn filters() -> Vec<(&'static str, &'static str)> {
+    let repo: &'static str =
+        Box::leak(regex_escape(&repo().display().to_string()).into_boxed_str());
     vec![
-        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ".into(), "[TIME]".into()),
-        (r"127\.0\.0\.1:\d+".into(), "[EMU]".into()),
-        (regex_escape(&repo().display().to_string()), "[REPO]".into()),
-        (r#""api_remaining": \d+"#.into(), r#""api_remaining": [N]"#.into()),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
+        (r"127\.0\.0\.1:\d+", "[EMU]"),
+        (repo, "[REPO]"),
+        (r#""api_remaining": \d+"#, r#""api_remaining": [N]"#),
     ]
 }
 
 fn regex_escape(s: &str) -> String {
     s.chars()
-        .flat_map(|c| if "\\.+*?()|[]{}^$".contains(c) { vec!['\\', c] } else { vec![c] })
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
         .collect()
 }
