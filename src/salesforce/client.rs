@@ -185,11 +185,13 @@ impl Client {
     /// user is the value of `match_keys[i]`.
     pub async fn query_users(&self, match_keys: &[String]) -> Result<Vec<SfUser>, SfError> {
         let fields = soql::user_fields(match_keys).map_err(SfError::Setup)?;
-        let records = self.query_all(&soql::select_users(&fields)).await?;
-        records
-            .iter()
-            .map(|r| user_from_record(r, match_keys))
-            .collect()
+        let mut users = Vec::new();
+        self.query_each(&soql::select_users(&fields), |r| {
+            users.push(user_from_record(&r, match_keys)?);
+            Ok(())
+        })
+        .await?;
+        Ok(users)
     }
 
     /// The users holding these usernames (compared case-insensitively), looked up
@@ -318,15 +320,32 @@ impl Client {
         &self,
         soql_text: &str,
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, SfError> {
+        let mut records = Vec::new();
+        self.query_each(soql_text, |r| {
+            records.push(r);
+            Ok(())
+        })
+        .await?;
+        Ok(records)
+    }
+
+    /// A SOQL query, every page, each record handed to `each` as its page
+    /// arrives (a million-user org is never held as raw JSON all at once).
+    async fn query_each(
+        &self,
+        soql_text: &str,
+        mut each: impl FnMut(serde_json::Map<String, serde_json::Value>) -> Result<(), SfError>,
+    ) -> Result<(), SfError> {
         let q = form_urlencoded::Serializer::new(String::new())
             .append_pair("q", soql_text)
             .finish();
         let mut path = format!("/services/data/{}/query?{q}", self.inner.api_version);
-        let mut records = Vec::new();
         loop {
             let answer = self.read(&path, true).await?;
             let page: QueryPage = decode(&answer)?;
-            records.extend(page.records);
+            for record in page.records {
+                each(record)?;
+            }
             match page.next_records_url {
                 Some(next) if !page.done => {
                     // The locator is a path; tolerate an absolute URL on the same host.
@@ -335,10 +354,9 @@ impl Client {
                         _ => next,
                     };
                 }
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        Ok(records)
     }
 
     /// An idempotent GET, retried on transient failures with backoff.
