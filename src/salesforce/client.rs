@@ -390,7 +390,11 @@ impl Client {
         }
     }
 
-    /// One call with the current token; on 401, one re-login and one resend.
+    /// One call with the current token. On 401 INVALID_SESSION_ID: log in again
+    /// (once per expiry, however many calls saw it) and resend. A call is tried
+    /// at most three times, so a login that works but whose sessions are refused
+    /// ends in an error instead of a loop; the second try only happens when
+    /// another call used up the fresh token first (short-lived sessions under load).
     async fn send_authed(
         &self,
         method: Method,
@@ -398,19 +402,20 @@ impl Client {
         body: Option<Vec<u8>>,
         query_options: bool,
     ) -> Result<Answer, SfError> {
-        let session = self.session();
-        match self
-            .send_once(method.clone(), path, body.clone(), query_options, &session)
-            .await
-        {
-            Err(e) if e.is_invalid_session() => {
-                info!("Salesforce session expired; logging in again.");
-                self.relogin(session.generation).await?;
-                let session = self.session();
-                self.send_once(method, path, body, query_options, &session)
-                    .await
+        const TRIES: usize = 3;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (generation, result) = self
+                .send_once(method.clone(), path, body.clone(), query_options)
+                .await;
+            match result {
+                Err(e) if e.is_invalid_session() && tries < TRIES => {
+                    info!("Salesforce session expired; logging in again.");
+                    self.relogin(generation).await?;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
@@ -420,7 +425,26 @@ impl Client {
         path: &str,
         body: Option<Vec<u8>>,
         query_options: bool,
+    ) -> (u64, Result<Answer, SfError>) {
+        // The session is read after waiting for a slot: under load the wait can
+        // outlast a token, and a stale one would only earn a 401.
+        let admission = self.inner.pacer.admit().await;
+        let session = self.session();
+        (
+            session.generation,
+            self.send_admitted(method, path, body, query_options, &session, admission)
+                .await,
+        )
+    }
+
+    async fn send_admitted(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        query_options: bool,
         session: &Session,
+        admission: crate::execute::pace::Admission,
     ) -> Result<Answer, SfError> {
         let url = format!("{}{}", session.instance_url, path);
         let timeout = self.inner.opts.timeout;
@@ -439,7 +463,6 @@ impl Client {
         if let Some(body) = body {
             request = request.header(CONTENT_TYPE, "application/json").body(body);
         }
-        let admission = self.inner.pacer.admit().await;
         self.inner.calls.fetch_add(1, Ordering::SeqCst);
         debug!(url = %display_url(&url), "Calling Salesforce.");
         let response = request
