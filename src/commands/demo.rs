@@ -100,7 +100,7 @@ pub fn run() -> Result<u8, Error> {
             result.exit_code
         );
         println!("Next: read README.md, then try `sfsync plan --job jobs/demo.toml` against `sfsync emulator`.");
-        emu.stop().await;
+        let _ = emu.stop().await;
         Ok(crate::error::exit::OK)
     })
 }

@@ -78,6 +78,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Job, JobError> {
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     let mut v = Validator {
         problems: Vec::new(),
+        broken: Vec::new(),
         dir,
     };
     let job = v.job(&table, path);
@@ -92,6 +93,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Job, JobError> {
 
 struct Validator {
     problems: Vec<String>,
+    /// Mapped fields already reported as broken (bad template, no [mapping]):
+    /// later checks stay quiet about them rather than repeat the problem.
+    broken: Vec<String>,
     /// The job file's folder: relative paths are resolved against it.
     dir: PathBuf,
 }
@@ -511,7 +515,10 @@ impl Validator {
                         template: Some(t),
                         default: None,
                     }),
-                    Err(e) => self.problem(format!("mapping.{field}: bad template \"{src}\": {e}")),
+                    Err(e) => {
+                        self.problem(format!("mapping.{field}: bad template \"{src}\": {e}"));
+                        self.broken.push(field.clone());
+                    }
                 }
             }
         }
@@ -547,7 +554,9 @@ impl Validator {
         }
         if mapping.table.is_some() {
             for required in REQUIRED_FIELDS {
-                if !fields.iter().any(|f| f.name == required) {
+                if !fields.iter().any(|f| f.name == required)
+                    && !self.broken.iter().any(|b| b == required)
+                {
                     self.problem(format!(
                         "mapping.{required}: Salesforce requires {required} on every new user; map it in [mapping] or set it in [defaults]"
                     ));
@@ -582,7 +591,7 @@ impl Validator {
                         out.push(f.name.clone());
                     }
                 }
-                _ if !fields.is_empty() => self.problem(format!(
+                _ if root.contains_key("mapping") && !self.broken.iter().any(|b| b.eq_ignore_ascii_case(&key)) => self.problem(format!(
                     "match.keys: \"{key}\" is not mapped in [mapping]; a match key needs a value from the source"
                 )),
                 _ => {}

@@ -179,8 +179,9 @@ fn collision(holder: &SfUser, username: &str, stable: Option<(&str, &str, &str)>
         }
         None => String::new(),
     };
+    // Not DUPLICATE_USERNAME: that code means another org holds it (Salesforce's answer).
     Decision::new(Outcome::Collision).with_user(holder).because(
-        "DUPLICATE_USERNAME",
+        "USERNAME_HELD_IN_ORG",
         format!(
             "username {username} is held in this org by user {}{why}",
             holder.id

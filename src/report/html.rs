@@ -148,6 +148,11 @@ impl Column {
         value.unwrap_or("")
     }
 
+    /// Codes and Ids are read (and copied) whole; everything else may wrap.
+    fn nowrap(self) -> bool {
+        matches!(self, Column::SalesforceId | Column::ErrorCode)
+    }
+
     fn title(self, outcome: Outcome) -> &'static str {
         match (self, outcome) {
             (Column::Username, _) => "Username",
@@ -349,7 +354,10 @@ fn write_facts(report: &Report, out: &mut impl Write) -> io::Result<()> {
             s.to_owned()
         }
     };
+    // Source and org first and wide: they say which run this is at a glance.
     let facts: [(&str, &str, String); 9] = [
+        ("source", "Source", or_unknown(&ctx.source)),
+        ("org", "Salesforce org", or_unknown(&ctx.salesforce)),
         ("started", "Started", report.started_at.clone()),
         ("finished", "Finished", report.finished_at.clone()),
         (
@@ -357,8 +365,6 @@ fn write_facts(report: &Report, out: &mut impl Write) -> io::Result<()> {
             "Duration",
             duration(report).unwrap_or_else(|| "unknown".to_owned()),
         ),
-        ("source", "Source", or_unknown(&ctx.source)),
-        ("org", "Salesforce org", or_unknown(&ctx.salesforce)),
         (
             "source-records",
             "Source records",
@@ -378,9 +384,14 @@ fn write_facts(report: &Report, out: &mut impl Write) -> io::Result<()> {
     ];
     out.write_all(b"<dl class=\"facts\">\n")?;
     for (id, name, value) in &facts {
+        let wide = if matches!(*id, "source" | "org") {
+            " class=\"wide\""
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "<div><dt>{name}</dt><dd id=\"fact-{id}\">{}</dd></div>",
+            "<div{wide}><dt>{name}</dt><dd id=\"fact-{id}\">{}</dd></div>",
             esc(value)
         )?;
     }
@@ -560,8 +571,9 @@ fn write_section(outcome: Outcome, users: &[&ReportUser], out: &mut impl Write) 
     for col in cols {
         write!(
             out,
-            "<th scope=\"col\" data-col=\"{}\">{}</th>",
+            "<th scope=\"col\" data-col=\"{}\"{}>{}</th>",
             col.key(),
+            if col.nowrap() { " class=\"nw\"" } else { "" },
             col.title(outcome)
         )?;
     }
@@ -582,7 +594,17 @@ fn write_section(outcome: Outcome, users: &[&ReportUser], out: &mut impl Write) 
             b"<tr>"
         })?;
         for col in cols {
-            write!(out, "<td>{}", esc(col.value(user)))?;
+            let open = if col.nowrap() {
+                "<td class=\"nw\">"
+            } else {
+                "<td>"
+            };
+            out.write_all(open.as_bytes())?;
+            if *col == Column::Message {
+                write_message(col.value(user), out)?;
+            } else {
+                out.write_all(esc(col.value(user)).as_bytes())?;
+            }
             if *col == Column::Message && wants_username_hint(outcome, user) {
                 out.write_all(HINT.as_bytes())?;
             }
@@ -601,6 +623,20 @@ fn write_section(outcome: Outcome, users: &[&ReportUser], out: &mut impl Write) 
     }
     out.write_all(b"</section>\n")
 }
+
+/// Salesforce's messages carry literal `<br>` line breaks: shown as breaks,
+/// with every piece between them escaped. The script does the same.
+fn write_message(message: &str, out: &mut impl Write) -> io::Result<()> {
+    for (i, piece) in message.split(SALESFORCE_BREAK).enumerate() {
+        if i > 0 {
+            out.write_all(b"<br>")?;
+        }
+        out.write_all(esc(piece).as_bytes())?;
+    }
+    Ok(())
+}
+
+const SALESFORCE_BREAK: &str = "<br>";
 
 /// The per-row advice for a username another org holds; the script adds the same.
 const HINT: &str = "<span class=\"hint\">Taken in another org: choose a different username.</span>";
@@ -764,7 +800,7 @@ code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
 .mode.dry{background:#e8f0fe;color:var(--blue)}.mode.real{background:#e6f4ea;color:var(--green)}
 .stopped{background:var(--amber-bg);border-left:4px solid var(--amber);padding:8px 12px}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:6px 16px;margin:0;padding:12px 14px;background:var(--soft);border-radius:8px}
-.facts div{min-width:0}.facts dt{color:var(--muted);font-size:12px}.facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
+.facts div{min-width:0}.facts .wide{grid-column:span 2}.facts dt{color:var(--muted);font-size:12px}.facts dd{margin:0;font-weight:600;overflow-wrap:break-word}
 .verdict{padding:8px 12px;border-radius:6px;margin:8px 0}
 .verdict.attention{background:var(--red-bg);color:var(--red)}.verdict.by-hand{background:var(--amber-bg);color:var(--amber)}.verdict.good{background:#e6f4ea;color:var(--green)}
 .summary-grid{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
@@ -784,9 +820,11 @@ code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
 .controls input{padding:4px 6px;min-width:220px}.status{color:var(--muted)}
 .scroll{overflow-x:auto}
 table[data-outcome]{border-collapse:collapse;width:100%}
-table[data-outcome] th,table[data-outcome] td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:anywhere}
+table[data-outcome] th,table[data-outcome] td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:anywhere;min-width:8em}
+table[data-outcome] td.nw{white-space:nowrap;min-width:0}
 table[data-outcome] thead th{background:var(--soft);white-space:nowrap;position:sticky;top:0}
 table[data-outcome] thead th.sortable{cursor:pointer}table[data-outcome] thead th.sortable:hover{text-decoration:underline}
+th[aria-sort=ascending]::after{content:" \25B2";font-size:10px}th[aria-sort=descending]::after{content:" \25BC";font-size:10px}
 tr.group-start td{border-top:2px solid var(--muted)}
 .hint{display:block;color:var(--red);font-weight:600;font-size:12px}
 .nojs-note{color:var(--muted);font-style:italic}
@@ -801,9 +839,10 @@ const SCRIPT: &str = r#"<script>
   if (!dataEl || !window.JSON) return;
   var data = JSON.parse(dataEl.textContent);
   var tails = data.tails;
-  var initial = "";
-  var m = /^#q=(.*)$/.exec(location.hash);
-  if (m) { try { initial = decodeURIComponent(m[1]); } catch (e) { initial = m[1]; } }
+  // A link can open the page on a view: #q=TEXT&sort=COLUMN (or -COLUMN)&page=N.
+  var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  var initial = params.get("q") || "", initialSort = params.get("sort") || "";
+  var initialPage = Math.max(0, (parseInt(params.get("page"), 10) || 1) - 1);
 
   function fmt(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
   function cell(c, user) {
@@ -821,7 +860,11 @@ const SCRIPT: &str = r#"<script>
     var raw = data.sections[outcome];
     if (!raw) return;
     var heads = table.tHead.rows[0].cells, cols = [];
-    for (var h = 0; h < heads.length; h++) cols.push(heads[h].getAttribute("data-col"));
+    var nowrap = [];
+    for (var h = 0; h < heads.length; h++) {
+      cols.push(heads[h].getAttribute("data-col"));
+      nowrap.push(heads[h].classList.contains("nw"));
+    }
     var userAt = cols.indexOf("username"), codeAt = cols.indexOf("error_code"), msgAt = cols.indexOf("message");
     var rows = new Array(raw.length);
     for (var r = 0; r < raw.length; r++) {
@@ -864,8 +907,6 @@ const SCRIPT: &str = r#"<script>
         view = hits;
       }
       sortView();
-      page = 0;
-      draw();
     }
     function draw() {
       var per = parseInt(size.value, 10) || 100;
@@ -882,7 +923,16 @@ const SCRIPT: &str = r#"<script>
         }
         for (var c = 0; c < row.length; c++) {
           var td = document.createElement("td");
-          td.textContent = row[c];
+          if (nowrap[c]) td.className = "nw";
+          if (c === msgAt) {
+            var pieces = row[c].split("<br>");
+            for (var p = 0; p < pieces.length; p++) {
+              if (p > 0) td.appendChild(document.createElement("br"));
+              td.appendChild(document.createTextNode(pieces[p]));
+            }
+          } else {
+            td.textContent = row[c];
+          }
           if (c === msgAt && outcome === "collision" && row[codeAt] === "DUPLICATE_USERNAME") {
             var hint = document.createElement("span");
             hint.className = "hint";
@@ -895,28 +945,35 @@ const SCRIPT: &str = r#"<script>
       }
       tbody.textContent = "";
       tbody.appendChild(frag);
-      status.textContent = (view.length ? "Rows " + fmt(from + 1) + "\u2013" + fmt(to) : "No rows") +
-        " of " + fmt(view.length) + (query ? " matching (filtered from " + fmt(rows.length) + ")" : "");
+      status.textContent = !view.length ? "No matching rows (of " + fmt(rows.length) + ")" :
+        "Rows " + fmt(from + 1) + "\u2013" + fmt(to) + " of " + fmt(view.length) +
+        (query ? " matching (filtered from " + fmt(rows.length) + ")" : "");
       prev.disabled = page === 0;
       next.disabled = page >= pages - 1;
     }
 
     for (var hh = 0; hh < heads.length; hh++) (function (at, th) {
-      th.className = "sortable";
+      th.classList.add("sortable");
       th.tabIndex = 0;
       th.setAttribute("aria-sort", "none");
       function go() {
-        dir = sortAt === at ? -dir : 1;
-        sortAt = at;
-        for (var x = 0; x < heads.length; x++) heads[x].setAttribute("aria-sort", "none");
-        th.setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
-        sortView();
+        sortBy(at, sortAt === at ? -dir : 1);
         draw();
       }
       th.addEventListener("click", go);
       th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
     })(hh, heads[hh]);
-    box.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(filter, 150); });
+    function sortBy(at, direction) {
+      sortAt = at;
+      dir = direction;
+      for (var x = 0; x < heads.length; x++) heads[x].setAttribute("aria-sort", "none");
+      heads[at].setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
+      sortView();
+    }
+    box.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { filter(); page = 0; draw(); }, 150);
+    });
     size.addEventListener("change", function () { page = 0; draw(); });
     prev.addEventListener("click", function () { page--; draw(); });
     next.addEventListener("click", function () { page++; draw(); });
@@ -924,7 +981,12 @@ const SCRIPT: &str = r#"<script>
     controls.hidden = false;
     if (note) note.hidden = true;
     table.setAttribute("data-rendered", "script");
-    if (initial) { box.value = initial; filter(); } else { draw(); }
+    var desc = initialSort.charAt(0) === "-", sortKey = desc ? initialSort.slice(1) : initialSort;
+    if (cols.indexOf(sortKey) >= 0) sortBy(cols.indexOf(sortKey), desc ? -1 : 1);
+    box.value = initial;
+    filter();
+    page = initialPage;
+    draw();
   }
 })();
 </script>

@@ -129,7 +129,9 @@ pub fn render(report: &Report) -> String {
 
 /// The one cell that tells a reader what is wrong.
 fn details(user: &ReportUser) -> String {
-    let message = user.message.as_deref().unwrap_or("");
+    // Salesforce's literal `<br>` line breaks read better as spaces in a table cell.
+    let message = user.message.as_deref().unwrap_or("").replace("<br>", " ");
+    let message = message.as_str();
     let mut text = match (user.outcome, user.error_code.as_deref()) {
         (Outcome::EmailChangeSkipped, _) => format!(
             "{} → {}",
