@@ -185,11 +185,13 @@ impl Client {
     /// user is the value of `match_keys[i]`.
     pub async fn query_users(&self, match_keys: &[String]) -> Result<Vec<SfUser>, SfError> {
         let fields = soql::user_fields(match_keys).map_err(SfError::Setup)?;
-        let records = self.query_all(&soql::select_users(&fields)).await?;
-        records
-            .iter()
-            .map(|r| user_from_record(r, match_keys))
-            .collect()
+        let mut users = Vec::new();
+        self.query_each(&soql::select_users(&fields), |r| {
+            users.push(user_from_record(&r, match_keys)?);
+            Ok(())
+        })
+        .await?;
+        Ok(users)
     }
 
     /// The users holding these usernames (compared case-insensitively), looked up
@@ -318,15 +320,32 @@ impl Client {
         &self,
         soql_text: &str,
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, SfError> {
+        let mut records = Vec::new();
+        self.query_each(soql_text, |r| {
+            records.push(r);
+            Ok(())
+        })
+        .await?;
+        Ok(records)
+    }
+
+    /// A SOQL query, every page, each record handed to `each` as its page
+    /// arrives (a million-user org is never held as raw JSON all at once).
+    async fn query_each(
+        &self,
+        soql_text: &str,
+        mut each: impl FnMut(serde_json::Map<String, serde_json::Value>) -> Result<(), SfError>,
+    ) -> Result<(), SfError> {
         let q = form_urlencoded::Serializer::new(String::new())
             .append_pair("q", soql_text)
             .finish();
         let mut path = format!("/services/data/{}/query?{q}", self.inner.api_version);
-        let mut records = Vec::new();
         loop {
             let answer = self.read(&path, true).await?;
             let page: QueryPage = decode(&answer)?;
-            records.extend(page.records);
+            for record in page.records {
+                each(record)?;
+            }
             match page.next_records_url {
                 Some(next) if !page.done => {
                     // The locator is a path; tolerate an absolute URL on the same host.
@@ -335,10 +354,9 @@ impl Client {
                         _ => next,
                     };
                 }
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        Ok(records)
     }
 
     /// An idempotent GET, retried on transient failures with backoff.
@@ -372,7 +390,11 @@ impl Client {
         }
     }
 
-    /// One call with the current token; on 401, one re-login and one resend.
+    /// One call with the current token. On 401 INVALID_SESSION_ID: log in again
+    /// (once per expiry, however many calls saw it) and resend. A call is tried
+    /// at most three times, so a login that works but whose sessions are refused
+    /// ends in an error instead of a loop; the second try only happens when
+    /// another call used up the fresh token first (short-lived sessions under load).
     async fn send_authed(
         &self,
         method: Method,
@@ -380,19 +402,20 @@ impl Client {
         body: Option<Vec<u8>>,
         query_options: bool,
     ) -> Result<Answer, SfError> {
-        let session = self.session();
-        match self
-            .send_once(method.clone(), path, body.clone(), query_options, &session)
-            .await
-        {
-            Err(e) if e.is_invalid_session() => {
-                info!("Salesforce session expired; logging in again.");
-                self.relogin(session.generation).await?;
-                let session = self.session();
-                self.send_once(method, path, body, query_options, &session)
-                    .await
+        const TRIES: usize = 3;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (generation, result) = self
+                .send_once(method.clone(), path, body.clone(), query_options)
+                .await;
+            match result {
+                Err(e) if e.is_invalid_session() && tries < TRIES => {
+                    info!("Salesforce session expired; logging in again.");
+                    self.relogin(generation).await?;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
@@ -402,7 +425,26 @@ impl Client {
         path: &str,
         body: Option<Vec<u8>>,
         query_options: bool,
+    ) -> (u64, Result<Answer, SfError>) {
+        // The session is read after waiting for a slot: under load the wait can
+        // outlast a token, and a stale one would only earn a 401.
+        let admission = self.inner.pacer.admit().await;
+        let session = self.session();
+        (
+            session.generation,
+            self.send_admitted(method, path, body, query_options, &session, admission)
+                .await,
+        )
+    }
+
+    async fn send_admitted(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        query_options: bool,
         session: &Session,
+        admission: crate::execute::pace::Admission,
     ) -> Result<Answer, SfError> {
         let url = format!("{}{}", session.instance_url, path);
         let timeout = self.inner.opts.timeout;
@@ -421,7 +463,6 @@ impl Client {
         if let Some(body) = body {
             request = request.header(CONTENT_TYPE, "application/json").body(body);
         }
-        let admission = self.inner.pacer.admit().await;
         self.inner.calls.fetch_add(1, Ordering::SeqCst);
         debug!(url = %display_url(&url), "Calling Salesforce.");
         let response = request
