@@ -526,3 +526,27 @@ LanguageLocaleKey = "en_US"
     assert_eq!(ehall.value(at("givenname")), Some("Ethan"));
     assert_eq!(ehall.value(at("uid")), Some("ehall"));
 }
+
+#[tokio::test]
+async fn without_mail_in_the_filter_mail_less_entries_arrive_without_mail() {
+    // A job whose filter does not require mail gets the mail-less entries too,
+    // each with its DN, so the planner can report them as invalid by DN.
+    let server = Slapd::start();
+    let mut source = server.source();
+    source.filter = "(&(objectClass=person)(!(sn=Service)))".into();
+    let records = read(&source).await.unwrap();
+    assert_eq!(records.len(), 52);
+    let mut mail_less: Vec<&str> = records
+        .iter()
+        .filter(|r| r.value(MAIL).is_none())
+        .map(|r| &*r.origin)
+        .collect();
+    mail_less.sort_unstable();
+    assert_eq!(
+        mail_less,
+        [
+            "uid=kdiaz,ou=people,dc=example,dc=com",
+            "uid=room-atlas,ou=people,dc=example,dc=com"
+        ]
+    );
+}
