@@ -11,8 +11,8 @@ use sfsync::source::{SourceError, SourceRecord};
 
 use crate::support::slapd::{self, Options, SERVICE_DN, SERVICE_PASSWORD, Slapd};
 
-/// The default job's attributes, in the order the job loader lists them
-/// (first use in the mapping: Username/Email, FirstName, LastName, Alias, FederationIdentifier).
+/// The default mapping's attributes (the job loader may list them in another
+/// order; the source follows whatever list it is given).
 fn attributes() -> Vec<String> {
     ["mail", "givenname", "sn", "uid"]
         .map(String::from)
@@ -444,4 +444,109 @@ fn unstarted_source() -> LdapSource {
         multi_value: MultiValue::First,
         timeout_secs: 5,
     }
+}
+
+#[tokio::test]
+async fn a_job_file_reads_the_sample_directory_over_starttls() {
+    // Given a job like jobs/nightly-ldap.toml, its CA and password as files
+    // beside it (relative paths resolve against the job's folder),
+    let server = Slapd::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&server.ca_file, dir.path().join("corp-ca.pem")).unwrap();
+    std::fs::write(
+        dir.path().join("ldap-password"),
+        format!("{SERVICE_PASSWORD}\n"),
+    )
+    .unwrap();
+    let job_path = dir.path().join("nightly-ldap.toml");
+    let text = format!(
+        r#"
+name = "nightly-ldap"
+
+[source]
+type = "ldap"
+url = "{url}"
+starttls = true
+ca_file = "corp-ca.pem"
+bind_dn = "{SERVICE_DN}"
+bind_password_file = "ldap-password"
+base_dn = "{base}"
+filter = "{filter}"
+page_size = 20
+
+[salesforce]
+instance_url = "http://127.0.0.1:9"
+auth = "client_credentials"
+client_id_env = "SFSYNC_TEST_UNUSED_ID"
+client_secret_env = "SFSYNC_TEST_UNUSED_SECRET"
+
+[mapping]
+Username = "{{mail|lower}}"
+Email = "{{mail}}"
+FirstName = "{{givenName}}"
+LastName = "{{sn}}"
+Alias = "{{givenName|first:1}}{{sn|first:7}}"
+FederationIdentifier = "{{uid}}"
+
+[defaults]
+ProfileId = "00e90000001aV2o"
+TimeZoneSidKey = "America/Los_Angeles"
+LocaleSidKey = "en_US"
+EmailEncodingKey = "UTF-8"
+LanguageLocaleKey = "en_US"
+"#,
+        url = server.ldap_url(),
+        base = slapd::PEOPLE_BASE,
+        filter = slapd::FILTER,
+    );
+    std::fs::write(&job_path, text).unwrap();
+    let job = sfsync::job::load(&job_path).unwrap_or_else(|e| panic!("{e}"));
+    let sfsync::job::SourceConfig::Ldap(source) = &job.source else {
+        panic!("an LDAP job")
+    };
+    let password = source.bind_password.as_ref().unwrap().resolve().unwrap();
+
+    // when the source reads with the job's own attribute list (its order is
+    // the loader's business; values follow it whatever it is),
+    let mut names = job.attributes.clone();
+    names.sort();
+    assert_eq!(names, ["givenname", "mail", "sn", "uid"]);
+    let records = ldap::read_all(source, Some(&password), &job.attributes)
+        .await
+        .unwrap();
+
+    // then it is the sample company, paged in pages of 20, values in the job's order.
+    assert_eq!(records.len(), 50);
+    let at = |name: &str| job.attributes.iter().position(|a| a == name).unwrap();
+    let ehall = records
+        .iter()
+        .find(|r| &*r.origin == "uid=ehall,ou=people,dc=example,dc=com")
+        .unwrap();
+    assert_eq!(ehall.value(at("mail")), Some("Ethan.Hall@Example.COM"));
+    assert_eq!(ehall.value(at("givenname")), Some("Ethan"));
+    assert_eq!(ehall.value(at("uid")), Some("ehall"));
+}
+
+#[tokio::test]
+async fn without_mail_in_the_filter_mail_less_entries_arrive_without_mail() {
+    // A job whose filter does not require mail gets the mail-less entries too,
+    // each with its DN, so the planner can report them as invalid by DN.
+    let server = Slapd::start();
+    let mut source = server.source();
+    source.filter = "(&(objectClass=person)(!(sn=Service)))".into();
+    let records = read(&source).await.unwrap();
+    assert_eq!(records.len(), 52);
+    let mut mail_less: Vec<&str> = records
+        .iter()
+        .filter(|r| r.value(MAIL).is_none())
+        .map(|r| &*r.origin)
+        .collect();
+    mail_less.sort_unstable();
+    assert_eq!(
+        mail_less,
+        [
+            "uid=kdiaz,ou=people,dc=example,dc=com",
+            "uid=room-atlas,ou=people,dc=example,dc=com"
+        ]
+    );
 }
