@@ -51,34 +51,17 @@ fn fatal(result: Result<Vec<SourceRecord>, SourceError>) -> String {
     }
 }
 
-/// `samples/people.csv` read with the csv crate: the same attribute list, the
-/// same trimming and "blank is absent" rule as the sources.
-// TODO(lead): switch to crate::source::csv once it lands, so the contract covers the real reader.
+/// `samples/people.csv` through the real CSV source, as value rows.
 fn csv_people(attributes: &[String]) -> Vec<Vec<Option<String>>> {
-    let mut reader = csv::Reader::from_path(slapd::samples_dir().join("people.csv")).unwrap();
-    let headers = reader.headers().unwrap().clone();
-    let columns: Vec<Option<usize>> = attributes
-        .iter()
-        .map(|a| {
-            headers
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(a))
-        })
-        .collect();
-    reader
-        .records()
-        .map(|row| {
-            let row = row.unwrap();
-            columns
-                .iter()
-                .map(|c| {
-                    c.and_then(|i| row.get(i))
-                        .map(str::trim)
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_owned)
-                })
-                .collect()
-        })
+    let cfg = sfsync::job::CsvSource {
+        path: slapd::samples_dir().join("people.csv"),
+        display: "people.csv".into(),
+        delimiter: b',',
+    };
+    sfsync::source::csv::read(&cfg, attributes, &[], None)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.values.iter().map(|v| v.as_deref().map(str::to_owned)).collect())
         .collect()
 }
 
