@@ -747,6 +747,10 @@ fn count_results(org: &Org, results: &[Result<String, Vec<RecError>>]) {
     }
 }
 
+fn profile_exists(org: &Org, id18: &str) -> bool {
+    org.cfg.profiles.iter().any(|p| p.id == id18)
+}
+
 fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
     let v = match parse_json(body) {
         Ok(v) => v,
@@ -775,11 +779,12 @@ fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
             1,
         );
     }
-    let mut users = org.write_users();
-    let checked = match validate::validate_create(obj, &|p| users.profile(p).is_some()) {
+    // Record-level checks need no lock: profiles never change after start.
+    let checked = match validate::validate_create(obj, &|p| profile_exists(org, p)) {
         Err(e) => return Reply::Http(error_array(StatusCode::BAD_REQUEST, e.code, &e.message), 1),
         Ok(r) => r,
     };
+    let mut users = org.write_users();
     let results = users.create(vec![checked], false, &|_| false);
     drop(users);
     count_results(org, &results);
@@ -820,7 +825,6 @@ fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
             count,
         );
     }
-    let mut users = org.write_users();
     let mut batch = Vec::with_capacity(count);
     for r in records {
         let Some(obj) = r.as_object() else {
@@ -859,7 +863,7 @@ fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
                 );
             }
         }
-        match validate::validate_create(obj, &|p| users.profile(p).is_some()) {
+        match validate::validate_create(obj, &|p| profile_exists(org, p)) {
             Err(e) => {
                 return Reply::Http(
                     error_array(StatusCode::BAD_REQUEST, e.code, &e.message),
@@ -870,6 +874,9 @@ fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
         }
     }
     let plan = &org.cfg.faults;
+    // Check and insert under one write lock: two calls racing for one
+    // username cannot both win.
+    let mut users = org.write_users();
     let results = users.create(batch, all_or_none, &|i| locked && plan.record_locked(n, i));
     drop(users);
     count_results(org, &results);

@@ -1310,3 +1310,57 @@ fn emulator_help_documents_every_option() {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
 }
+
+#[tokio::test]
+async fn query_all_pages_like_query_and_oversized_headers_answer_431() {
+    let emu = Emu::with_users(2_500).await;
+    let token = emu.token().await;
+    let resp = emu
+        .http
+        .get(emu.api("queryAll"))
+        .query(&[("q", "SELECT Id FROM User LIMIT 2100")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = split(resp).await;
+    assert_eq!((s, b["totalSize"].clone()), (200, json!(2100)));
+    let next = b["nextRecordsUrl"]
+        .as_str()
+        .unwrap()
+        .replace("/query/", "/queryAll/");
+    let resp = emu
+        .http
+        .get(emu.url(&next))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = split(resp).await;
+    assert_eq!(
+        (s, b["done"].clone(), b["records"].as_array().unwrap().len()),
+        (200, json!(true), 100)
+    );
+    // A page can be fetched again (a client retrying after a fault gets the same rows).
+    let resp = emu
+        .http
+        .get(emu.url(&next))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        split(resp).await.2["records"].as_array().unwrap().len(),
+        100
+    );
+    let resp = emu
+        .http
+        .get(emu.api("limits"))
+        .header("X-Padding", "x".repeat(16_400))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 431);
+    emu.stop().await;
+}
