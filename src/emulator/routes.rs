@@ -26,6 +26,7 @@ use super::query;
 use super::schema::{self, Ty};
 use super::soql::{self, Cursor, Select};
 use super::validate::{self, RecError};
+use super::wire::{CollectionIn, RecordIn};
 
 /// Oldest version still served; older ones answer 410 (reference §6.4).
 const OLDEST_VERSION: u32 = 31;
@@ -747,24 +748,22 @@ fn count_results(org: &Org, results: &[Result<String, Vec<RecError>>]) {
     }
 }
 
+fn parse_error(e: serde_json::Error) -> Response {
+    error_array(
+        StatusCode::BAD_REQUEST,
+        "JSON_PARSER_ERROR",
+        &format!("The request body is not valid: {e}"),
+    )
+}
+
 fn profile_exists(org: &Org, id18: &str) -> bool {
     org.cfg.profiles.iter().any(|p| p.id == id18)
 }
 
 fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
-    let v = match parse_json(body) {
-        Ok(v) => v,
-        Err(r) => return Reply::Http(*r, 0),
-    };
-    let Some(obj) = v.as_object() else {
-        return Reply::Http(
-            error_array(
-                StatusCode::BAD_REQUEST,
-                "JSON_PARSER_ERROR",
-                "The request body must be a JSON object",
-            ),
-            0,
-        );
+    let obj: RecordIn = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => return Reply::Http(parse_error(e), 0),
     };
     if locked {
         return Reply::Http(
@@ -780,7 +779,7 @@ fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
         );
     }
     // Record-level checks need no lock: profiles never change after start.
-    let checked = match validate::validate_create(obj, &|p| profile_exists(org, p)) {
+    let checked = match validate::validate_create(&obj, &|p| profile_exists(org, p)) {
         Err(e) => return Reply::Http(error_array(StatusCode::BAD_REQUEST, e.code, &e.message), 1),
         Ok(r) => r,
     };
@@ -799,12 +798,12 @@ fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
 }
 
 fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
-    let v = match parse_json(body) {
-        Ok(v) => v,
-        Err(r) => return Reply::Http(*r, 0),
+    let parsed: CollectionIn = match serde_json::from_slice(body) {
+        Ok(c) => c,
+        Err(e) => return Reply::Http(parse_error(e), 0),
     };
-    let all_or_none = v.get("allOrNone").and_then(Value::as_bool).unwrap_or(false);
-    let Some(records) = v.get("records").and_then(Value::as_array) else {
+    let all_or_none = parsed.all_or_none.unwrap_or(false);
+    let Some(records) = parsed.records else {
         return Reply::Http(
             error_array(
                 StatusCode::BAD_REQUEST,
@@ -826,22 +825,8 @@ fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
         );
     }
     let mut batch = Vec::with_capacity(count);
-    for r in records {
-        let Some(obj) = r.as_object() else {
-            return Reply::Http(
-                error_array(
-                    StatusCode::BAD_REQUEST,
-                    "JSON_PARSER_ERROR",
-                    "each record must be a JSON object",
-                ),
-                count,
-            );
-        };
-        match obj
-            .get("attributes")
-            .and_then(|a| a.get("type"))
-            .and_then(Value::as_str)
-        {
+    for obj in &records {
+        match obj.attributes_type.as_ref().and_then(|t| t.as_deref()) {
             Some(t) if t.eq_ignore_ascii_case("User") => {}
             Some(t) => {
                 let msg = format!(
