@@ -1364,3 +1364,39 @@ async fn query_all_pages_like_query_and_oversized_headers_answer_431() {
     assert_eq!(resp.status(), 431);
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn latency_is_added_to_api_calls_and_tokens_can_expire_by_age() {
+    let cfg = OrgConfig {
+        faults: FaultPlan {
+            latency: std::time::Duration::from_millis(200),
+            ..FaultPlan::default()
+        },
+        ..OrgConfig::default()
+    };
+    let emu = Emu::start(cfg).await;
+    let token = emu.token().await;
+    assert_eq!(emu.get(&token, "limits").await.0, 200);
+    let log = emu.log();
+    let limits = log.iter().find(|r| r.kind == RequestKind::Limits).unwrap();
+    // Jitter is at most 20%, so at least 160 ms were spent in the emulator
+    // (a lower bound a sleep guarantees; no upper bound is asserted).
+    assert!(
+        limits.finished_us - limits.started_us >= 160_000,
+        "{limits:?}"
+    );
+    emu.stop().await;
+
+    let emu = Emu::start(OrgConfig {
+        token_ttl: Some(std::time::Duration::ZERO),
+        ..OrgConfig::default()
+    })
+    .await;
+    let token = emu.token().await;
+    let (s, _, b) = emu.get(&token, "limits").await;
+    assert_eq!(
+        (s, b[0]["errorCode"].clone()),
+        (401, json!("INVALID_SESSION_ID"))
+    );
+    emu.stop().await;
+}
