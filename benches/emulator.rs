@@ -50,6 +50,18 @@ async fn token(http: &reqwest::Client, base: &str) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
 
+/// Resident memory from /proc (Linux), for the record; "?" elsewhere.
+fn rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l[6..].trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
 fn main() {
     let users = env_usize("EMU_BENCH_USERS", 1_000_000);
     let creates = env_usize("EMU_BENCH_CREATES", 100_000);
@@ -69,7 +81,11 @@ fn main() {
             .collect();
         let cfg = OrgConfig { users: seed, daily_api_limit: 10_000_000, ..OrgConfig::default() };
         let emu = emulator::start(cfg).await.unwrap();
-        println!("org of {users} users built in {:.2} s", t.elapsed().as_secs_f64());
+        println!(
+            "org of {users} users built in {:.2} s (process RSS {})",
+            t.elapsed().as_secs_f64(),
+            rss()
+        );
 
         let http = reqwest::Client::new();
         let tok = token(&http, &emu.base_url).await;
