@@ -134,7 +134,7 @@ pub struct EmulatorArgs {
     pub listen: SocketAddr,
 
     /// Seed the org from a CSV export of users (Username, Email, FirstName, LastName, Alias,
-    /// IsActive, FederationIdentifier, ProfileId, optional Id).
+    /// IsActive, FederationIdentifier, ProfileId, optional Id; any other User field may be a column).
     #[arg(long, value_name = "CSV")]
     pub users: Option<PathBuf>,
 
@@ -142,7 +142,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "FILE")]
     pub foreign_usernames: Option<PathBuf>,
 
-    /// Profiles as a CSV of Id,Name (default: a Chatter Free User and a Standard User profile).
+    /// Profiles as a CSV of Id,Name with an optional Licenses column (default: Chatter Free User
+    /// 00e90000001aV2o, Standard User and System Administrator).
     #[arg(long, value_name = "CSV")]
     pub profiles: Option<PathBuf>,
 

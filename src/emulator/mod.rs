@@ -9,7 +9,7 @@
 //! - [`config`]: [`OrgConfig`], seed files (`--users`, `--profiles`, `--foreign-usernames`).
 //! - [`org`]: the state ([`Org`]): packed users, indexes, licenses, sessions, cursors.
 //! - [`schema`]: User and Profile fields, labels, lengths, picklists.
-//! - [`validate`]: record-level create rules (pure).
+//! - [`validate`]: record-level create rules (pure); [`wire`]: create bodies, parsed without a `Value` tree.
 //! - [`soql`]: the SOQL subset: parser and evaluator (pure); [`query`] runs and pages it.
 //! - [`auth`]: token endpoint decisions for the three flows (pure).
 //! - [`faults`]: the seeded fault plan (pure).
@@ -28,6 +28,7 @@ pub mod routes;
 pub mod schema;
 pub mod soql;
 pub mod validate;
+pub mod wire;
 
 use std::future::Future;
 use std::io;

@@ -26,6 +26,7 @@ use super::query;
 use super::schema::{self, Ty};
 use super::soql::{self, Cursor, Select};
 use super::validate::{self, RecError};
+use super::wire::{CollectionIn, RecordIn};
 
 /// Oldest version still served; older ones answer 410 (reference §6.4).
 const OLDEST_VERSION: u32 = 31;
@@ -747,20 +748,22 @@ fn count_results(org: &Org, results: &[Result<String, Vec<RecError>>]) {
     }
 }
 
+fn parse_error(e: serde_json::Error) -> Response {
+    error_array(
+        StatusCode::BAD_REQUEST,
+        "JSON_PARSER_ERROR",
+        &format!("The request body is not valid: {e}"),
+    )
+}
+
+fn profile_exists(org: &Org, id18: &str) -> bool {
+    org.cfg.profiles.iter().any(|p| p.id == id18)
+}
+
 fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
-    let v = match parse_json(body) {
-        Ok(v) => v,
-        Err(r) => return Reply::Http(*r, 0),
-    };
-    let Some(obj) = v.as_object() else {
-        return Reply::Http(
-            error_array(
-                StatusCode::BAD_REQUEST,
-                "JSON_PARSER_ERROR",
-                "The request body must be a JSON object",
-            ),
-            0,
-        );
+    let obj: RecordIn = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => return Reply::Http(parse_error(e), 0),
     };
     if locked {
         return Reply::Http(
@@ -775,11 +778,12 @@ fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
             1,
         );
     }
-    let mut users = org.write_users();
-    let checked = match validate::validate_create(obj, &|p| users.profile(p).is_some()) {
+    // Record-level checks need no lock: profiles never change after start.
+    let checked = match validate::validate_create(&obj, &|p| profile_exists(org, p)) {
         Err(e) => return Reply::Http(error_array(StatusCode::BAD_REQUEST, e.code, &e.message), 1),
         Ok(r) => r,
     };
+    let mut users = org.write_users();
     let results = users.create(vec![checked], false, &|_| false);
     drop(users);
     count_results(org, &results);
@@ -794,12 +798,12 @@ fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
 }
 
 fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
-    let v = match parse_json(body) {
-        Ok(v) => v,
-        Err(r) => return Reply::Http(*r, 0),
+    let parsed: CollectionIn = match serde_json::from_slice(body) {
+        Ok(c) => c,
+        Err(e) => return Reply::Http(parse_error(e), 0),
     };
-    let all_or_none = v.get("allOrNone").and_then(Value::as_bool).unwrap_or(false);
-    let Some(records) = v.get("records").and_then(Value::as_array) else {
+    let all_or_none = parsed.all_or_none.unwrap_or(false);
+    let Some(records) = parsed.records else {
         return Reply::Http(
             error_array(
                 StatusCode::BAD_REQUEST,
@@ -820,24 +824,9 @@ fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
             count,
         );
     }
-    let mut users = org.write_users();
     let mut batch = Vec::with_capacity(count);
-    for r in records {
-        let Some(obj) = r.as_object() else {
-            return Reply::Http(
-                error_array(
-                    StatusCode::BAD_REQUEST,
-                    "JSON_PARSER_ERROR",
-                    "each record must be a JSON object",
-                ),
-                count,
-            );
-        };
-        match obj
-            .get("attributes")
-            .and_then(|a| a.get("type"))
-            .and_then(Value::as_str)
-        {
+    for obj in &records {
+        match obj.attributes_type.as_ref().and_then(|t| t.as_deref()) {
             Some(t) if t.eq_ignore_ascii_case("User") => {}
             Some(t) => {
                 let msg = format!(
@@ -859,7 +848,7 @@ fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
                 );
             }
         }
-        match validate::validate_create(obj, &|p| users.profile(p).is_some()) {
+        match validate::validate_create(obj, &|p| profile_exists(org, p)) {
             Err(e) => {
                 return Reply::Http(
                     error_array(StatusCode::BAD_REQUEST, e.code, &e.message),
@@ -870,6 +859,9 @@ fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
         }
     }
     let plan = &org.cfg.faults;
+    // Check and insert under one write lock: two calls racing for one
+    // username cannot both win.
+    let mut users = org.write_users();
     let results = users.create(batch, all_or_none, &|i| locked && plan.record_locked(n, i));
     drop(users);
     count_results(org, &results);

@@ -5,10 +5,9 @@
 //!
 //! Pure: JSON in, a [`NewUser`] or the errors out.
 
-use serde_json::{Map, Value};
-
 use super::ids;
 use super::schema::{self, FieldDef, TEXT_SLOTS, Ty};
+use super::wire::{FieldIn, RecordIn};
 
 /// One error on one record: `statusCode` in collection results, `errorCode`
 /// in a top-level error array.
@@ -81,14 +80,12 @@ fn picklist_ok(f: &FieldDef, v: &str) -> bool {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+fn json_type(v: &FieldIn<'_>) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
+        FieldIn::Null => "null",
+        FieldIn::Bool(_) => "boolean",
+        FieldIn::Str(_) => "string",
+        FieldIn::Other(t) => t,
     }
 }
 
@@ -97,17 +94,14 @@ fn json_type(v: &Value) -> &'static str {
 /// `Err` is a request-level problem (unknown field, wrong JSON type): the
 /// whole call answers 400, as Salesforce does when it cannot deserialize.
 pub fn validate_create(
-    obj: &Map<String, Value>,
+    record: &RecordIn<'_>,
     profile_exists: &dyn Fn(&str) -> bool,
 ) -> Result<Result<NewUser, Vec<RecError>>, RequestError> {
     let mut texts: Vec<Option<String>> = vec![None; TEXT_SLOTS];
     let mut bools = 1u8 << schema::IS_ACTIVE_BIT;
     let mut errors = Vec::new();
     let mut read_only = Vec::new();
-    for (key, value) in obj {
-        if key == "attributes" {
-            continue;
-        }
+    for (key, value) in &record.fields {
         let Some(f) = schema::user_field(key) else {
             return Err(RequestError {
                 code: "INVALID_FIELD",
@@ -127,14 +121,14 @@ pub fn validate_create(
             continue;
         }
         match (f.ty, value) {
-            (_, Value::Null) => {}
-            (Ty::Text { slot, .. }, Value::String(s)) => {
+            (_, FieldIn::Null) => {}
+            (Ty::Text { slot, .. }, FieldIn::Str(s)) => {
                 // Salesforce stores an empty string as null.
                 if !s.is_empty() {
-                    texts[slot] = Some(s.clone());
+                    texts[slot] = Some(s.to_string());
                 }
             }
-            (Ty::Bool { bit }, Value::Bool(b)) => {
+            (Ty::Bool { bit }, FieldIn::Bool(b)) => {
                 if *b {
                     bools |= 1 << bit;
                 } else {
@@ -253,7 +247,7 @@ pub fn validate_create(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, Value, json};
 
     fn good() -> Map<String, Value> {
         json!({
@@ -268,7 +262,9 @@ mod tests {
     }
 
     fn check(obj: &Map<String, Value>) -> Result<Result<NewUser, Vec<RecError>>, RequestError> {
-        validate_create(obj, &|id| id == "00e90000001aV2oAAE")
+        let text = Value::Object(obj.clone()).to_string();
+        let record: RecordIn = serde_json::from_str(&text).unwrap();
+        validate_create(&record, &|id| id == "00e90000001aV2oAAE")
     }
 
     #[test]

@@ -794,3 +794,609 @@ async fn the_same_seed_replays_the_same_faults() {
     assert_ne!(a, c);
     assert!(a.iter().filter(|f| f.is_some()).count() >= 5);
 }
+
+// ---------- more create rules ----------
+
+#[tokio::test]
+async fn nickname_federation_id_and_license_rules() {
+    let mut cfg = OrgConfig {
+        users: crate::support::emu::seed_users(2),
+        ..OrgConfig::default()
+    };
+    for p in &mut cfg.profiles {
+        p.licenses = Some(3);
+    }
+    let emu = Emu::start(cfg).await;
+    let token = emu.token().await;
+    let mut r = new_user("nick@acme.com");
+    r["CommunityNickname"] = json!("USER00001");
+    let (s, _, b) = emu.post(&token, "sobjects/User", &r).await;
+    assert_eq!(
+        (s, b[0]["errorCode"].clone()),
+        (400, json!("DUPLICATE_COMM_NICKNAME"))
+    );
+    insta::assert_json_snapshot!("create_one_duplicate_nickname", b);
+    let mut r = new_user("fed@acme.com");
+    r["FederationIdentifier"] = json!("FED00002");
+    let (s, _, b) = emu.post(&token, "sobjects/User", &r).await;
+    assert_eq!(s, 400);
+    insta::assert_json_snapshot!("create_one_duplicate_federation_id", b);
+    // Two seeds hold Standard User licenses; one more fits, the next does not.
+    assert_eq!(
+        emu.post(&token, "sobjects/User", &new_user("third@acme.com"))
+            .await
+            .0,
+        201
+    );
+    let (s, _, b) = emu
+        .post(&token, "sobjects/User", &new_user("fourth@acme.com"))
+        .await;
+    assert_eq!(s, 400);
+    insta::assert_json_snapshot!("create_one_license_limit", b);
+    // An inactive user needs no license.
+    let mut r = new_user("inactive@acme.com");
+    r["IsActive"] = json!(false);
+    assert_eq!(emu.post(&token, "sobjects/User", &r).await.0, 201);
+    // Omitted nicknames are generated uniquely from the username's local part.
+    let emu2 = Emu::empty().await;
+    let token2 = emu2.token().await;
+    let recs = [
+        new_user("same@one.com"),
+        new_user("same@two.com"),
+        new_user("same@three.com"),
+    ];
+    let (_, _, b) = emu2
+        .post(&token2, "composite/sobjects", &collection(&recs, false))
+        .await;
+    assert!(b.as_array().unwrap().iter().all(|r| r["success"] == true));
+    let nicks: Vec<String> = emu2
+        .users()
+        .into_iter()
+        .map(|u| u.community_nickname.unwrap())
+        .collect();
+    assert_eq!(nicks, ["same", "same1", "same2"]);
+    emu2.stop().await;
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn get_patch_delete_and_describe_one_user() {
+    let emu = Emu::with_users(2).await;
+    let token = emu.token().await;
+    let id = emu.users()[0].id.clone();
+    let (s, _, b) = emu
+        .get(&token, &format!("sobjects/User/{}", &id[..15]))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["Id"], json!(id));
+    assert_eq!(b["Username"], "user00001@seed.example.com");
+    let resp = emu
+        .http
+        .patch(emu.api(&format!("sobjects/User/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"IsActive": false, "Email": "changed@acme.com", "Title": "Engineer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let u = emu.user("user00001@seed.example.com").unwrap();
+    assert!(!u.is_active);
+    assert_eq!(
+        u.email.as_deref(),
+        Some("user00001@seed.example.com"),
+        "e-mail changes wait for confirmation"
+    );
+    let resp = emu
+        .http
+        .delete(emu.api(&format!("sobjects/User/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(emu.users().len(), 2);
+    let (s, _, b) = emu.get(&token, "sobjects/User/005EM0000000zzz").await;
+    assert_eq!((s, b[0]["errorCode"].clone()), (404, json!("NOT_FOUND")));
+    let (s, _, b) = emu.get(&token, "sobjects/User/describe").await;
+    assert_eq!(s, 200);
+    let alias = b["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Alias")
+        .unwrap();
+    assert_eq!(alias["length"], 8);
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn concurrency_cap_refuses_requests_past_it() {
+    let cfg = OrgConfig {
+        max_in_flight: 2,
+        faults: FaultPlan {
+            latency: std::time::Duration::from_millis(1500),
+            ..FaultPlan::default()
+        },
+        ..OrgConfig::default()
+    };
+    let emu = Arc::new(Emu::start(cfg).await);
+    let token = emu.token().await;
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let (emu, token) = (emu.clone(), token.clone());
+        tasks.push(tokio::spawn(async move { emu.get(&token, "limits").await }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        let (s, _, b) = t.await.unwrap();
+        if s == 403 {
+            assert_eq!(b[0]["message"], "ConcurrentPerOrgLongTxn Limit exceeded.");
+        }
+        statuses.push(s);
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 403, 403, 403]);
+    // Refused requests leave at once, so the peak is at least the cap plus one.
+    assert!(emu.counters().max_in_flight >= 3);
+}
+
+#[tokio::test]
+async fn inspection_endpoints_serve_log_counters_and_users_as_json() {
+    let emu = Emu::with_users(3).await;
+    let token = emu.token().await;
+    emu.get(&token, "limits").await;
+    let counters: Value = emu
+        .http
+        .get(emu.url("/_emulator/counters"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counters["api_calls"], 1);
+    assert_eq!(counters["token_calls"], 1);
+    let log: Value = emu
+        .http
+        .get(emu.url("/_emulator/log"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Token", "Limits", "Inspect"]);
+    let users: Value = emu
+        .http
+        .get(emu.url("/_emulator/users"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 3);
+    assert_eq!(users[0]["Username"], "user00001@seed.example.com");
+    emu.stop().await;
+}
+
+// ---------- JWT bearer ----------
+
+/// An RSA key pair made with openssl for this test (private PEM, public PEM).
+fn rsa_pair(dir: &std::path::Path, name: &str) -> (Vec<u8>, Vec<u8>) {
+    let key = dir.join(format!("{name}.key"));
+    let pub_ = dir.join(format!("{name}.pub"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key)
+        .status()
+        .expect("openssl is installed")
+        .success();
+    assert!(ok);
+    let ok = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&pub_)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    (std::fs::read(key).unwrap(), std::fs::read(pub_).unwrap())
+}
+
+#[tokio::test]
+async fn jwt_bearer_verifies_signature_exp_and_aud() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = rsa_pair(dir.path(), "app");
+    let (other_private, _) = rsa_pair(dir.path(), "other");
+    let mut cfg = OrgConfig {
+        jwt_public_key: Some(public),
+        ..OrgConfig::default()
+    };
+    cfg.credentials.client_id = Some("consumer-key".into());
+    cfg.credentials.username = Some("svc@acme.com".into());
+    let emu = Emu::start(cfg).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sign = |key: &[u8], claims: Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_rsa_pem(key).unwrap(),
+        )
+        .unwrap()
+    };
+    let claims = |aud: &str, exp: u64, sub: &str| json!({"iss": "consumer-key", "sub": sub, "aud": aud, "exp": exp});
+    let ask = |assertion: String| {
+        let req = emu.http.post(emu.url("/services/oauth2/token")).form(&[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string(),
+            ),
+            ("assertion", assertion),
+        ]);
+        async move { split(req.send().await.unwrap()).await }
+    };
+    let (s, _, b) = ask(sign(
+        &private,
+        claims("https://login.salesforce.com", now + 180, "svc@acme.com"),
+    ))
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["access_token", "id", "instance_url", "scope", "token_type"]
+    );
+    let (s, _, _) = ask(sign(
+        &private,
+        claims(&emu.base_url, now + 180, "svc@acme.com"),
+    ))
+    .await;
+    assert_eq!(s, 200, "the emulator's own URL is an accepted audience");
+    let cases = [
+        (
+            sign(
+                &private,
+                claims("https://login.salesforce.com", now - 10, "svc@acme.com"),
+            ),
+            "expired authorization code",
+        ),
+        (
+            sign(
+                &private,
+                claims("https://evil.example.com", now + 180, "svc@acme.com"),
+            ),
+            "audience is invalid",
+        ),
+        (
+            sign(
+                &private,
+                claims(
+                    "https://login.salesforce.com",
+                    (now + 180) * 1000,
+                    "svc@acme.com",
+                ),
+            ),
+            "invalid assertion",
+        ),
+        (
+            sign(
+                &other_private,
+                claims("https://login.salesforce.com", now + 180, "svc@acme.com"),
+            ),
+            "invalid assertion",
+        ),
+        (
+            sign(
+                &private,
+                claims(
+                    "https://login.salesforce.com",
+                    now + 180,
+                    "someone@acme.com",
+                ),
+            ),
+            "user hasn't approved this consumer",
+        ),
+    ];
+    for (assertion, why) in cases {
+        let (s, _, b) = ask(assertion).await;
+        assert_eq!(
+            (s, b),
+            (
+                400,
+                json!({"error": "invalid_grant", "error_description": why})
+            )
+        );
+    }
+    emu.stop().await;
+}
+
+// ---------- the subcommand and seed files ----------
+
+fn emulator_args(extra: &[&str]) -> sfsync::cli::EmulatorArgs {
+    use clap::Parser;
+    let mut argv = vec!["sfsync", "emulator"];
+    argv.extend_from_slice(extra);
+    match sfsync::cli::Cli::try_parse_from(argv).unwrap().command {
+        sfsync::cli::Command::Emulator(a) => a,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn seed_files_load_and_bad_ones_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let profiles = p(
+        "profiles.csv",
+        "Id,Name,Licenses\n00e90000001aV2o,Chatter Free User,5000\n00eEM0000000009,Custom Sales,2\n",
+    );
+    let users = p(
+        "users.csv",
+        "Username,Email,FirstName,LastName,Alias,IsActive,FederationIdentifier,ProfileId\n\
+         ada@acme.com,ada@acme.com,Ada,Lovelace,alove,true,ada,00e90000001aV2o\n\
+         bob@acme.com,bob@acme.com,Bob,Smith,bsmit,false,,00eEM0000000009AAA\n",
+    );
+    let foreign = p("foreign.txt", "# taken elsewhere\n\ncarol@acme.com\n");
+    let cfg = sfsync::emulator::OrgConfig::from_args(&emulator_args(&[
+        "--users",
+        &users,
+        "--profiles",
+        &profiles,
+        "--foreign-usernames",
+        &foreign,
+    ]))
+    .unwrap();
+    assert_eq!(cfg.users.len(), 2);
+    assert!(!cfg.users[1].is_active);
+    assert_eq!(cfg.profiles[1].licenses, Some(2));
+    assert_eq!(cfg.foreign_usernames, ["carol@acme.com"]);
+    let org = sfsync::emulator::Org::new(cfg);
+    let u = org.users();
+    assert_eq!(u[0].profile_id, "00e90000001aV2oAAE");
+    assert_eq!(u[0].user_type.as_deref(), Some("CsnOnly"));
+    assert_eq!(u[1].federation_identifier, None);
+
+    let err = |args: &[&str]| {
+        sfsync::emulator::OrgConfig::from_args(&emulator_args(args))
+            .unwrap_err()
+            .to_string()
+    };
+    let bad_col = p("bad-col.csv", "Username,Shoe\nx@acme.com,42\n");
+    assert_eq!(
+        err(&["--users", &bad_col]),
+        format!("{bad_col}:1: unknown User field `Shoe` in header")
+    );
+    let bad_profile = p(
+        "bad-profile.csv",
+        "Username,ProfileId\nx@acme.com,00e90000001aV2o\ny@acme.com,00e000000000001\n",
+    );
+    assert_eq!(
+        err(&["--users", &bad_profile]),
+        format!("{bad_profile}:3: ProfileId `00e000000000001` is not one of the org's profiles")
+    );
+    let twice = p("twice.csv", "Username\nx@acme.com\nX@acme.com\n");
+    assert_eq!(
+        err(&["--users", &twice]),
+        format!("{twice}:3: username `X@acme.com` appears twice")
+    );
+    let bad_foreign = p("bad-foreign.txt", "ok@acme.com\nnot a username\n");
+    assert_eq!(
+        err(&["--foreign-usernames", &bad_foreign]),
+        format!("{bad_foreign}:2: `not a username` is not a username")
+    );
+    assert!(err(&["--fault-rate", "1.5"]).contains("--fault-rate"));
+    assert!(err(&["--faults", "503,boom"]).contains("boom"));
+}
+
+#[tokio::test]
+async fn the_subcommand_prints_its_url_serves_and_saves_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("final.csv");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sfsync"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--save"])
+        .arg(&save)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let base = line.trim().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let http = reqwest::Client::new();
+    let tok: Value = http
+        .post(format!("{base}/services/oauth2/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "c"),
+            ("client_secret", "s"),
+            ("username", "u@x.com"),
+            ("password", "p"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = http
+        .post(format!("{base}/services/data/{V}/sobjects/User"))
+        .bearer_auth(tok["access_token"].as_str().unwrap())
+        .json(&new_user("saved@acme.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let saved = std::fs::read_to_string(&save).unwrap();
+    assert!(saved.starts_with("Id,Username,Email,"), "{saved}");
+    assert!(
+        saved
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains(",saved@acme.com,saved@acme.com,")
+    );
+    // The saved org seeds the next run.
+    let cfg = sfsync::emulator::OrgConfig::from_args(&emulator_args(&[
+        "--users",
+        save.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(cfg.users.len(), 1);
+}
+
+#[test]
+fn emulator_help_documents_every_option() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sfsync"))
+        .args(["emulator", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--users",
+        "--foreign-usernames",
+        "--profiles",
+        "--latency-ms",
+        "--fault-rate",
+        "--lost-answer-rate",
+        "--seed",
+        "--daily-api-limit",
+        "--token-ttl",
+        "--save",
+        "--client-id",
+        "--client-secret",
+        "--username",
+        "--password",
+        "--jwt-public-key",
+        "--jwt-audience",
+        "--licenses",
+        "--token-ttl-secs",
+        "--max-in-flight",
+        "--faults",
+        "--retry-after-secs",
+        "--client-credentials-on-generic-host",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+}
+
+#[tokio::test]
+async fn query_all_pages_like_query_and_oversized_headers_answer_431() {
+    let emu = Emu::with_users(2_500).await;
+    let token = emu.token().await;
+    let resp = emu
+        .http
+        .get(emu.api("queryAll"))
+        .query(&[("q", "SELECT Id FROM User LIMIT 2100")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = split(resp).await;
+    assert_eq!((s, b["totalSize"].clone()), (200, json!(2100)));
+    let next = b["nextRecordsUrl"]
+        .as_str()
+        .unwrap()
+        .replace("/query/", "/queryAll/");
+    let resp = emu
+        .http
+        .get(emu.url(&next))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = split(resp).await;
+    assert_eq!(
+        (s, b["done"].clone(), b["records"].as_array().unwrap().len()),
+        (200, json!(true), 100)
+    );
+    // A page can be fetched again (a client retrying after a fault gets the same rows).
+    let resp = emu
+        .http
+        .get(emu.url(&next))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        split(resp).await.2["records"].as_array().unwrap().len(),
+        100
+    );
+    let resp = emu
+        .http
+        .get(emu.api("limits"))
+        .header("X-Padding", "x".repeat(16_400))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 431);
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn latency_is_added_to_api_calls_and_tokens_can_expire_by_age() {
+    let cfg = OrgConfig {
+        faults: FaultPlan {
+            latency: std::time::Duration::from_millis(200),
+            ..FaultPlan::default()
+        },
+        ..OrgConfig::default()
+    };
+    let emu = Emu::start(cfg).await;
+    let token = emu.token().await;
+    assert_eq!(emu.get(&token, "limits").await.0, 200);
+    let log = emu.log();
+    let limits = log.iter().find(|r| r.kind == RequestKind::Limits).unwrap();
+    // Jitter is at most 20%, so at least 160 ms were spent in the emulator
+    // (a lower bound a sleep guarantees; no upper bound is asserted).
+    assert!(
+        limits.finished_us - limits.started_us >= 160_000,
+        "{limits:?}"
+    );
+    emu.stop().await;
+
+    let emu = Emu::start(OrgConfig {
+        token_ttl: Some(std::time::Duration::ZERO),
+        ..OrgConfig::default()
+    })
+    .await;
+    let token = emu.token().await;
+    let (s, _, b) = emu.get(&token, "limits").await;
+    assert_eq!(
+        (s, b[0]["errorCode"].clone()),
+        (401, json!("INVALID_SESSION_ID"))
+    );
+    emu.stop().await;
+}
