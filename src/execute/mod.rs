@@ -22,7 +22,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use crate::report::Outcome;
 use crate::salesforce::Client;
@@ -208,7 +208,8 @@ pub async fn create_users(
     }
     progress.finish();
     let results = ledger.finish(&keys, stopped.as_ref());
-    info!(
+    // The run's one INFO line is the command's summary; this detail is for -v.
+    debug!(
         created = tally.created,
         collisions = tally.collisions,
         failed = tally.failed,
