@@ -61,7 +61,12 @@ fn csv_people(attributes: &[String]) -> Vec<Vec<Option<String>>> {
     sfsync::source::csv::read(&cfg, attributes, &[], None)
         .unwrap()
         .into_iter()
-        .map(|r| r.values.iter().map(|v| v.as_deref().map(str::to_owned)).collect())
+        .map(|r| {
+            r.values
+                .iter()
+                .map(|v| v.as_deref().map(str::to_owned))
+                .collect()
+        })
         .collect()
 }
 

@@ -128,33 +128,82 @@ async fn a_second_run_of_the_same_job_exits_1_naming_the_lock_and_the_holders_pi
 async fn more_creates_than_max_creates_stops_before_any_write_with_exit_4() {
     let emu = Emu::start(sample_org()).await;
     let dir = tempfile::tempdir().unwrap();
-    let job = write_job(dir.path(), &emu.base_url, None, "[limits]\nmax_creates = 5\n");
+    let job = write_job(
+        dir.path(),
+        &emu.base_url,
+        None,
+        "[limits]\nmax_creates = 5\n",
+    );
     let job = job.to_str().unwrap();
     let report = dir.path().join("r.json");
     let metrics = dir.path().join("sfsync.prom");
     let (report_arg, metrics_arg) = (report.to_str().unwrap(), metrics.to_str().unwrap());
-    let out = sfsync(&["sync", "--job", job, "--report", report_arg, "--metrics-file", metrics_arg]).await;
+    let out = sfsync(&[
+        "sync",
+        "--job",
+        job,
+        "--report",
+        report_arg,
+        "--metrics-file",
+        metrics_arg,
+    ])
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert_eq!(writes(&emu), 0, "nothing was written");
-    assert!(stderr.contains("--max-creates 28"), "says how to proceed: {stderr}");
+    assert!(
+        stderr.contains("--max-creates 28"),
+        "says how to proceed: {stderr}"
+    );
     let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["summary"]["not_attempted"], 28);
     assert_eq!(json["summary"]["created"], 0);
     // the metrics file tells the monitoring what happened
     let prom = std::fs::read_to_string(&metrics).unwrap();
-    assert!(prom.contains("sfsync_exit_code{job=\"demo\"} 4\n"), "{prom}");
-    assert!(prom.contains("sfsync_records{job=\"demo\",outcome=\"not_attempted\"} 28\n"), "{prom}");
-    assert!(!prom.contains("sfsync_last_success_timestamp_seconds"), "no success yet: {prom}");
+    assert!(
+        prom.contains("sfsync_exit_code{job=\"demo\"} 4\n"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("sfsync_records{job=\"demo\",outcome=\"not_attempted\"} 28\n"),
+        "{prom}"
+    );
+    assert!(
+        !prom.contains("sfsync_last_success_timestamp_seconds"),
+        "no success yet: {prom}"
+    );
 
     // and --max-creates lets this one run through
-    let out = sfsync(&["sync", "--job", job, "--max-creates", "28", "--metrics-file", metrics_arg]).await;
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sfsync(&[
+        "sync",
+        "--job",
+        job,
+        "--max-creates",
+        "28",
+        "--metrics-file",
+        metrics_arg,
+    ])
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(emu.counters().create_collection_calls, 1);
     let prom = std::fs::read_to_string(&metrics).unwrap();
-    assert!(prom.contains("sfsync_exit_code{job=\"demo\"} 3\n"), "{prom}");
-    assert!(prom.contains("sfsync_last_success_timestamp_seconds{job=\"demo\"}"), "{prom}");
-    assert!(prom.contains("sfsync_records{job=\"demo\",outcome=\"created\"} 27\n"), "{prom}");
+    assert!(
+        prom.contains("sfsync_exit_code{job=\"demo\"} 3\n"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("sfsync_last_success_timestamp_seconds{job=\"demo\"}"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("sfsync_records{job=\"demo\",outcome=\"created\"} 27\n"),
+        "{prom}"
+    );
     emu.stop().await;
 }
 
@@ -363,10 +412,14 @@ async fn check_reports_every_preflight_and_each_failure_says_what_to_fix() {
     // with the secret back, the unknown profile is its own failing line
     let out = sfsync(&["check", "--job", job]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("FAIL  profile") && stdout.contains("No Such Profile"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  profile") && stdout.contains("No Such Profile"),
+        "{stdout}"
+    );
     assert!(stdout.contains("ok    salesforce token"), "{stdout}");
 
     // and an unreachable org
+    emu.stop().await;
     let out = sfsync(&["check", "--job", job]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
