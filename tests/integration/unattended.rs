@@ -25,6 +25,14 @@ fn bulk_csv(dir: &Path, n: usize) -> PathBuf {
     path
 }
 
+/// A job creating `n` bulk people in batches of 50, two calls in flight: a
+/// run long enough to interrupt at chosen points.
+fn slow_bulk_job(dir: &Path, emu: &Emu, n: usize) -> PathBuf {
+    let csv = bulk_csv(dir, n);
+    let limits = "[limits]\nbatch_size = 50\nconcurrency = 2\nrequests_per_second = 100.0\nmax_creates = 5000\n";
+    write_job(dir, &emu.base_url, Some(&csv), limits)
+}
+
 fn slow_org(latency_ms: u64) -> OrgConfig {
     let mut cfg = OrgConfig::default();
     cfg.faults.latency = Duration::from_millis(latency_ms);
@@ -432,13 +440,7 @@ async fn check_reports_every_preflight_and_each_failure_says_what_to_fix() {
 async fn kill_9_at_several_points_then_rerun_converges_without_duplicates() {
     let emu = Emu::start(slow_org(60)).await;
     let dir = tempfile::tempdir().unwrap();
-    let csv = bulk_csv(dir.path(), 2000);
-    let job = write_job(
-        dir.path(),
-        &emu.base_url,
-        Some(&csv),
-        "[limits]\nbatch_size = 50\nconcurrency = 2\nrequests_per_second = 100.0\nmax_creates = 5000\n",
-    );
+    let job = slow_bulk_job(dir.path(), &emu, 2000);
     let job = job.to_str().unwrap();
     let report = dir.path().join("r.json");
     let report_arg = report.to_str().unwrap();
@@ -486,13 +488,7 @@ async fn kill_9_at_several_points_then_rerun_converges_without_duplicates() {
 async fn sigterm_stops_new_calls_writes_the_report_and_exits_1() {
     let emu = Emu::start(slow_org(100)).await;
     let dir = tempfile::tempdir().unwrap();
-    let csv = bulk_csv(dir.path(), 2000);
-    let job = write_job(
-        dir.path(),
-        &emu.base_url,
-        Some(&csv),
-        "[limits]\nbatch_size = 50\nconcurrency = 2\nrequests_per_second = 100.0\nmax_creates = 5000\n",
-    );
+    let job = slow_bulk_job(dir.path(), &emu, 2000);
     let job = job.to_str().unwrap();
     let report = dir.path().join("r.json");
 
