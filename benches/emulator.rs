@@ -5,13 +5,20 @@
 //! Run: `cargo bench --bench emulator` (release). Sizes can be lowered for a
 //! quick look: `EMU_BENCH_USERS=100000 EMU_BENCH_CREATES=20000 cargo bench --bench emulator`.
 //! The org and the records are generated here; nothing is read from disk.
+//! CI smoke run (4,000 of each): `SFSYNC_BENCH_SMOKE=1 cargo bench --bench emulator -- --test`.
 
 use std::time::Instant;
 
 use serde_json::{Value, json};
 use sfsync::emulator::{self, OrgConfig, STANDARD_USER_PROFILE_ID, SeedUser};
 
+/// CI's smoke run (`SFSYNC_BENCH_SMOKE=1 cargo bench -- --test`): tiny sizes.
+fn smoke() -> bool {
+    std::env::var_os("SFSYNC_BENCH_SMOKE").is_some() || std::env::args().any(|a| a == "--test")
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
+    let default = if smoke() { default.min(4_000) } else { default };
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())

@@ -18,7 +18,13 @@ use slapd::{Options, SERVICE_DN, SERVICE_PASSWORD, Slapd};
 const PAGE: i32 = 1_000;
 const ATTRIBUTES: [&str; 4] = ["mail", "givenname", "sn", "uid"];
 
+/// CI's smoke run (`SFSYNC_BENCH_SMOKE=1 cargo bench -- --test`): tiny sizes.
+fn smoke() -> bool {
+    std::env::var_os("SFSYNC_BENCH_SMOKE").is_some() || std::env::args().any(|a| a == "--test")
+}
+
 fn env_number(name: &str, default: usize) -> usize {
+    let default = if smoke() { default.min(2_000) } else { default };
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -40,7 +46,7 @@ fn summary(name: &str, times: &mut [Duration], count: usize) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; nothing else is accepted here.
+    // `cargo bench` passes `--bench` (and CI `--test`, see `smoke`).
     let entries = env_number("SFSYNC_BENCH_ENTRIES", 100_000);
     let runs = env_number("SFSYNC_BENCH_RUNS", 3).max(1);
 
