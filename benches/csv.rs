@@ -78,6 +78,39 @@ fn write_csv(path: &Path, n: usize) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
+/// Nanoseconds this thread has spent on a CPU (Linux schedstat): with other
+/// work on the machine, wall time also counts the waits for a core.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `f` `runs` times; prints the median wall and on-CPU time, and the
+/// load average, so a figure taken on a busy machine says so.
+fn median_of<T>(what: &str, runs: usize, mut f: impl FnMut() -> T) {
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (w, c) = (std::time::Instant::now(), cpu_ns());
+        let out = f();
+        cpu.push((cpu_ns() - c) as f64 / 1e9);
+        wall.push(w.elapsed().as_secs_f64());
+        drop(out);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("?");
+    eprintln!(
+        "{what}: median of {runs}: {:.3} s wall, {:.3} s on CPU (load average {load})",
+        median(&mut wall),
+        median(&mut cpu)
+    );
+}
+
 /// Resident set size of this process, in bytes (Linux).
 fn rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -123,6 +156,17 @@ fn bench(c: &mut Criterion) {
     assert_eq!((candidates.len(), invalid.len()), (n, 0));
     assert_eq!(&*candidates[0].username, "michael.johnson.0@example.com");
     drop((candidates, invalid));
+
+    let runs = if smoke() { 1 } else { 5 };
+    median_of(&format!("read {n} rows"), runs, read);
+    median_of(&format!("normalize {n} rows"), runs, || {
+        normalize_all(&normalizer, &records)
+    });
+    median_of(&format!("read and normalize {n} rows"), runs, || {
+        let records = read();
+        let normalized = normalize_all(&normalizer, &records);
+        (records, normalized)
+    });
 
     let mut group = c.benchmark_group("csv");
     group.sample_size(10);

@@ -130,6 +130,39 @@ fn org(candidates: &[Candidate], n: usize, fed_field: usize) -> Vec<SfUser> {
         .collect()
 }
 
+/// Nanoseconds this thread has spent on a CPU (Linux schedstat): with other
+/// work on the machine, wall time also counts the waits for a core.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `f` `runs` times; prints the median wall and on-CPU time, and the
+/// load average, so a figure taken on a busy machine says so.
+fn median_of<T>(what: &str, runs: usize, mut f: impl FnMut() -> T) {
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (w, c) = (std::time::Instant::now(), cpu_ns());
+        let out = f();
+        cpu.push((cpu_ns() - c) as f64 / 1e9);
+        wall.push(w.elapsed().as_secs_f64());
+        drop(out);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("?");
+    eprintln!(
+        "{what}: median of {runs}: {:.3} s wall, {:.3} s on CPU (load average {load})",
+        median(&mut wall),
+        median(&mut cpu)
+    );
+}
+
 /// Resident set size of this process, in bytes (Linux).
 fn rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -203,6 +236,11 @@ fn bench(c: &mut Criterion) {
     );
     // Half the candidates match: every odd person is new (or blocked by a holder).
     assert_eq!(creates + count(Outcome::Collision), n / 2 + n / 200);
+
+    let runs = if smoke() { 1 } else { 5 };
+    median_of(&format!("plan {n} x {n}"), runs, || {
+        plan(n, &candidates, &invalid, &existing, &job.match_keys)
+    });
 
     let mut group = c.benchmark_group("planner");
     group.sample_size(10);

@@ -6,11 +6,41 @@
 //! user carries a *different* value for an earlier (more stable) key: that
 //! user is someone else, and the username is a collision.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::normalize::{Candidate, Invalid};
 use crate::report::Outcome;
 use crate::salesforce::SfUser;
+
+/// Table hashing: see [`Index`].
+type Hasher = foldhash::fast::RandomState;
+
+/// Lower-cased match value -> index of the existing user holding it (the
+/// last one, should the org hold a value twice).
+type Index<'a> = HashMap<Cow<'a, str>, usize, Hasher>;
+
+/// Builds an [`Index`] over the users' values (`None`: the user has none).
+/// Values already in lower case are borrowed, not copied: Salesforce stores
+/// usernames in lower case, so a million-user org costs no allocation here.
+fn index<'a>(values: impl ExactSizeIterator<Item = Option<&'a str>>) -> Index<'a> {
+    let mut map = Index::with_capacity_and_hasher(values.len(), Hasher::default());
+    for (i, v) in values.enumerate() {
+        if let Some(v) = v {
+            map.insert(lower(v), i);
+        }
+    }
+    map
+}
+
+/// `s` in lower case, borrowed when it already is.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
 
 /// What the plan decided for one source record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,11 +96,11 @@ impl Plan {
 /// Plans `records` source records given their candidates and invalid ones.
 /// `match_keys` names the fields behind `Candidate::keys` / `SfUser::keys`
 /// (for messages); `Username` must be one of them or it is checked anyway.
-pub fn plan(
+pub fn plan<'a>(
     records: usize,
     candidates: &[Candidate],
     invalid: &[Invalid],
-    existing: &[SfUser],
+    existing: &'a [SfUser],
     match_keys: &[String],
 ) -> Plan {
     let mut decisions = vec![Decision::new(Outcome::Invalid); records];
@@ -80,19 +110,20 @@ pub fn plan(
     }
 
     let dup = duplicates(candidates, match_keys);
-    let by_username: HashMap<String, usize> = existing
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.username.to_lowercase(), i))
-        .collect();
-    let by_key: Vec<HashMap<String, usize>> = (0..match_keys.len())
+    let by_username: Index<'_> = index(existing.iter().map(|u| Some(&*u.username)));
+    // The Username key's index is `by_username` whenever the org's key values
+    // are its usernames (as the client reads them): one table of a million
+    // entries instead of two.
+    let own: Vec<Option<Index<'_>>> = (0..match_keys.len())
         .map(|k| {
-            existing
-                .iter()
-                .enumerate()
-                .filter_map(|(i, u)| Some((u.keys.get(k)?.as_deref()?.to_lowercase(), i)))
-                .collect()
+            let value = |u: &'a SfUser| u.keys.get(k)?.as_deref();
+            let same = existing.iter().all(|u| value(u) == Some(&*u.username));
+            (!same).then(|| index(existing.iter().map(value)))
         })
+        .collect();
+    let by_key: Vec<&Index<'_>> = own
+        .iter()
+        .map(|o| o.as_ref().unwrap_or(&by_username))
         .collect();
 
     for (ci, c) in candidates.iter().enumerate() {
@@ -108,8 +139,8 @@ pub fn plan(
 fn decide(
     c: &Candidate,
     existing: &[SfUser],
-    by_username: &HashMap<String, usize>,
-    by_key: &[HashMap<String, usize>],
+    by_username: &Index<'_>,
+    by_key: &[&Index<'_>],
     match_keys: &[String],
 ) -> Decision {
     let found = c
@@ -191,35 +222,46 @@ fn collision(holder: &SfUser, username: &str, stable: Option<(&str, &str, &str)>
 
 /// For each candidate, a message when it shares its username (or another
 /// match key's value) with another candidate. Every member of a group gets it.
+///
+/// One pass per key numbers the groups (one hash lookup per candidate, no
+/// per-group list), a second pass over plain arrays marks the members.
 fn duplicates(candidates: &[Candidate], match_keys: &[String]) -> Vec<Option<String>> {
     let mut out: Vec<Option<String>> = vec![None; candidates.len()];
-    let mut mark = |groups: HashMap<&str, Vec<usize>>, what: &dyn Fn(&str, usize) -> String| {
-        for (value, members) in groups {
-            if members.len() > 1 {
-                for &m in &members {
-                    out[m].get_or_insert_with(|| what(value, members.len()));
+    let mut group: Vec<u32> = vec![u32::MAX; candidates.len()];
+    let mut mark = |value: &dyn Fn(&Candidate) -> Option<&str>,
+                    what: &dyn Fn(&str, usize) -> String| {
+        let mut groups: HashMap<&str, u32, Hasher> =
+            HashMap::with_capacity_and_hasher(candidates.len(), Hasher::default());
+        let mut sizes: Vec<u32> = Vec::new();
+        for (i, c) in candidates.iter().enumerate() {
+            group[i] = match value(c) {
+                Some(v) => {
+                    let g = *groups.entry(v).or_insert_with(|| {
+                        sizes.push(0);
+                        (sizes.len() - 1) as u32
+                    });
+                    sizes[g as usize] += 1;
+                    g
                 }
+                None => u32::MAX,
+            };
+        }
+        for (i, c) in candidates.iter().enumerate() {
+            let size = sizes.get(group[i] as usize).copied().unwrap_or(0) as usize;
+            if size > 1 {
+                let v = value(c).expect("grouped candidates have a value");
+                out[i].get_or_insert_with(|| what(v, size));
             }
         }
     };
-    let mut by_username: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, c) in candidates.iter().enumerate() {
-        by_username.entry(&c.username).or_default().push(i);
-    }
-    mark(by_username, &|u, n| {
+    mark(&|c| Some(&c.username), &|u, n| {
         format!("{n} source records map to username {u}; none is sent until one remains")
     });
     for (k, key) in match_keys.iter().enumerate() {
         if key == "Username" {
             continue;
         }
-        let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, c) in candidates.iter().enumerate() {
-            if let Some(v) = c.keys[k].as_deref() {
-                groups.entry(v).or_default().push(i);
-            }
-        }
-        mark(groups, &|v, n| {
+        mark(&|c| c.keys[k].as_deref(), &|v, n| {
             format!("{n} source records share {key} {v}; none is sent until one remains")
         });
     }
