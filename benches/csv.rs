@@ -78,13 +78,20 @@ fn write_csv(path: &Path, n: usize) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
-/// Nanoseconds this thread has spent on a CPU (Linux schedstat): with other
-/// work on the machine, wall time also counts the waits for a core.
+/// Nanoseconds this process's threads have spent on a CPU (user + system,
+/// Linux `/proc/self/stat`, 10 ms ticks): with other work on the machine,
+/// wall time also counts the waits for a core.
 fn cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    ticks * 10_000_000
 }
 
 /// Runs `f` `runs` times; prints the median wall and on-CPU time, and the
