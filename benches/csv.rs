@@ -162,6 +162,8 @@ fn bench(c: &mut Criterion) {
     let (candidates, invalid) = normalize_all(&normalizer, &records);
     assert_eq!((candidates.len(), invalid.len()), (n, 0));
     assert_eq!(&*candidates[0].username, "michael.johnson.0@example.com");
+    // Normalized on several threads, still in record order.
+    assert!(candidates.iter().enumerate().all(|(i, c)| c.record == i));
     drop((candidates, invalid));
 
     let runs = if smoke() { 1 } else { 5 };
