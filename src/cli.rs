@@ -35,6 +35,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once per process: the emulator's many flags make one variant large, which costs nothing here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Dry run: read the source and Salesforce and report what `sync` would do. Writes nothing to Salesforce.
@@ -132,7 +134,7 @@ pub struct EmulatorArgs {
     pub listen: SocketAddr,
 
     /// Seed the org from a CSV export of users (Username, Email, FirstName, LastName, Alias,
-    /// IsActive, FederationIdentifier, ProfileId, optional Id).
+    /// IsActive, FederationIdentifier, ProfileId, optional Id; any other User field may be a column).
     #[arg(long, value_name = "CSV")]
     pub users: Option<PathBuf>,
 
@@ -140,7 +142,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "FILE")]
     pub foreign_usernames: Option<PathBuf>,
 
-    /// Profiles as a CSV of Id,Name (default: a Chatter Free User and a Standard User profile).
+    /// Profiles as a CSV of Id,Name with an optional Licenses column (default: Chatter Free User
+    /// 00e90000001aV2o, Standard User and System Administrator).
     #[arg(long, value_name = "CSV")]
     pub profiles: Option<PathBuf>,
 
@@ -192,4 +195,37 @@ pub struct EmulatorArgs {
     /// Verify JWT bearer assertions (RS256) against this PEM public key.
     #[arg(long, value_name = "FILE")]
     pub jwt_public_key: Option<PathBuf>,
+
+    /// Also accept this JWT `aud` (repeatable). Always accepted: the emulator's own base URL,
+    /// https://login.salesforce.com and https://test.salesforce.com.
+    #[arg(long, value_name = "URL")]
+    pub jwt_audience: Vec<String>,
+
+    /// Active users each profile's license allows (past it: LICENSE_LIMIT_EXCEEDED).
+    /// A `Licenses` column in --profiles overrides it per profile. Default: unlimited.
+    #[arg(long, value_name = "N")]
+    pub licenses: Option<u64>,
+
+    /// Tokens also expire this many seconds after they were issued (INVALID_SESSION_ID).
+    #[arg(long, value_name = "N")]
+    pub token_ttl_secs: Option<u64>,
+
+    /// At most this many API requests in flight; more answer 403 REQUEST_LIMIT_EXCEEDED
+    /// (ConcurrentPerOrgLongTxn). 0 = no cap.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_in_flight: usize,
+
+    /// Which faults --fault-rate draws from, comma-separated: 503, 429, drop, lock, lost.
+    /// Default: 503,429,drop,lock.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub faults: Vec<String>,
+
+    /// The Retry-After header (seconds) on injected 429 answers.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retry_after_secs: u64,
+
+    /// Refuse the client-credentials flow as login.salesforce.com does
+    /// ("request not supported on this domain"), to rehearse a wrong login URL.
+    #[arg(long)]
+    pub client_credentials_on_generic_host: bool,
 }

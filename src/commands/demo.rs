@@ -80,8 +80,8 @@ pub fn run() -> Result<u8, Error> {
             .map_err(|e| Error::Fatal(format!("cannot start the emulator: {e}")))?;
         job.salesforce.instance_url = emu.base_url.clone();
         job.salesforce.login_url = emu.base_url.clone();
-        println!("Emulator with the sample org (19 users) at {}", emu.base_url);
-        println!("Syncing {} people from samples/people.csv with jobs/demo.toml...\n", 50);
+        println!("Emulator with the sample org (samples/salesforce-users.csv) at {}", emu.base_url);
+        println!("Syncing samples/people.csv into it with jobs/demo.toml...\n");
 
         let req = RunRequest {
             report: Some(report_path.clone()),
@@ -100,7 +100,7 @@ pub fn run() -> Result<u8, Error> {
             result.exit_code
         );
         println!("Next: read README.md, then try `sfsync plan --job jobs/demo.toml` against `sfsync emulator`.");
-        emu.stop().await;
+        let _ = emu.stop().await;
         Ok(crate::error::exit::OK)
     })
 }

@@ -1,51 +1,340 @@
-//! TEMPORARY stand-in for the executor API (replaced by the client branch).
-#![allow(dead_code, clippy::unused_async)]
+//! Executing the plan's creates: batches through sObject Collections, paced,
+//! retried, with lost answers recovered instead of resent.
+//!
+//! - [`batch`]: the ledger (what goes next, what each verdict does) and the budget check; pure.
+//! - [`retry`]: the classifier and backoff; pure.
+//! - [`recover`]: lost answers: look the usernames up, resend only the absent.
+//! - [`pace`]: the shared rate limiter and in-flight cap (used by every client call).
+//! - [`progress`]: a bar on a terminal, INFO lines otherwise.
+//!
+//! [`create_users`] keeps up to `concurrency` batch calls in flight. Each batch
+//! task retries its own call on transient failures; per-record verdicts come
+//! back to the one coordinating loop, which alone touches the ledger.
+
+pub mod batch;
+pub mod pace;
+pub mod progress;
+pub mod recover;
+pub mod retry;
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
 
 use crate::report::Outcome;
 use crate::salesforce::Client;
+use batch::{ItemFate, Ledger, budget_stop, profile_key};
+use progress::{Progress, Tally};
+use retry::{CallVerdict, backoff, classify_call, classify_record};
 
+/// One user to create.
+#[derive(Debug, Clone)]
 pub struct CreateItem {
+    /// The caller's identifier for this item (echoed in [`CreateResult::key`]).
     pub key: usize,
+    /// As sent (the planner lower-cases it); used to look the user up after a lost answer.
     pub username: String,
+    /// Items sharing a profile stop together when its licences run out.
     pub profile_id: Option<String>,
-    pub record: serde_json::Map<String, serde_json::Value>,
+    /// Every User field to send, without `attributes`.
+    pub record: Map<String, Value>,
 }
+
+/// What became of one [`CreateItem`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateResult {
     pub key: usize,
+    /// `Created`, `Collision`, `Failed` or `NotAttempted`.
     pub outcome: Outcome,
     pub salesforce_id: Option<String>,
     pub error_code: Option<String>,
     pub message: Option<String>,
 }
+
+#[derive(Debug, Clone)]
 pub struct ExecuteOptions {
+    /// Records per call, 1..=200.
     pub batch_size: usize,
+    /// Stop before the org's remaining daily calls fall below this.
     pub api_reserve: u64,
+    /// The job's match keys (lost-answer lookups read the same fields as the plan).
     pub match_keys: Vec<String>,
 }
-#[derive(Debug)]
-pub enum StopReason {
-    DailyLimit,
-    ApiReserve { remaining: u64 },
-    Interrupted,
-    Fatal(String),
-}
-impl std::fmt::Display for StopReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?}")
-    }
-}
+
+/// One result per item, in item order, and why the run stopped early (if it did).
+#[derive(Debug, Clone)]
 pub struct ExecuteOutcome {
     pub results: Vec<CreateResult>,
     pub stopped: Option<StopReason>,
 }
+
+/// Why a run stopped before every item was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Salesforce refused further calls today (403 REQUEST_LIMIT_EXCEEDED, or no calls left).
+    DailyLimit,
+    /// The org's remaining daily calls reached the job's `api_reserve`.
+    ApiReserve { remaining: u64 },
+    /// Ctrl-C / SIGTERM.
+    Interrupted,
+    /// Anything else that makes going on pointless (auth refused, unreachable, a bad request).
+    Fatal(String),
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::DailyLimit => {
+                f.write_str("Stopped: the org's daily API request limit is reached.")
+            }
+            StopReason::ApiReserve { remaining } => write!(
+                f,
+                "Stopped: the org has {remaining} daily API calls left, at the job's api_reserve."
+            ),
+            StopReason::Interrupted => f.write_str("Stopped: the run was interrupted."),
+            StopReason::Fatal(why) => write!(f, "Stopped: {why}"),
+        }
+    }
+}
+
+/// What one batch task hands back to the coordinator.
+struct BatchReport {
+    fates: Vec<(usize, ItemFate)>,
+    stop: Option<StopReason>,
+}
+
+/// Creates the users, `batch_size` per call, up to the client's concurrency in
+/// flight, until done, stopped by a limit, or `cancel` turns true. Calls already
+/// in flight finish and are accounted for; nothing is left half-known except
+/// when a lost answer could not be checked (then that item says so).
 pub async fn create_users(
-    _c: &Client,
-    _i: Vec<CreateItem>,
-    _o: &ExecuteOptions,
-    _cancel: tokio::sync::watch::Receiver<bool>,
+    client: &Client,
+    items: Vec<CreateItem>,
+    opts: &ExecuteOptions,
+    mut cancel: watch::Receiver<bool>,
 ) -> ExecuteOutcome {
-    ExecuteOutcome {
-        results: Vec::new(),
-        stopped: None,
+    let keys: Vec<usize> = items.iter().map(|i| i.key).collect();
+    let profiles = items
+        .iter()
+        .map(|i| profile_key(i.profile_id.as_deref()))
+        .collect();
+    let mut ledger = Ledger::new(profiles, opts.batch_size, client.max_retries());
+    let records: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let mut r = Map::with_capacity(i.record.len() + 1);
+            r.insert("attributes".into(), serde_json::json!({"type": "User"}));
+            r.extend(i.record.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Value::Object(r)
+        })
+        .collect();
+    let usernames: Vec<String> = items.iter().map(|i| i.username.clone()).collect();
+    drop(items);
+
+    let mut progress = Progress::new(keys.len() as u64);
+    let mut tasks: JoinSet<BatchReport> = JoinSet::new();
+    let mut stopped: Option<StopReason> = None;
+    let mut cancel_open = true;
+    let mut tally = Tally::default();
+
+    loop {
+        while stopped.is_none() && ledger.has_pending() && tasks.len() < client.concurrency() {
+            if *cancel.borrow() {
+                stopped = Some(StopReason::Interrupted);
+                break;
+            }
+            if let Some(reason) =
+                budget_stop(client.last_usage(), tasks.len() as u64, opts.api_reserve)
+            {
+                stopped = Some(reason);
+                break;
+            }
+            let batch = ledger.next_batch();
+            if batch.is_empty() {
+                break;
+            }
+            let job = BatchJob {
+                client: client.clone(),
+                uncertain: batch.iter().map(|&i| ledger.is_uncertain(i)).collect(),
+                records: batch.iter().map(|&i| records[i].clone()).collect(),
+                usernames: batch.iter().map(|&i| usernames[i].clone()).collect(),
+                items: batch,
+                match_keys: opts.match_keys.clone(),
+                api_reserve: opts.api_reserve,
+                cancel: cancel.clone(),
+            };
+            tasks.spawn(job.run());
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        tokio::select! {
+            joined = tasks.join_next() => {
+                let report = match joined {
+                    Some(Ok(report)) => report,
+                    // A panicking task is a bug; its items stay pending and the run stops.
+                    Some(Err(e)) => BatchReport { fates: Vec::new(), stop: Some(StopReason::Fatal(format!("a batch task failed: {e}"))) },
+                    None => continue,
+                };
+                for (item, fate) in report.fates {
+                    ledger.apply(item, fate);
+                }
+                if let Some(reason) = report.stop
+                    && stopped.is_none()
+                {
+                    warn!(reason = %reason, "Stopping the run; calls in flight will finish.");
+                    stopped = Some(reason);
+                }
+                tally = Tally {
+                    created: ledger.settled(Outcome::Created) as u64,
+                    collisions: ledger.settled(Outcome::Collision) as u64,
+                    failed: ledger.settled(Outcome::Failed) as u64,
+                    done: 0,
+                };
+                tally.done = tally.created + tally.collisions + tally.failed + ledger.settled(Outcome::NotAttempted) as u64;
+                progress.update(tally);
+            }
+            changed = cancel.changed(), if cancel_open && stopped.is_none() => {
+                match changed {
+                    Ok(()) if *cancel.borrow() => stopped = Some(StopReason::Interrupted),
+                    Ok(()) => {}
+                    Err(_) => cancel_open = false,
+                }
+            }
+        }
+    }
+    progress.finish();
+    let results = ledger.finish(&keys, stopped.as_ref());
+    // The run's one INFO line is the command's summary; this detail is for -v.
+    debug!(
+        created = tally.created,
+        collisions = tally.collisions,
+        failed = tally.failed,
+        api_calls = client.api_calls(),
+        "Creates finished."
+    );
+    ExecuteOutcome { results, stopped }
+}
+
+/// Resolves when `cancel` turns true; never, if its sender is gone.
+async fn interrupted(cancel: &mut watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// One batch call with its own retries; owns clones so it can run as a task.
+struct BatchJob {
+    client: Client,
+    items: Vec<usize>,
+    uncertain: Vec<bool>,
+    records: Vec<Value>,
+    usernames: Vec<String>,
+    match_keys: Vec<String>,
+    api_reserve: u64,
+    /// A backoff pause ends early on Ctrl-C; a call already sent is never abandoned.
+    cancel: watch::Receiver<bool>,
+}
+
+impl BatchJob {
+    fn unsent(&self, stop: StopReason) -> BatchReport {
+        BatchReport {
+            fates: self.items.iter().map(|&i| (i, ItemFate::Unsent)).collect(),
+            stop: Some(stop),
+        }
+    }
+
+    async fn run(mut self) -> BatchReport {
+        let mut attempt: u32 = 0;
+        loop {
+            let err = match self.client.create_collection(&self.records).await {
+                Ok(results) => return self.settle(results).await,
+                Err(e) => e,
+            };
+            let after = match classify_call(&err) {
+                CallVerdict::Retry { after } => after,
+                CallVerdict::LowerConcurrency { after } => {
+                    self.client.lower_concurrency();
+                    after
+                }
+                CallVerdict::Lost => return self.recover(&err).await,
+                // A second 401 straight after a fresh login: the login works but the session does not.
+                CallVerdict::Reauth => return self.unsent(StopReason::Fatal(err.to_string())),
+                CallVerdict::Stop(reason) => return self.unsent(reason),
+            };
+            if attempt >= self.client.max_retries() {
+                return self.unsent(StopReason::Fatal(format!(
+                    "{err} (still failing after {attempt} retries)"
+                )));
+            }
+            // A retry is one more call: it must fit the budget like any other.
+            if let Some(reason) = budget_stop(self.client.last_usage(), 0, self.api_reserve) {
+                return self.unsent(reason);
+            }
+            let delay = backoff(attempt, after, rand::random::<f64>());
+            warn!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Create call failed; will retry.");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = interrupted(&mut self.cancel) => return self.unsent(StopReason::Interrupted),
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Per-record verdicts; a DUPLICATE_USERNAME for a user whose earlier create
+    /// lost its answer may be that very create, so those are looked up first.
+    async fn settle(&self, results: Vec<crate::salesforce::RecordResult>) -> BatchReport {
+        let mut fates: Vec<(usize, ItemFate)> = Vec::with_capacity(results.len());
+        let mut check: Vec<(usize, String)> = Vec::new();
+        for (pos, result) in results.iter().enumerate() {
+            let verdict = classify_record(result);
+            if matches!(verdict, retry::RecordVerdict::Collision { .. }) && self.uncertain[pos] {
+                check.push((self.items[pos], self.usernames[pos].clone()));
+            }
+            fates.push((self.items[pos], ItemFate::Verdict(verdict)));
+        }
+        if !check.is_empty()
+            && let Ok(found) = recover::recover(&self.client, &check, &self.match_keys).await
+        {
+            for (item, fate) in found {
+                if let ItemFate::Recovered(id) = fate
+                    && let Some(slot) = fates.iter_mut().find(|(i, _)| *i == item)
+                {
+                    slot.1 = ItemFate::Recovered(id);
+                }
+            }
+        }
+        BatchReport { fates, stop: None }
+    }
+
+    async fn recover(&self, err: &crate::salesforce::SfError) -> BatchReport {
+        warn!(error = %err, users = self.items.len(), "Create answer lost; looking the users up before resending.");
+        let asked: Vec<(usize, String)> = self
+            .items
+            .iter()
+            .copied()
+            .zip(self.usernames.iter().cloned())
+            .collect();
+        match recover::recover(&self.client, &asked, &self.match_keys).await {
+            Ok(fates) => BatchReport { fates, stop: None },
+            Err(lookup) => {
+                let why = format!(
+                    "the answer to its create was lost and the check failed ({lookup}); the next run will find the user if it was created"
+                );
+                BatchReport {
+                    fates: self
+                        .items
+                        .iter()
+                        .map(|&i| (i, ItemFate::Unknown(why.clone())))
+                        .collect(),
+                    stop: Some(StopReason::Fatal(format!(
+                        "could not check users after a lost answer: {lookup}"
+                    ))),
+                }
+            }
+        }
     }
 }

@@ -187,9 +187,21 @@ impl Validator {
         }
     }
 
+    /// Resolves against the job file's folder, folding `..` so messages and
+    /// reports show `/etc/sfsync/people.csv`, not `/etc/sfsync/jobs/../people.csv`.
     fn path(&self, p: String) -> PathBuf {
-        let p = PathBuf::from(p);
-        if p.is_absolute() { p } else { self.dir.join(p) }
+        let joined = self.dir.join(p);
+        let mut out = PathBuf::new();
+        for part in joined.components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
     }
 
     /// A secret named by `<stem>_env` or `<stem>_file`; inline values are refused.

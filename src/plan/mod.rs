@@ -136,6 +136,12 @@ impl Decision {
         self
     }
 
+    /// An informational outcome: a message for the reader, no error code.
+    fn noting(mut self, message: String) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
     fn because(mut self, code: &str, message: String) -> Self {
         self.error_code = Some(code.into());
         self.message = Some(message.into());
@@ -261,8 +267,7 @@ fn decide(
         }
     }
     if !user.is_active {
-        return Decision::new(Outcome::Inactive).with_user(user).because(
-            "INACTIVE",
+        return Decision::new(Outcome::Inactive).with_user(user).noting(
             format!("matches inactive user {} by {}; reactivate it in Salesforce if this person should have access", user.username, match_keys[k]),
         );
     }
@@ -287,13 +292,12 @@ fn decide(
             ));
         }
     }
-    let mut d = Decision::new(Outcome::EmailChangeSkipped).with_user(user).because(
-        "EMAIL_CHANGE",
-        format!(
+    let mut d = Decision::new(Outcome::EmailChangeSkipped)
+        .with_user(user)
+        .noting(format!(
             "{}; Salesforce confirms e-mail changes with the user, so make this change in Setup",
             what.join(", ")
-        ),
-    );
+        ));
     d.previous_email = user.email.clone();
     d
 }

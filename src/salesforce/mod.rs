@@ -1,5 +1,25 @@
 //! The Salesforce REST client: OAuth flows, SOQL reads paged through
 //! `nextRecordsUrl`, sObject Collections creates, `Sforce-Limit-Info`.
+//!
+//! - [`auth`]: the three login flows; [`Credentials`] that never print.
+//! - [`client`]: [`Client`], paced and counted; reads retried, creates sent once.
+//! - [`soql`]: query text with escaped literals, chunked `IN (...)` lookups.
+//! - [`wire`]: the JSON shapes.
+//! - [`limits`]: `Sforce-Limit-Info` and [`ApiUsage`].
+//! - [`error`]: [`SfError`] and its predicates.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod limits;
+pub mod soql;
+pub mod wire;
+
+pub use auth::Credentials;
+pub use client::{Client, ClientOptions};
+pub use error::{SfError, TransportKind};
+pub use limits::{ApiUsage, parse_limit_info};
+pub use wire::{RecordError, RecordResult};
 
 /// An existing Salesforce user, as the planner needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,5 +32,3 @@ pub struct SfUser {
     /// One slot per [`crate::job::Job::match_keys`] entry: that field's value.
     pub keys: Box<[Option<Box<str>>]>,
 }
-mod stub;
-pub use stub::*;

@@ -1,4 +1,5 @@
 //! Test harnesses: an in-process emulator, a throwaway slapd, helpers to run the binary.
 
 pub mod emu;
+pub mod run;
 pub mod slapd;

@@ -1,0 +1,290 @@
+//! End-to-end figures for issue 7, through the release binary as a user runs it:
+//!
+//! 2. `sfsync plan`: a 1,000,000-row CSV against an emulator org of 1,000,000
+//!    users (half of the people match): wall time and peak RSS of sfsync.
+//! 3. `sfsync sync`: 100,000 new users from CSV, no injected latency: wall
+//!    time, create calls, token calls.
+//! 4. Pacing: 100 ms latency, concurrency 8, 20 requests/s, 100,000 users:
+//!    users/s against min(rps, concurrency / latency) x batch size.
+//!
+//! The emulator runs as its own process (`sfsync emulator`), so the figures
+//! are sfsync's alone. Inputs are generated in a temp folder at bench time.
+//!
+//!   cargo bench --bench e2e                          # all three, full size
+//!   cargo bench --bench e2e -- plan|sync|pacing      # one of them
+//!   SFSYNC_BENCH_SMOKE=1 cargo bench --bench e2e -- --test   # CI smoke: tiny sizes
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sfsync");
+
+fn smoke() -> bool {
+    std::env::var_os("SFSYNC_BENCH_SMOKE").is_some() || std::env::args().any(|a| a == "--test")
+}
+
+/// People `p0000000@corp.example.com`.. as the CSV source.
+fn people_csv(path: &Path, from: usize, to: usize) {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "uid,givenName,sn,mail").unwrap();
+    for i in from..to {
+        writeln!(w, "p{i:07},Given{i},Surname{i},p{i:07}@corp.example.com").unwrap();
+    }
+}
+
+/// The same people as an org export for `sfsync emulator --users`.
+fn org_csv(path: &Path, from: usize, to: usize) {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(
+        w,
+        "Username,Email,FirstName,LastName,Alias,IsActive,FederationIdentifier,ProfileId"
+    )
+    .unwrap();
+    for i in from..to {
+        let mail = format!("p{i:07}@corp.example.com");
+        writeln!(
+            w,
+            "{mail},{mail},Given{i},Surname{i},GSurname,true,p{i:07},00e90000001aV2o"
+        )
+        .unwrap();
+    }
+}
+
+struct Emulator {
+    child: Child,
+    url: String,
+}
+
+impl Emulator {
+    fn start(args: &[&str]) -> Emulator {
+        let mut child = Command::new(BIN)
+            .args(["-q", "emulator", "--daily-api-limit", "100000000"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Emulator {
+            child,
+            url: line.trim().to_owned(),
+        }
+    }
+
+    fn counters(&self) -> serde_json::Value {
+        let out = Command::new("curl")
+            .args(["-s", &format!("{}/_emulator/counters", self.url)])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn job(dir: &Path, url: &str, csv: &Path, limits: &str) -> PathBuf {
+    for (f, v) in [
+        ("id", "bench"),
+        ("secret", "bench"),
+        ("user", "svc@example.com"),
+        ("pw", "bench"),
+    ] {
+        std::fs::write(dir.join(f), v).unwrap();
+    }
+    let text = format!(
+        r#"name = "bench"
+[source]
+type = "csv"
+path = {csv:?}
+[salesforce]
+instance_url = "{url}"
+client_id_file = "id"
+client_secret_file = "secret"
+username_file = "user"
+password_file = "pw"
+[mapping]
+Username = "{{mail|lower}}"
+Email = "{{mail}}"
+FirstName = "{{givenName}}"
+LastName = "{{sn}}"
+Alias = "{{givenName|first:1}}{{sn|first:7}}"
+FederationIdentifier = "{{uid}}"
+[defaults]
+ProfileId = "00e90000001aV2o"
+TimeZoneSidKey = "America/Los_Angeles"
+LocaleSidKey = "en_US"
+EmailEncodingKey = "UTF-8"
+LanguageLocaleKey = "en_US"
+[safety]
+min_source_fraction = 0.0
+[limits]
+max_creates = 10000000
+api_reserve = 0
+{limits}
+"#,
+        csv = csv.display().to_string(),
+    );
+    let path = dir.join("bench.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs sfsync to the end; returns (wall, peak RSS in bytes, exit code).
+fn measure(args: &[&str]) -> (Duration, u64, i32) {
+    let start = Instant::now();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let code = loop {
+        // VmHWM is the process's own high-water mark; the last read before exit is its peak.
+        if let Ok(s) = std::fs::read_to_string(&status_path)
+            && let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:"))
+        {
+            peak_kib = peak_kib.max(v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (start.elapsed(), peak_kib * 1024, code)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn bench_plan(dir: &Path, runs: usize) {
+    let n = if smoke() { 2_000 } else { 1_000_000 };
+    let csv = dir.join("people.csv");
+    let org = dir.join("org.csv");
+    // Half the people exist: the org holds the upper half plus as many others.
+    people_csv(&csv, 0, n);
+    org_csv(&org, n / 2, n + n / 2);
+    let emu = Emulator::start(&["--users", org.to_str().unwrap()]);
+    // The job's own pacing would decide the read's speed (500 pages at 5 calls/s
+    // is 100 s by design); this measures sfsync, so the bucket is wide open.
+    let job = job(dir, &emu.url, &csv, "requests_per_second = 1000.0\n");
+    let report = dir.join("plan.json");
+    let mut walls = Vec::new();
+    let mut peaks = Vec::new();
+    for _ in 0..runs {
+        let (wall, peak, code) = measure(&[
+            "-q",
+            "plan",
+            "--job",
+            job.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "plan failed");
+        walls.push(wall.as_secs_f64());
+        peaks.push(peak as f64);
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(summary["summary"]["create"], n / 2);
+    assert_eq!(summary["summary"]["unchanged"], n / 2);
+    let peak = median(peaks);
+    println!(
+        "plan e2e: {n} CSV rows vs {n} org users: wall {:.2} s (median of {runs}), peak RSS {:.0} MiB = {:.0} bytes per source record + org user",
+        median(walls),
+        peak / 1_048_576.0,
+        peak / (2.0 * n as f64)
+    );
+}
+
+fn bench_sync(dir: &Path, runs: usize) {
+    let n = if smoke() { 1_000 } else { 100_000 };
+    let csv = dir.join("new.csv");
+    people_csv(&csv, 0, n);
+    let mut walls = Vec::new();
+    for _ in 0..runs {
+        let emu = Emulator::start(&[]);
+        let job = job(
+            dir,
+            &emu.url,
+            &csv,
+            "requests_per_second = 1000.0\nconcurrency = 8\n",
+        );
+        let (wall, _, code) = measure(&[
+            "-q",
+            "sync",
+            "--job",
+            job.to_str().unwrap(),
+            "--report",
+            dir.join("sync.json").to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "sync failed");
+        let c = emu.counters();
+        assert_eq!(
+            c["create_collection_calls"].as_u64(),
+            Some(n.div_ceil(200) as u64)
+        );
+        assert_eq!(c["token_calls"].as_u64(), Some(1));
+        assert_eq!(c["users_created"].as_u64(), Some(n as u64));
+        walls.push(wall.as_secs_f64());
+    }
+    println!(
+        "sync e2e: {n} new users, no latency, concurrency 8: wall {:.2} s (median of {runs}), {} create calls, 1 token call, {:.0} users/s",
+        median(walls.clone()),
+        n.div_ceil(200),
+        n as f64 / median(walls)
+    );
+}
+
+fn bench_pacing(dir: &Path) {
+    let n = if smoke() { 2_000 } else { 100_000 };
+    let (rps, concurrency, latency_ms) = (20.0, 8usize, 100u64);
+    let csv = dir.join("pacing.csv");
+    people_csv(&csv, 0, n);
+    let emu = Emulator::start(&["--latency-ms", &latency_ms.to_string()]);
+    let job = job(
+        dir,
+        &emu.url,
+        &csv,
+        &format!("requests_per_second = {rps}\nconcurrency = {concurrency}\n"),
+    );
+    let (wall, _, code) = measure(&["-q", "sync", "--job", job.to_str().unwrap()]);
+    assert_eq!(code, 0, "sync failed");
+    let allowed = f64::min(rps, concurrency as f64 / (latency_ms as f64 / 1000.0)) * 200.0;
+    let achieved = n as f64 / wall.as_secs_f64();
+    println!(
+        "pacing: {n} users, {latency_ms} ms latency, concurrency {concurrency}, {rps} req/s: {achieved:.0} users/s of {allowed:.0} allowed = {:.1}% (wall {:.2} s)",
+        100.0 * achieved / allowed,
+        wall.as_secs_f64()
+    );
+}
+
+fn main() {
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    let dir = tempfile::tempdir().unwrap();
+    let runs = if smoke() { 1 } else { 3 };
+    if want("plan") {
+        bench_plan(dir.path(), runs);
+    }
+    if want("sync") {
+        bench_sync(dir.path(), runs);
+    }
+    if want("pacing") {
+        bench_pacing(dir.path());
+    }
+}

@@ -1,0 +1,778 @@
+//! The Salesforce REST client: one token, reused; every call paced through the
+//! shared [`Pacer`], counted, and read for `Sforce-Limit-Info`.
+//!
+//! Reads (SOQL pages, `/limits`) are idempotent and retried here on transient
+//! failures. Creates are sent once ([`Client::create_collection`]): whether and
+//! how to retry them is the executor's decision, since a lost create answer must
+//! be recovered, never blindly resent.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use tracing::{debug, info, warn};
+use url::form_urlencoded;
+
+use super::auth::Credentials;
+use super::error::{display_url, transport};
+use super::limits::{ApiUsage, parse_limit_info};
+use super::wire::{
+    ApiErrorItem, CollectionRequest, LimitsAnswer, QueryPage, RecordResult, TokenAnswer, TokenError,
+};
+use super::{SfError, SfUser, soql};
+use crate::execute::pace::Pacer;
+use crate::execute::retry::{CallVerdict, backoff, classify_call, parse_retry_after};
+use crate::job::{Limits, SalesforceConfig, Secret};
+
+/// Page size asked of SOQL reads (the maximum Salesforce allows).
+const QUERY_BATCH_SIZE: u32 = 2000;
+
+/// How the client paces and retries.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// At most this many calls start in any one second (token and query calls included).
+    pub requests_per_second: f64,
+    /// At most this many calls in flight at once.
+    pub concurrency: usize,
+    /// Retries of one call after a transient failure.
+    pub max_retries: u32,
+    /// Per-call timeout, from sending to the last byte of the answer.
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            requests_per_second: 5.0,
+            concurrency: 4,
+            max_retries: 5,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The job's `[limits]`, with the default timeout.
+    pub fn from_limits(limits: &Limits) -> Self {
+        ClientOptions {
+            requests_per_second: limits.requests_per_second,
+            concurrency: limits.concurrency,
+            max_retries: limits.max_retries,
+            ..ClientOptions::default()
+        }
+    }
+}
+
+/// A logged-in connection to one org. Cheap to clone; clones share the token,
+/// the pacer and the counters.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    token_url: String,
+    api_version: String,
+    creds: Credentials,
+    opts: ClientOptions,
+    pacer: Pacer,
+    session: Mutex<Session>,
+    /// Serialises re-logins so that a burst of 401s costs one token call.
+    relogin: tokio::sync::Mutex<()>,
+    calls: AtomicU64,
+    logins: AtomicU64,
+    usage: Mutex<Option<ApiUsage>>,
+}
+
+#[derive(Clone)]
+struct Session {
+    token: Secret,
+    instance_url: String,
+    /// Bumped on every login; a 401 only triggers a login if no one else has
+    /// logged in since the failed call started.
+    generation: u64,
+}
+
+/// A successful answer, read in full.
+struct Answer {
+    body: Vec<u8>,
+    url: String,
+}
+
+impl Client {
+    /// Logs in (one token call) and returns a client bound to the org's `instance_url`.
+    pub async fn connect(
+        cfg: &SalesforceConfig,
+        creds: Credentials,
+        opts: ClientOptions,
+    ) -> Result<Client, SfError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("sfsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SfError::Setup(format!("cannot set up HTTPS: {e}")))?;
+        let inner = Inner {
+            http,
+            token_url: format!(
+                "{}/services/oauth2/token",
+                cfg.login_url.trim_end_matches('/')
+            ),
+            api_version: cfg.api_version.clone(),
+            creds,
+            pacer: Pacer::new(opts.requests_per_second, opts.concurrency),
+            opts,
+            session: Mutex::new(Session {
+                token: Secret::new(""),
+                instance_url: cfg.instance_url.trim_end_matches('/').to_owned(),
+                generation: 0,
+            }),
+            relogin: tokio::sync::Mutex::new(()),
+            calls: AtomicU64::new(0),
+            logins: AtomicU64::new(0),
+            usage: Mutex::new(None),
+        };
+        let client = Client {
+            inner: Arc::new(inner),
+        };
+        client.login().await?;
+        Ok(client)
+    }
+
+    /// The org's API host, as the token answer named it.
+    pub fn instance_url(&self) -> String {
+        self.session().instance_url
+    }
+
+    /// Every HTTP request made so far, token calls and retries included.
+    pub fn api_calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::SeqCst)
+    }
+
+    /// Token calls made so far (1 after connect; one more per expiry).
+    pub fn logins(&self) -> u64 {
+        self.inner.logins.load(Ordering::SeqCst)
+    }
+
+    /// The latest `Sforce-Limit-Info` reading, if any answer carried one.
+    pub fn last_usage(&self) -> Option<ApiUsage> {
+        *self.inner.usage.lock().expect("usage lock")
+    }
+
+    /// The current in-flight cap (lowered when Salesforce reports too many long requests).
+    pub fn concurrency(&self) -> usize {
+        self.inner.pacer.concurrency()
+    }
+
+    pub fn max_retries(&self) -> u32 {
+        self.inner.opts.max_retries
+    }
+
+    /// One fewer call in flight from now on (never below one). Returns the new cap.
+    pub fn lower_concurrency(&self) -> usize {
+        let now = self.inner.pacer.lower_concurrency();
+        warn!(
+            concurrency = now,
+            "Salesforce reports too many concurrent requests; lowering concurrency."
+        );
+        now
+    }
+
+    /// Every User in the org, active or not: `Id, Username, Email, IsActive` plus
+    /// the match keys, paged through `nextRecordsUrl` to the end. `keys[i]` of each
+    /// user is the value of `match_keys[i]`.
+    pub async fn query_users(&self, match_keys: &[String]) -> Result<Vec<SfUser>, SfError> {
+        let fields = soql::user_fields(match_keys).map_err(SfError::Setup)?;
+        let mut users = Vec::new();
+        self.query_each(&soql::select_users(&fields), |r| {
+            users.push(user_from_record(&r, match_keys)?);
+            Ok(())
+        })
+        .await?;
+        Ok(users)
+    }
+
+    /// The users holding these usernames (compared case-insensitively), looked up
+    /// with `Username IN (...)` queries short enough for a URL.
+    pub async fn find_users_by_username(
+        &self,
+        usernames: &[String],
+        match_keys: &[String],
+    ) -> Result<Vec<SfUser>, SfError> {
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fields = soql::user_fields(match_keys).map_err(SfError::Setup)?;
+        let prefix = format!("{} WHERE Username IN ", soql::select_users(&fields));
+        let mut found: Vec<SfUser> = Vec::new();
+        for q in soql::chunk_in(&prefix, usernames, "", self.query_budget()) {
+            for r in self.query_all(&q).await? {
+                let user = user_from_record(&r, match_keys)?;
+                if !found.iter().any(|u| u.id == user.id) {
+                    found.push(user);
+                }
+            }
+        }
+        let wanted: std::collections::HashSet<String> =
+            usernames.iter().map(|u| u.to_lowercase()).collect();
+        found.retain(|u| wanted.contains(&u.username.to_lowercase()));
+        Ok(found)
+    }
+
+    /// Profile Ids by name. Keys are the names as asked; names with no profile are absent.
+    pub async fn profile_ids_by_name(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, String>, SfError> {
+        let mut out = HashMap::new();
+        if names.is_empty() {
+            return Ok(out);
+        }
+        let prefix = "SELECT Id, Name FROM Profile WHERE Name IN ";
+        for q in soql::chunk_in(prefix, names, "", self.query_budget()) {
+            for r in self.query_all(&q).await? {
+                let (Some(id), Some(name)) = (field_text(&r, "Id"), field_text(&r, "Name")) else {
+                    continue;
+                };
+                for asked in names.iter().filter(|n| n.eq_ignore_ascii_case(&name)) {
+                    out.insert(asked.clone(), id.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a profile with this Id (15- or 18-character form) exists in the org.
+    pub async fn profile_exists(&self, id: &str) -> Result<bool, SfError> {
+        if !(id.len() == 15 || id.len() == 18) || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(false);
+        }
+        // Profiles are few (tens); reading them all avoids depending on how Id
+        // literals of either length compare in a WHERE clause.
+        let records = self.query_all("SELECT Id, Name FROM Profile").await?;
+        Ok(records
+            .iter()
+            .filter_map(|r| field_text(r, "Id"))
+            .any(|have| have.get(..15) == id.get(..15)))
+    }
+
+    /// The org's daily API allowance from `GET /limits`.
+    pub async fn limits(&self) -> Result<ApiUsage, SfError> {
+        let path = format!("/services/data/{}/limits", self.inner.api_version);
+        let answer = self.read(&path, false).await?;
+        let limits: LimitsAnswer = decode(&answer)?;
+        let pair = limits.daily_api_requests;
+        Ok(ApiUsage {
+            used: pair.max.saturating_sub(pair.remaining),
+            max: pair.max,
+        })
+    }
+
+    /// One sObject Collections create (`allOrNone: false`) of up to 200 records,
+    /// each already carrying `attributes`. Sent once: a 401 is answered by one
+    /// re-login and one resend (nothing was processed), every other failure is
+    /// returned for the caller to classify. Results come back in input order.
+    pub async fn create_collection(
+        &self,
+        records: &[serde_json::Value],
+    ) -> Result<Vec<RecordResult>, SfError> {
+        let body = serde_json::to_vec(&CollectionRequest {
+            all_or_none: false,
+            records,
+        })
+        .map_err(|e| SfError::Setup(format!("cannot encode the create request: {e}")))?;
+        let path = format!(
+            "/services/data/{}/composite/sobjects",
+            self.inner.api_version
+        );
+        let answer = self
+            .send_authed(Method::POST, &path, Some(body), false)
+            .await?;
+        let results: Vec<RecordResult> = decode(&answer)?;
+        if results.len() != records.len() {
+            return Err(SfError::Decode {
+                url: display_url(&answer.url),
+                detail: format!("{} results for {} records", results.len(), records.len()),
+            });
+        }
+        Ok(results)
+    }
+
+    // ---- internals ----
+
+    fn session(&self) -> Session {
+        self.inner.session.lock().expect("session lock").clone()
+    }
+
+    /// Room left for the `q=` value once the instance URL and query path are counted.
+    fn query_budget(&self) -> usize {
+        let base = self.instance_url().len()
+            + "/services/data/".len()
+            + self.inner.api_version.len()
+            + "/query?q=".len();
+        soql::MAX_URL_LEN.saturating_sub(base).max(200)
+    }
+
+    /// A SOQL query, every page.
+    async fn query_all(
+        &self,
+        soql_text: &str,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, SfError> {
+        let mut records = Vec::new();
+        self.query_each(soql_text, |r| {
+            records.push(r);
+            Ok(())
+        })
+        .await?;
+        Ok(records)
+    }
+
+    /// A SOQL query, every page, each record handed to `each` as its page
+    /// arrives (a million-user org is never held as raw JSON all at once).
+    async fn query_each(
+        &self,
+        soql_text: &str,
+        mut each: impl FnMut(serde_json::Map<String, serde_json::Value>) -> Result<(), SfError>,
+    ) -> Result<(), SfError> {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", soql_text)
+            .finish();
+        let mut path = format!("/services/data/{}/query?{q}", self.inner.api_version);
+        loop {
+            let answer = self.read(&path, true).await?;
+            let page: QueryPage = decode(&answer)?;
+            for record in page.records {
+                each(record)?;
+            }
+            match page.next_records_url {
+                Some(next) if !page.done => {
+                    // The locator is a path; tolerate an absolute URL on the same host.
+                    path = match next.find("/services/") {
+                        Some(i) if !next.starts_with('/') => next[i..].to_owned(),
+                        _ => next,
+                    };
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// An idempotent GET, retried on transient failures with backoff.
+    async fn read(&self, path: &str, query_options: bool) -> Result<Answer, SfError> {
+        let mut attempt = 0;
+        loop {
+            let err = match self
+                .send_authed(Method::GET, path, None, query_options)
+                .await
+            {
+                Ok(answer) => return Ok(answer),
+                Err(e) => e,
+            };
+            let after = match classify_call(&err) {
+                CallVerdict::Retry { after } => after,
+                // A read changes nothing, so a lost answer is simply asked again.
+                CallVerdict::Lost => None,
+                CallVerdict::LowerConcurrency { after } => {
+                    self.lower_concurrency();
+                    after
+                }
+                CallVerdict::Reauth | CallVerdict::Stop(_) => return Err(err),
+            };
+            if attempt >= self.inner.opts.max_retries {
+                return Err(err);
+            }
+            let delay = backoff(attempt, after, rand::random::<f64>());
+            warn!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Salesforce read failed; will retry.");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// One call with the current token. On 401 INVALID_SESSION_ID: log in again
+    /// (once per expiry, however many calls saw it) and resend. A call is tried
+    /// at most three times, so a login that works but whose sessions are refused
+    /// ends in an error instead of a loop; the second try only happens when
+    /// another call used up the fresh token first (short-lived sessions under load).
+    async fn send_authed(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        query_options: bool,
+    ) -> Result<Answer, SfError> {
+        const TRIES: usize = 3;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (generation, result) = self
+                .send_once(method.clone(), path, body.clone(), query_options)
+                .await;
+            match result {
+                Err(e) if e.is_invalid_session() && tries < TRIES => {
+                    info!("Salesforce session expired; logging in again.");
+                    self.relogin(generation).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        query_options: bool,
+    ) -> (u64, Result<Answer, SfError>) {
+        // The session is read after waiting for a slot: under load the wait can
+        // outlast a token, and a stale one would only earn a 401.
+        let admission = self.inner.pacer.admit().await;
+        let session = self.session();
+        (
+            session.generation,
+            self.send_admitted(method, path, body, query_options, &session, admission)
+                .await,
+        )
+    }
+
+    async fn send_admitted(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        query_options: bool,
+        session: &Session,
+        admission: crate::execute::pace::Admission,
+    ) -> Result<Answer, SfError> {
+        let url = format!("{}{}", session.instance_url, path);
+        let timeout = self.inner.opts.timeout;
+        let mut request = self
+            .inner
+            .http
+            .request(method, &url)
+            .timeout(timeout)
+            .bearer_auth(session.token.expose());
+        if query_options {
+            request = request.header(
+                "Sforce-Query-Options",
+                format!("batchSize={QUERY_BATCH_SIZE}"),
+            );
+        }
+        if let Some(body) = body {
+            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        }
+        self.inner.calls.fetch_add(1, Ordering::SeqCst);
+        debug!(url = %display_url(&url), "Calling Salesforce.");
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport(&display_url(&url), &e, timeout))?;
+        let status = response.status().as_u16();
+        self.note_usage(response.headers());
+        let retry_after = header_text(response.headers(), RETRY_AFTER.as_str())
+            .and_then(|v| parse_retry_after(&v));
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport(&display_url(&url), &e, timeout))?
+            .to_vec();
+        drop(admission);
+        if (200..300).contains(&status) {
+            Ok(Answer { body, url })
+        } else {
+            Err(api_error(&url, status, &body, retry_after))
+        }
+    }
+
+    /// Logs in again unless another task already did since `failed_generation`.
+    async fn relogin(&self, failed_generation: u64) -> Result<(), SfError> {
+        let _one_at_a_time = self.inner.relogin.lock().await;
+        if self.session().generation != failed_generation {
+            return Ok(());
+        }
+        self.login().await
+    }
+
+    /// A token call (retried on transient failures, never on a refusal).
+    async fn login(&self) -> Result<(), SfError> {
+        let mut attempt = 0;
+        loop {
+            let err = match self.token_call().await {
+                Ok((token, instance_url)) => {
+                    let mut s = self.inner.session.lock().expect("session lock");
+                    s.token = token;
+                    s.instance_url = instance_url;
+                    s.generation += 1;
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            let retry = matches!(
+                classify_call(&err),
+                CallVerdict::Retry { .. } | CallVerdict::Lost
+            );
+            if !retry || attempt >= self.inner.opts.max_retries {
+                return Err(err);
+            }
+            let delay = backoff(attempt, err.retry_after(), rand::random::<f64>());
+            warn!(error = %err, attempt = attempt + 1, "Salesforce login failed; will retry.");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn token_call(&self) -> Result<(Secret, String), SfError> {
+        let url = &self.inner.token_url;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let form = self.inner.creds.token_request(now)?;
+        let timeout = self.inner.opts.timeout;
+        let mut request = self.inner.http.post(url).timeout(timeout).form(&form.form);
+        if let Some((user, password)) = &form.basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        let admission = self.inner.pacer.admit().await;
+        self.inner.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.logins.fetch_add(1, Ordering::SeqCst);
+        debug!(url = %url, flow = self.inner.creds.flow_name(), "Requesting a Salesforce token.");
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport(url, &e, timeout))?;
+        let status = response.status().as_u16();
+        self.note_usage(response.headers());
+        let retry_after = header_text(response.headers(), RETRY_AFTER.as_str())
+            .and_then(|v| parse_retry_after(&v));
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport(url, &e, timeout))?;
+        drop(admission);
+        if status == 200 {
+            let answer: TokenAnswer =
+                serde_json::from_slice(&body).map_err(|e| SfError::Decode {
+                    url: url.clone(),
+                    detail: format!("not a token answer ({})", e.classify_name()),
+                })?;
+            let instance_url = checked_instance_url(&answer.instance_url)?;
+            return Ok((Secret::new(answer.access_token), instance_url));
+        }
+        if let Ok(e) = serde_json::from_slice::<TokenError>(&body)
+            && !(500..600).contains(&status)
+        {
+            return Err(SfError::Auth {
+                url: url.clone(),
+                error: e.error,
+                description: e.error_description.unwrap_or_default(),
+            });
+        }
+        Err(api_error(url, status, &body, retry_after))
+    }
+
+    /// Keeps the reading with the most calls used: answers to concurrent calls
+    /// can arrive out of order, and the count only grows within a day.
+    fn note_usage(&self, headers: &HeaderMap) {
+        let Some(usage) =
+            header_text(headers, "sforce-limit-info").and_then(|v| parse_limit_info(&v))
+        else {
+            return;
+        };
+        let mut slot = self.inner.usage.lock().expect("usage lock");
+        match *slot {
+            Some(old) if old.max == usage.max && old.used > usage.used => {}
+            _ => *slot = Some(usage),
+        }
+    }
+}
+
+/// Names a serde_json error's category without quoting the input (it may hold a token).
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "I/O error",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "unexpected JSON shape",
+            serde_json::error::Category::Eof => "cut short",
+        }
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(answer: &Answer) -> Result<T, SfError> {
+    serde_json::from_slice(&answer.body).map_err(|e| SfError::Decode {
+        url: display_url(&answer.url),
+        detail: format!("{e}"),
+    })
+}
+
+/// A non-2xx answer as an error naming the URL, errorCode and message.
+fn api_error(url: &str, status: u16, body: &[u8], retry_after: Option<Duration>) -> SfError {
+    let (code, message) = match serde_json::from_slice::<Vec<ApiErrorItem>>(body) {
+        Ok(items) if !items.is_empty() => (items[0].error_code.clone(), items[0].message.clone()),
+        _ => match serde_json::from_slice::<ApiErrorItem>(body) {
+            Ok(item) if !item.error_code.is_empty() => (item.error_code, item.message),
+            _ => {
+                let text = String::from_utf8_lossy(body);
+                let text: String = text.trim().chars().take(200).collect();
+                let reason = reqwest::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("unexpected status");
+                (
+                    String::new(),
+                    if text.is_empty() {
+                        reason.to_owned()
+                    } else {
+                        text
+                    },
+                )
+            }
+        },
+    };
+    SfError::Api {
+        url: display_url(url),
+        status,
+        code,
+        message,
+        retry_after,
+    }
+}
+
+/// The token answer decides where API calls go; refuse plain http except on
+/// loopback (the emulator), as the job loader does for configured URLs.
+fn checked_instance_url(raw: &str) -> Result<String, SfError> {
+    let trimmed = raw.trim_end_matches('/');
+    let parsed = url::Url::parse(trimmed).map_err(|_| {
+        SfError::Setup(format!(
+            "the token answer's instance_url {trimmed:?} is not a URL"
+        ))
+    })?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(trimmed.to_owned()),
+        "http" if loopback => Ok(trimmed.to_owned()),
+        _ => Err(SfError::Setup(format!(
+            "the token answer's instance_url {trimmed} is not https; refusing to send the token there"
+        ))),
+    }
+}
+
+/// A field's value as text, found case-insensitively (SOQL field names are).
+fn field_text(record: &serde_json::Map<String, serde_json::Value>, name: &str) -> Option<String> {
+    let value = record.get(name).or_else(|| {
+        record
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })?;
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn user_from_record(
+    record: &serde_json::Map<String, serde_json::Value>,
+    match_keys: &[String],
+) -> Result<SfUser, SfError> {
+    let missing = |field: &str| SfError::Decode {
+        url: "a SOQL answer".into(),
+        detail: format!("a User record without {field}"),
+    };
+    let id = field_text(record, "Id").ok_or_else(|| missing("Id"))?;
+    let username = field_text(record, "Username").ok_or_else(|| missing("Username"))?;
+    // Users are active unless Salesforce says otherwise; a missing flag must not hide a user.
+    let is_active = field_text(record, "IsActive").is_none_or(|v| v != "false");
+    Ok(SfUser {
+        id: id.into(),
+        username: username.into(),
+        email: field_text(record, "Email").map(Into::into),
+        is_active,
+        keys: match_keys
+            .iter()
+            .map(|k| field_text(record, k).map(Into::into))
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_become_users_with_aligned_keys() {
+        let r: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+            r#"{"attributes":{"type":"User"},"Id":"005A","Username":"a@x.com","Email":null,
+                "IsActive":false,"FederationIdentifier":"ada","EmployeeNumber":42}"#,
+        )
+        .unwrap();
+        let u = user_from_record(
+            &r,
+            &[
+                "federationidentifier".into(),
+                "EmployeeNumber".into(),
+                "Title".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(&*u.id, "005A");
+        assert_eq!(u.email, None);
+        assert!(!u.is_active);
+        assert_eq!(u.keys.len(), 3);
+        assert_eq!(u.keys[0].as_deref(), Some("ada"));
+        assert_eq!(u.keys[1].as_deref(), Some("42"));
+        assert_eq!(u.keys[2], None);
+    }
+
+    #[test]
+    fn error_bodies_become_sentences() {
+        let e = api_error(
+            "https://h/services/data/v62.0/query?q=x",
+            400,
+            br#"[{"message":"unexpected token: FORM","errorCode":"MALFORMED_QUERY"}]"#,
+            None,
+        );
+        assert_eq!(
+            e.to_string(),
+            "https://h/services/data/v62.0/query?q=x answered HTTP 400 MALFORMED_QUERY: unexpected token: FORM"
+        );
+        let e = api_error("https://h/x", 503, b"", Some(Duration::from_secs(3)));
+        assert_eq!(
+            e.to_string(),
+            "https://h/x answered HTTP 503: Service Unavailable"
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn instance_url_must_be_https_or_loopback() {
+        assert_eq!(
+            checked_instance_url("https://acme.my.salesforce.com/").unwrap(),
+            "https://acme.my.salesforce.com"
+        );
+        assert!(checked_instance_url("http://127.0.0.1:4040").is_ok());
+        assert!(checked_instance_url("http://[::1]:4040").is_ok());
+        assert!(checked_instance_url("http://evil.example.com").is_err());
+        assert!(checked_instance_url("nonsense").is_err());
+    }
+}
