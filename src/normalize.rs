@@ -79,6 +79,15 @@ pub fn is_email(s: &str) -> bool {
     atom_ok(local, "!#$%&'*+/=?^_`{|}~-") && atom_ok(domain, "-") && labels_ok
 }
 
+/// `s` in lower case, borrowed when it already is (no second copy per value).
+fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        s.to_lowercase().into()
+    } else {
+        s.into()
+    }
+}
+
 /// Turns source records into candidates for one job. Build once per run.
 #[derive(Debug)]
 pub struct Normalizer<'j> {
@@ -88,6 +97,10 @@ pub struct Normalizer<'j> {
     keys: Vec<usize>,
     /// Defaults as text (booleans included), per job field.
     defaults: Vec<Option<String>>,
+    /// Per job field, its maximum length (reference 4.2), looked up once.
+    max_lengths: Vec<Option<usize>>,
+    /// `REQUIRED_FIELDS` with their index in the job's fields.
+    required: Vec<(&'static str, Option<usize>)>,
 }
 
 impl<'j> Normalizer<'j> {
@@ -113,6 +126,11 @@ impl<'j> Normalizer<'j> {
             email: index("Email"),
             keys: job.match_keys.iter().map(|k| index(k)).collect(),
             defaults,
+            max_lengths: job.fields.iter().map(|f| max_length(&f.name)).collect(),
+            required: REQUIRED_FIELDS
+                .iter()
+                .map(|&name| (name, job.field_index(name)))
+                .collect(),
         }
     }
 
@@ -124,13 +142,18 @@ impl<'j> Normalizer<'j> {
             .map(|f| {
                 let t = f.template.as_ref()?;
                 let v = t.render(|a| source.value(a))?;
-                let v = v.trim();
-                (!v.is_empty()).then(|| v.into())
+                let trimmed = v.trim();
+                match trimmed.len() {
+                    0 => None,
+                    // Most values need no trimming: keep the rendered buffer.
+                    n if n == v.len() => Some(v.into_boxed_str()),
+                    _ => Some(trimmed.into()),
+                }
             })
             .collect();
         let effective =
             |i: usize| -> Option<&str> { rendered[i].as_deref().or(self.defaults[i].as_deref()) };
-        let username = effective(self.username).map(|u| Box::<str>::from(u.to_lowercase()));
+        let username = effective(self.username).map(|u| Box::<str>::from(lower(u)));
         let email = effective(self.email).map(Box::<str>::from);
         let invalid = |code: &'static str, message: String| {
             Normalized::Invalid(Invalid {
@@ -145,10 +168,11 @@ impl<'j> Normalizer<'j> {
         if let Some(problem) = &source.problem {
             return invalid("SOURCE_RECORD", problem.to_string());
         }
-        let missing: Vec<&str> = REQUIRED_FIELDS
+        let missing: Vec<&str> = self
+            .required
             .iter()
-            .copied()
-            .filter(|&name| self.job.field_index(name).and_then(effective).is_none())
+            .filter(|(_, i)| i.and_then(effective).is_none())
+            .map(|&(name, _)| name)
             .collect();
         if !missing.is_empty() {
             let sources: Vec<String> = missing
@@ -187,7 +211,11 @@ impl<'j> Normalizer<'j> {
             );
         }
         for (i, field) in self.job.fields.iter().enumerate() {
-            if let (Some(max), Some(value)) = (max_length(&field.name), effective(i)) {
+            if let (Some(max), Some(value)) = (self.max_lengths[i], effective(i)) {
+                // No more bytes than the limit: no more characters either.
+                if value.len() <= max {
+                    continue;
+                }
                 let len = value.chars().count();
                 if len > max {
                     return invalid(
@@ -207,12 +235,14 @@ impl<'j> Normalizer<'j> {
                 if i == self.username {
                     Some(username.clone())
                 } else {
-                    effective(i).map(|v| v.to_lowercase().into())
+                    effective(i).map(|v| lower(v).into())
                 }
             })
             .collect();
         let mut values = rendered;
-        values[self.username] = Some(username.clone());
+        if values[self.username].as_deref() != Some(&*username) {
+            values[self.username] = Some(username.clone());
+        }
         Normalized::Candidate(Candidate {
             record,
             username,

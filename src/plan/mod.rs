@@ -1,16 +1,113 @@
 //! The diff: candidates against the org's existing users -> one [`Decision`]
 //! per source record. Pure and linear: hash indexes, no nested loops.
 //!
+//! Each value space (usernames, and each match key's values) gets one hash
+//! table holding the org's values and the candidates' together, so one pass
+//! answers both "who in the org holds this value" and "how many candidates
+//! share it". The tables are independent, so they are built on scoped
+//! threads, one per table (a 1,000,000 x 1,000,000 plan is two tables of a
+//! couple of million entries each; see BENCHMARKS.md).
+//!
 //! Match keys are tried in order; the first key whose value finds a user
 //! decides the match. A match found through a later key is refused when the
 //! user carries a *different* value for an earlier (more stable) key: that
 //! user is someone else, and the username is a collision.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::normalize::{Candidate, Invalid};
 use crate::report::Outcome;
 use crate::salesforce::SfUser;
+
+/// Table hashing. foldhash, not std's SipHash: the tables hash millions of
+/// short strings and SipHash was a fifth of the planner's time. Its seed is
+/// random per process, and keys come from the company directory and the org
+/// (not from the internet), so crafted collisions are not a practical attack.
+type Hasher = foldhash::fast::RandomState;
+
+/// "Nobody" / "no group" in the `u32` index columns below.
+const NONE: u32 = u32::MAX;
+
+/// What one value space says about each candidate (columns, indexed like
+/// the candidates).
+#[derive(Debug)]
+struct Lookup {
+    /// The existing user holding the candidate's value (the last one, should
+    /// the org hold a value twice), or [`NONE`].
+    holder: Vec<u32>,
+    /// How many candidates carry the candidate's value (0: it has none).
+    shared: Vec<u32>,
+}
+
+impl Lookup {
+    fn holder(&self, ci: usize) -> Option<usize> {
+        let u = self.holder[ci];
+        (u != NONE).then_some(u as usize)
+    }
+}
+
+/// One table entry: the user holding the value and the candidates' group.
+#[derive(Clone, Copy)]
+struct Slot {
+    user: u32,
+    group: u32,
+}
+
+/// Runs the org's values (lower-cased here) and then the candidates' values
+/// (already lower case) through one table.
+fn lookup<'a>(
+    users: impl Iterator<Item = Option<&'a str>>,
+    candidates: &'a [Candidate],
+    value: impl Fn(&'a Candidate) -> Option<&'a str>,
+) -> Lookup {
+    let empty = Slot {
+        user: NONE,
+        group: NONE,
+    };
+    let mut table: HashMap<Cow<'a, str>, Slot, Hasher> = HashMap::with_capacity_and_hasher(
+        users.size_hint().0.max(candidates.len()),
+        Hasher::default(),
+    );
+    for (i, v) in users.enumerate() {
+        if let Some(v) = v {
+            table.entry(lower(v)).or_insert(empty).user = i as u32;
+        }
+    }
+    let mut holder = Vec::with_capacity(candidates.len());
+    let mut group = Vec::with_capacity(candidates.len());
+    let mut sizes: Vec<u32> = Vec::new();
+    for c in candidates {
+        let Some(v) = value(c) else {
+            holder.push(NONE);
+            group.push(NONE);
+            continue;
+        };
+        let slot = table.entry(Cow::Borrowed(v)).or_insert(empty);
+        if slot.group == NONE {
+            slot.group = sizes.len() as u32;
+            sizes.push(0);
+        }
+        sizes[slot.group as usize] += 1;
+        holder.push(slot.user);
+        group.push(slot.group);
+    }
+    let shared = group
+        .into_iter()
+        .map(|g| if g == NONE { 0 } else { sizes[g as usize] })
+        .collect();
+    Lookup { holder, shared }
+}
+
+/// `s` in lower case, borrowed when it already is: Salesforce stores
+/// usernames in lower case, so a big org costs no allocation here.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
 
 /// What the plan decided for one source record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,61 +169,90 @@ impl Plan {
 /// Plans `records` source records given their candidates and invalid ones.
 /// `match_keys` names the fields behind `Candidate::keys` / `SfUser::keys`
 /// (for messages); `Username` must be one of them or it is checked anyway.
-pub fn plan(
+pub fn plan<'a>(
     records: usize,
-    candidates: &[Candidate],
+    candidates: &'a [Candidate],
     invalid: &[Invalid],
-    existing: &[SfUser],
+    existing: &'a [SfUser],
     match_keys: &[String],
 ) -> Plan {
-    let mut decisions = vec![Decision::new(Outcome::Invalid); records];
-    for bad in invalid {
-        decisions[bad.record] =
-            Decision::new(Outcome::Invalid).because(bad.code, bad.message.clone());
-    }
-
-    let dup = duplicates(candidates, match_keys);
-    let by_username: HashMap<String, usize> = existing
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.username.to_lowercase(), i))
-        .collect();
-    let by_key: Vec<HashMap<String, usize>> = (0..match_keys.len())
-        .map(|k| {
-            existing
+    // Username's slot in `keys` holds the username on both sides (the client
+    // and the normalizer fill it so): the username table answers for it.
+    let key_value = |k: usize| move |c: &'a Candidate| c.keys.get(k)?.as_deref();
+    let user_value = |k: usize| move |u: &'a SfUser| u.keys.get(k)?.as_deref();
+    debug_assert!(match_keys.iter().enumerate().all(|(k, key)| {
+        key != "Username"
+            || (existing
                 .iter()
-                .enumerate()
-                .filter_map(|(i, u)| Some((u.keys.get(k)?.as_deref()?.to_lowercase(), i)))
-                .collect()
-        })
+                .all(|u| user_value(k)(u) == Some(&*u.username))
+                && candidates
+                    .iter()
+                    .all(|c| key_value(k)(c) == Some(&*c.username)))
+    }));
+    let (decisions, by_username, own) = std::thread::scope(|scope| {
+        let usernames = scope.spawn(|| {
+            lookup(
+                existing.iter().map(|u| Some(&*u.username)),
+                candidates,
+                |c| Some(&*c.username),
+            )
+        });
+        let keys: Vec<_> = match_keys
+            .iter()
+            .enumerate()
+            .map(|(k, key)| {
+                (key != "Username").then(|| {
+                    scope.spawn(move || {
+                        lookup(existing.iter().map(user_value(k)), candidates, key_value(k))
+                    })
+                })
+            })
+            .collect();
+        // Meanwhile, this thread lays out the decisions.
+        let mut decisions = vec![Decision::new(Outcome::Invalid); records];
+        for bad in invalid {
+            decisions[bad.record] =
+                Decision::new(Outcome::Invalid).because(bad.code, bad.message.clone());
+        }
+        fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        }
+        let own: Vec<Option<Lookup>> = keys.into_iter().map(|h| h.map(join)).collect();
+        (decisions, join(usernames), own)
+    });
+    let by_key: Vec<&Lookup> = own
+        .iter()
+        .map(|o| o.as_ref().unwrap_or(&by_username))
         .collect();
 
+    let mut decisions = decisions;
     for (ci, c) in candidates.iter().enumerate() {
-        decisions[c.record] = match &dup[ci] {
-            Some(message) => Decision::new(Outcome::DuplicateInSource)
-                .because("DUPLICATE_IN_SOURCE", message.clone()),
-            None => decide(c, existing, &by_username, &by_key, match_keys),
+        decisions[c.record] = match duplicate(ci, c, &by_username, &by_key, match_keys) {
+            Some(message) => {
+                Decision::new(Outcome::DuplicateInSource).because("DUPLICATE_IN_SOURCE", message)
+            }
+            None => decide(ci, c, existing, &by_username, &by_key, match_keys),
         };
     }
     Plan { decisions }
 }
 
 fn decide(
+    ci: usize,
     c: &Candidate,
     existing: &[SfUser],
-    by_username: &HashMap<String, usize>,
-    by_key: &[HashMap<String, usize>],
+    by_username: &Lookup,
+    by_key: &[&Lookup],
     match_keys: &[String],
 ) -> Decision {
-    let found = c
-        .keys
+    let found = by_key
         .iter()
         .enumerate()
-        .find_map(|(k, v)| Some((k, *by_key[k].get(v.as_deref()?)?)));
+        .find_map(|(k, l)| Some((k, l.holder(ci)?)));
     let Some((k, ui)) = found else {
         // Username may not be a match key; it still cannot be taken twice.
-        return match by_username.get(&*c.username) {
-            Some(&ui) => collision(&existing[ui], &c.username, None),
+        return match by_username.holder(ci) {
+            Some(ui) => collision(&existing[ui], &c.username, None),
             None => Decision::new(Outcome::Create),
         };
     };
@@ -157,7 +283,7 @@ fn decide(
     }
     if !same_username {
         what.push(format!("username {} -> {}", user.username, c.username));
-        if let Some(&holder) = by_username.get(&*c.username)
+        if let Some(holder) = by_username.holder(ci)
             && existing[holder].id != user.id
         {
             what.push(format!(
@@ -193,41 +319,36 @@ fn collision(holder: &SfUser, username: &str, stable: Option<(&str, &str, &str)>
     )
 }
 
-/// For each candidate, a message when it shares its username (or another
-/// match key's value) with another candidate. Every member of a group gets it.
-fn duplicates(candidates: &[Candidate], match_keys: &[String]) -> Vec<Option<String>> {
-    let mut out: Vec<Option<String>> = vec![None; candidates.len()];
-    let mut mark = |groups: HashMap<&str, Vec<usize>>, what: &dyn Fn(&str, usize) -> String| {
-        for (value, members) in groups {
-            if members.len() > 1 {
-                for &m in &members {
-                    out[m].get_or_insert_with(|| what(value, members.len()));
-                }
-            }
-        }
-    };
-    let mut by_username: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, c) in candidates.iter().enumerate() {
-        by_username.entry(&c.username).or_default().push(i);
+/// A message when candidate `ci` shares its username (or another match
+/// key's value) with another candidate. Every member of a group gets it.
+fn duplicate(
+    ci: usize,
+    c: &Candidate,
+    by_username: &Lookup,
+    by_key: &[&Lookup],
+    match_keys: &[String],
+) -> Option<String> {
+    let n = by_username.shared[ci];
+    if n > 1 {
+        return Some(format!(
+            "{n} source records map to username {}; none is sent until one remains",
+            c.username
+        ));
     }
-    mark(by_username, &|u, n| {
-        format!("{n} source records map to username {u}; none is sent until one remains")
-    });
-    for (k, key) in match_keys.iter().enumerate() {
-        if key == "Username" {
-            continue;
+    let shared = match_keys
+        .iter()
+        .zip(by_key)
+        .zip(c.keys.iter())
+        .filter(|((key, _), _)| *key != "Username");
+    for ((key, lookup), value) in shared {
+        let n = lookup.shared[ci];
+        if let (true, Some(v)) = (n > 1, value.as_deref()) {
+            return Some(format!(
+                "{n} source records share {key} {v}; none is sent until one remains"
+            ));
         }
-        let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, c) in candidates.iter().enumerate() {
-            if let Some(v) = c.keys[k].as_deref() {
-                groups.entry(v).or_default().push(i);
-            }
-        }
-        mark(groups, &|v, n| {
-            format!("{n} source records share {key} {v}; none is sent until one remains")
-        });
     }
-    out
+    None
 }
 
 #[cfg(test)]

@@ -1,0 +1,266 @@
+//! Planner benchmark (issue 7, target 1): 1,000,000 source candidates against
+//! 1,000,000 existing users, half of the candidates matching, in <= 1.0 s.
+//!
+//! Inputs are generated here at bench time from the demo job's mapping
+//! (`jobs/demo.toml`); nothing big is committed. Before timing, the bench
+//! prints how many bytes each candidate and each Salesforce user holds
+//! (resident-memory growth while building them, and their payload).
+//!
+//! `cargo bench --bench planner` measures at full size;
+//! `SFSYNC_BENCH_SMOKE=1 cargo bench --bench planner -- --test` runs it once
+//! on 1,000 records (CI).
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput};
+use sfsync::commands::run::normalize_all;
+use sfsync::job::Job;
+use sfsync::normalize::{Candidate, Normalizer};
+use sfsync::plan::plan;
+use sfsync::report::Outcome;
+use sfsync::salesforce::SfUser;
+use sfsync::source::SourceRecord;
+
+const GIVEN: [&str; 8] = [
+    "Michael", "Emily", "David", "Sarah", "José", "Aiko", "Olamide", "Grace",
+];
+const SURNAMES: [&str; 8] = [
+    "Johnson", "Williams", "Brown", "Jones", "Núñez", "Tanaka", "Adeyemi", "O'Neil",
+];
+const TITLES: [&str; 4] = [
+    "Account Executive",
+    "Software Engineer",
+    "VP Sales",
+    "Support Specialist",
+];
+
+/// `name` with only its ASCII letters, for e-mail addresses (`Núñez` -> `Nez`).
+fn ascii(name: &str) -> String {
+    name.chars().filter(char::is_ascii_alphabetic).collect()
+}
+
+fn smoke() -> bool {
+    std::env::var_os("SFSYNC_BENCH_SMOKE").is_some()
+}
+
+fn demo_job() -> Job {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/demo.toml");
+    sfsync::job::load(&path).expect("jobs/demo.toml loads")
+}
+
+/// Person `i` as the directory has them; the values line up with `job.attributes`.
+fn person(job: &Job, i: usize) -> SourceRecord {
+    let given = GIVEN[i % GIVEN.len()];
+    let sn = SURNAMES[(i / GIVEN.len()) % SURNAMES.len()];
+    let value = |attr: &str| -> Option<Box<str>> {
+        Some(match attr {
+            "uid" => format!("{}{}{i}", &given[..1], sn).to_lowercase().into(),
+            "givenname" => given.into(),
+            "sn" => sn.into(),
+            "mail" => format!("{}.{}.{i}@Example.com", ascii(given), ascii(sn)).into(),
+            "employeenumber" => (100_000 + i).to_string().into(),
+            "title" => TITLES[i % TITLES.len()].into(),
+            _ => return None,
+        })
+    };
+    SourceRecord {
+        origin: format!("people.csv:{}", i + 2).into(),
+        values: job.attributes.iter().map(|a| value(a)).collect(),
+        problem: None,
+        note: None,
+    }
+}
+
+/// The org: `n` users. User `j < n/2` is source person `2j` (so half the
+/// candidates match), mostly unchanged; a few carry an old e-mail or are
+/// inactive, and a few hold the username of a new person under another
+/// FederationIdentifier. Users `j >= n/2` are not in the source.
+fn org(candidates: &[Candidate], n: usize, fed_field: usize) -> Vec<SfUser> {
+    (0..n)
+        .map(|j| {
+            let id: Box<str> = format!("005{j:015}").into();
+            if j < n / 2 {
+                let c = &candidates[2 * j];
+                let fed = c.values[fed_field].clone();
+                let mut email = c.email.clone();
+                let mut username = c.username.clone();
+                let mut active = true;
+                match j % 100 {
+                    1 => email = format!("old.{email}").into(),
+                    2 => active = false,
+                    3 => {
+                        // Holds new person 2j+1's username as someone else.
+                        username = candidates[2 * j + 1].username.clone();
+                        email = username.clone();
+                        return SfUser {
+                            id,
+                            keys: Box::new([
+                                Some(format!("other{j}").into()),
+                                Some(username.clone()),
+                            ]),
+                            username,
+                            email: Some(email),
+                            is_active: true,
+                        };
+                    }
+                    _ => {}
+                }
+                if j % 100 == 4 {
+                    username = format!("renamed.{username}").into();
+                }
+                SfUser {
+                    id,
+                    keys: Box::new([fed, Some(username.clone())]),
+                    username,
+                    email: Some(email),
+                    is_active: active,
+                }
+            } else {
+                let username: Box<str> = format!("former.{j}@example.com").into();
+                SfUser {
+                    id,
+                    keys: Box::new([Some(format!("former{j}").into()), Some(username.clone())]),
+                    username: username.clone(),
+                    email: Some(username),
+                    is_active: j % 3 != 0,
+                }
+            }
+        })
+        .collect()
+}
+
+/// Nanoseconds this process's threads have spent on a CPU (user + system,
+/// Linux `/proc/self/stat`, 10 ms ticks): with other work on the machine,
+/// wall time also counts the waits for a core.
+fn cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    ticks * 10_000_000
+}
+
+/// Runs `f` `runs` times; prints the median wall and on-CPU time, and the
+/// load average, so a figure taken on a busy machine says so.
+fn median_of<T>(what: &str, runs: usize, mut f: impl FnMut() -> T) {
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (w, c) = (std::time::Instant::now(), cpu_ns());
+        let out = f();
+        cpu.push((cpu_ns() - c) as f64 / 1e9);
+        wall.push(w.elapsed().as_secs_f64());
+        drop(out);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("?");
+    eprintln!(
+        "{what}: median of {runs}: {:.3} s wall, {:.3} s on CPU (load average {load})",
+        median(&mut wall),
+        median(&mut cpu)
+    );
+}
+
+/// Resident set size of this process, in bytes (Linux).
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn text_bytes(v: &[Option<Box<str>>]) -> usize {
+    v.iter().flatten().map(|s| s.len()).sum()
+}
+
+fn bench(c: &mut Criterion) {
+    let n = if smoke() { 1_000 } else { 1_000_000 };
+    let job = demo_job();
+    assert_eq!(job.match_keys, ["FederationIdentifier", "Username"]);
+    let fed_field = job.field_index("FederationIdentifier").unwrap();
+    let normalizer = Normalizer::new(&job, Some("00e90000001aV2oAAE"));
+
+    let records: Vec<SourceRecord> = (0..n).map(|i| person(&job, i)).collect();
+    let before = rss();
+    let (candidates, invalid) = normalize_all(&normalizer, &records);
+    let after_candidates = rss();
+    assert!(invalid.is_empty(), "{:?}", invalid.first());
+    let existing = org(&candidates, n, fed_field);
+    let after_org = rss();
+
+    let payload_c: usize = candidates
+        .iter()
+        .map(|c| {
+            size_of::<Candidate>()
+                + c.username.len()
+                + c.email.len()
+                + size_of_val(&*c.values)
+                + text_bytes(&c.values)
+                + size_of_val(&*c.keys)
+                + text_bytes(&c.keys)
+        })
+        .sum();
+    let payload_u: usize = existing
+        .iter()
+        .map(|u| {
+            size_of::<SfUser>()
+                + u.id.len()
+                + u.username.len()
+                + u.email.as_deref().map_or(0, str::len)
+                + size_of_val(&*u.keys)
+                + text_bytes(&u.keys)
+        })
+        .sum();
+    eprintln!(
+        "memory: candidate {} B resident ({} B payload), Salesforce user {} B resident ({} B payload), over {n} each",
+        (after_candidates.saturating_sub(before)) / n as u64,
+        payload_c / n,
+        (after_org.saturating_sub(after_candidates)) / n as u64,
+        payload_u / n,
+    );
+
+    let p = plan(n, &candidates, &invalid, &existing, &job.match_keys);
+    let count = |o: Outcome| p.decisions.iter().filter(|d| d.outcome == o).count();
+    let creates = count(Outcome::Create);
+    eprintln!(
+        "plan: {} create, {} unchanged, {} email change, {} inactive, {} collision",
+        creates,
+        count(Outcome::Unchanged),
+        count(Outcome::EmailChangeSkipped),
+        count(Outcome::Inactive),
+        count(Outcome::Collision),
+    );
+    // Half the candidates match: every odd person is new (or blocked by a holder).
+    assert_eq!(creates + count(Outcome::Collision), n / 2 + n / 200);
+
+    let runs = if smoke() { 1 } else { 5 };
+    median_of(&format!("plan {n} x {n}"), runs, || {
+        plan(n, &candidates, &invalid, &existing, &job.match_keys)
+    });
+
+    let mut group = c.benchmark_group("planner");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(if smoke() { 1 } else { 15 }));
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(format!("plan {n} candidates x {n} users"), |b| {
+        b.iter_with_large_drop(|| plan(n, &candidates, &invalid, &existing, &job.match_keys))
+    });
+    group.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}
