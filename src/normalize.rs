@@ -17,8 +17,6 @@ pub struct Candidate {
     /// Trimmed and lower-cased.
     pub username: Box<str>,
     pub email: Box<str>,
-    /// Rendered template per job field (`None`: the default applies when sending).
-    pub values: Box<[Option<Box<str>>]>,
     /// Per match key, lower-cased for comparison (`None`: no value).
     pub keys: Box<[Option<Box<str>>]>,
 }
@@ -134,22 +132,24 @@ impl<'j> Normalizer<'j> {
         }
     }
 
+    /// One field's template rendered against a record, trimmed; `None` when it yields nothing.
+    fn render(&self, field: usize, source: &SourceRecord) -> Option<Box<str>> {
+        let t = self.job.fields[field].template.as_ref()?;
+        let v = t.render(|a| source.value(a))?;
+        let trimmed = v.trim();
+        match trimmed.len() {
+            0 => None,
+            // Most values need no trimming: keep the rendered buffer.
+            n if n == v.len() => Some(v.into_boxed_str()),
+            _ => Some(trimmed.into()),
+        }
+    }
+
     pub fn normalize(&self, record: usize, source: &SourceRecord) -> Normalized {
-        let rendered: Vec<Option<Box<str>>> = self
-            .job
-            .fields
-            .iter()
-            .map(|f| {
-                let t = f.template.as_ref()?;
-                let v = t.render(|a| source.value(a))?;
-                let trimmed = v.trim();
-                match trimmed.len() {
-                    0 => None,
-                    // Most values need no trimming: keep the rendered buffer.
-                    n if n == v.len() => Some(v.into_boxed_str()),
-                    _ => Some(trimmed.into()),
-                }
-            })
+        // Rendered values live only while checking: a candidate keeps what the
+        // plan compares, and the record to send is rendered again for creates.
+        let rendered: Vec<Option<Box<str>>> = (0..self.job.fields.len())
+            .map(|i| self.render(i, source))
             .collect();
         let effective =
             |i: usize| -> Option<&str> { rendered[i].as_deref().or(self.defaults[i].as_deref()) };
@@ -239,25 +239,26 @@ impl<'j> Normalizer<'j> {
                 }
             })
             .collect();
-        let mut values = rendered;
-        if values[self.username].as_deref() != Some(&*username) {
-            values[self.username] = Some(username.clone());
-        }
         Normalized::Candidate(Candidate {
             record,
             username,
             email,
-            values: values.into(),
             keys,
         })
     }
 
-    /// The JSON record to send for a candidate: every field with a value, booleans as booleans.
-    pub fn record(&self, c: &Candidate) -> Map<String, Value> {
+    /// The JSON record to send for a candidate made from `source`: every field
+    /// with a value, booleans as booleans, the username as normalized.
+    pub fn record(&self, c: &Candidate, source: &SourceRecord) -> Map<String, Value> {
         let mut map = Map::new();
         for (i, field) in self.job.fields.iter().enumerate() {
-            let value = match (&c.values[i], &field.default) {
-                (Some(v), _) => Value::String(v.to_string()),
+            let rendered = if i == self.username {
+                Some(c.username.clone())
+            } else {
+                self.render(i, source)
+            };
+            let value = match (rendered, &field.default) {
+                (Some(v), _) => Value::String(v.into()),
                 (None, Some(DefaultValue::Bool(b))) => Value::Bool(*b),
                 (None, _) => match &self.defaults[i] {
                     Some(d) => Value::String(d.clone()),
@@ -270,12 +271,11 @@ impl<'j> Normalizer<'j> {
     }
 
     /// The profile a candidate is created with (to stop per profile on LICENSE_LIMIT_EXCEEDED).
-    pub fn profile_id(&self, c: &Candidate) -> Option<String> {
+    pub fn profile_id(&self, source: &SourceRecord) -> Option<String> {
         let i = self.job.field_index("ProfileId")?;
-        c.values[i]
-            .as_deref()
-            .or(self.defaults[i].as_deref())
-            .map(str::to_owned)
+        self.render(i, source)
+            .map(String::from)
+            .or_else(|| self.defaults[i].clone())
     }
 }
 
@@ -355,7 +355,7 @@ UserPermissionsMarketingUser = false
             c.keys.as_ref(),
             [Some("ada".into()), Some("ada@example.com".into())]
         );
-        let sent = Value::Object(n.record(&c));
+        let sent = Value::Object(n.record(&c, &r));
         assert_eq!(
             sent,
             serde_json::json!({

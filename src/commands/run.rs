@@ -173,8 +173,8 @@ async fn run_inner(
                     CreateItem {
                         key: r,
                         username: c.username.to_string(),
-                        profile_id: normalizer.profile_id(c),
-                        record: normalizer.record(c),
+                        profile_id: normalizer.profile_id(&records[r]),
+                        record: normalizer.record(c, &records[r]),
                     }
                 })
                 .collect();
@@ -237,7 +237,15 @@ async fn run_inner(
 
     write_report(&report, req)?;
     if let Some(dir) = &req.results_dir {
-        write_results(dir, &plan, &attempted, &candidates, &by_record, &normalizer)?;
+        write_results(
+            dir,
+            &records,
+            &plan,
+            &attempted,
+            &candidates,
+            &by_record,
+            &normalizer,
+        )?;
     }
     if !req.dry_run && req.only.is_empty() && matches!(exit_code, exit::OK | exit::NEEDS_PERSON) {
         let state = JobState {
@@ -470,6 +478,7 @@ fn print_stdout(report: &Report, format: ReportFormat) -> Result<(), Error> {
 /// Data Loader style `success.csv` / `error.csv` for the records this run sent.
 fn write_results(
     dir: &Path,
+    records: &[SourceRecord],
     plan: &Plan,
     attempted: &[usize],
     candidates: &[Candidate],
@@ -480,10 +489,10 @@ fn write_results(
         .iter()
         .map(|&r| {
             let c = &candidates[by_record[r].expect("attempted records are candidates")];
-            normalizer.record(c).into_iter().collect()
+            normalizer.record(c, &records[r]).into_iter().collect()
         })
         .collect();
-    let records: Vec<report::results::AttemptedRecord<'_>> = attempted
+    let attempted_records: Vec<report::results::AttemptedRecord<'_>> = attempted
         .iter()
         .zip(&fields)
         .filter(|(r, _)| plan.decisions[**r].outcome != Outcome::NotAttempted)
@@ -499,7 +508,7 @@ fn write_results(
             }
         })
         .collect();
-    report::results::write(dir, &records).map_err(|e| {
+    report::results::write(dir, &attempted_records).map_err(|e| {
         Error::Fatal(format!(
             "cannot write the result files in {}: {e}",
             dir.display()

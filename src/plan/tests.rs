@@ -16,7 +16,6 @@ fn cand(record: usize, uid: Option<&str>, mail: &str) -> Candidate {
         record,
         username: username.clone(),
         email: mail.into(),
-        values: Box::new([]),
         keys: Box::new([uid.map(|u| u.to_lowercase().into()), Some(username)]),
     }
 }

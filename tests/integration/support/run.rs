@@ -22,12 +22,19 @@ pub const SECRETS: [(&str, &str); 4] = [
 /// The demo job pointed at `base_url`, reading `csv` (default: the sample people),
 /// with `[limits]`/`[safety]` lines appended by `extra`. Returns the job path.
 pub fn write_job(dir: &Path, base_url: &str, csv: Option<&Path>, extra: &str) -> PathBuf {
-    let csv = csv.map_or_else(|| repo().join("samples/people.csv"), Path::to_path_buf);
+    // The sample people are copied beside the job and named relatively, so
+    // reports say `people.csv:12` wherever the checkout lives (snapshots).
+    let csv = match csv {
+        Some(path) => path.display().to_string(),
+        None => {
+            std::fs::copy(repo().join("samples/people.csv"), dir.join("people.csv")).unwrap();
+            "people.csv".to_owned()
+        }
+    };
     let mut text = std::fs::read_to_string(repo().join("jobs/demo.toml")).unwrap();
-    text = text.replace("http://127.0.0.1:8484", base_url).replace(
-        "\"../samples/people.csv\"",
-        &format!("{:?}", csv.display().to_string()),
-    );
+    text = text
+        .replace("http://127.0.0.1:8484", base_url)
+        .replace("\"../samples/people.csv\"", &format!("{csv:?}"));
     for (key, (var, _)) in ["client_id", "client_secret", "username", "password"]
         .iter()
         .zip(SECRETS)
@@ -149,6 +156,7 @@ pub fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
         (r"127\.0\.0\.1:\d+", "[EMU]"),
+        (r"/[^ \n]*/\.tmp[A-Za-z0-9]{6}", "[TMP]"),
         (repo, "[REPO]"),
         (r#""api_remaining": \d+"#, r#""api_remaining": [N]"#),
     ]
