@@ -140,6 +140,10 @@ async fn run_inner(
         &existing,
         &job.match_keys,
     );
+    // The org's users are only counted from here on: free them before the
+    // creates and the report, the run's other big allocations.
+    let salesforce_users = existing.len() as u64;
+    drop(existing);
     let by_record = index_candidates(records.len(), &candidates);
     let invalid_by_record = index_invalid(records.len(), &invalid);
 
@@ -208,7 +212,7 @@ async fn run_inner(
         dry_run: req.dry_run,
         started_at: report::timestamp(started),
         finished_at: report::timestamp(time::OffsetDateTime::now_utc()),
-        salesforce_users: existing.len() as u64,
+        salesforce_users,
         api_calls: client.api_calls(),
         context: ReportContext {
             source: describe_source(job),
