@@ -49,6 +49,9 @@ pub struct Ledger {
     exhausted: HashMap<String, String>,
     batch_size: usize,
     max_retries: u32,
+    /// Settled items per outcome, kept as items settle: progress asks after
+    /// every batch, and counting the slots each time made a run quadratic.
+    settled: [usize; Outcome::ALL.len()],
 }
 
 /// Profiles compare by the case-sensitive 15-character Id (18-character Ids add a checksum).
@@ -68,6 +71,7 @@ impl Ledger {
             exhausted: HashMap::new(),
             batch_size: batch_size.clamp(1, MAX_BATCH),
             max_retries,
+            settled: [0; Outcome::ALL.len()],
         }
     }
 
@@ -81,10 +85,7 @@ impl Ledger {
 
     /// Items settled so far, by outcome (for progress).
     pub fn settled(&self, outcome: Outcome) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.result.as_ref().is_some_and(|r| r.outcome == outcome))
-            .count()
+        self.settled[outcome as usize]
     }
 
     /// The next batch, in queue order. Items whose profile ran out of licences
@@ -172,6 +173,10 @@ impl Ledger {
         code: Option<String>,
         message: Option<String>,
     ) {
+        if let Some(previous) = &self.slots[item].result {
+            self.settled[previous.outcome as usize] -= 1;
+        }
+        self.settled[outcome as usize] += 1;
         self.slots[item].result = Some(CreateResult {
             key: 0,
             outcome,
