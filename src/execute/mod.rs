@@ -116,23 +116,20 @@ pub async fn create_users(
     opts: &ExecuteOptions,
     mut cancel: watch::Receiver<bool>,
 ) -> ExecuteOutcome {
-    let keys: Vec<usize> = items.iter().map(|i| i.key).collect();
-    let profiles = items
-        .iter()
-        .map(|i| profile_key(i.profile_id.as_deref()))
-        .collect();
+    // One pass that moves each record (no copies: a migration holds 100,000s).
+    let mut keys = Vec::with_capacity(items.len());
+    let mut profiles = Vec::with_capacity(items.len());
+    let mut usernames = Vec::with_capacity(items.len());
+    let mut records = Vec::with_capacity(items.len());
+    for item in items {
+        keys.push(item.key);
+        profiles.push(profile_key(item.profile_id.as_deref()));
+        usernames.push(item.username);
+        let mut r = item.record;
+        r.insert("attributes".into(), serde_json::json!({"type": "User"}));
+        records.push(Value::Object(r));
+    }
     let mut ledger = Ledger::new(profiles, opts.batch_size, client.max_retries());
-    let records: Vec<Value> = items
-        .iter()
-        .map(|i| {
-            let mut r = Map::with_capacity(i.record.len() + 1);
-            r.insert("attributes".into(), serde_json::json!({"type": "User"}));
-            r.extend(i.record.iter().map(|(k, v)| (k.clone(), v.clone())));
-            Value::Object(r)
-        })
-        .collect();
-    let usernames: Vec<String> = items.iter().map(|i| i.username.clone()).collect();
-    drop(items);
 
     let mut progress = Progress::new(keys.len() as u64);
     let mut tasks: JoinSet<BatchReport> = JoinSet::new();
