@@ -13,6 +13,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+#[path = "support/measure.rs"]
+mod measure;
+use measure::{median_of, rss};
+
 use criterion::{Criterion, Throughput};
 use sfsync::commands::run::normalize_all;
 use sfsync::job::Job;
@@ -129,56 +133,6 @@ fn org(candidates: &[Candidate], n: usize) -> Vec<SfUser> {
             }
         })
         .collect()
-}
-
-/// Nanoseconds this process's threads have spent on a CPU (user + system,
-/// Linux `/proc/self/stat`, 10 ms ticks): with other work on the machine,
-/// wall time also counts the waits for a core.
-fn cpu_ns() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let ticks: u64 = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|t| t.parse::<u64>().ok())
-        .sum();
-    ticks * 10_000_000
-}
-
-/// Runs `f` `runs` times; prints the median wall and on-CPU time, and the
-/// load average, so a figure taken on a busy machine says so.
-fn median_of<T>(what: &str, runs: usize, mut f: impl FnMut() -> T) {
-    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
-        let (w, c) = (std::time::Instant::now(), cpu_ns());
-        let out = f();
-        cpu.push((cpu_ns() - c) as f64 / 1e9);
-        wall.push(w.elapsed().as_secs_f64());
-        drop(out);
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load = load.split_whitespace().next().unwrap_or("?");
-    eprintln!(
-        "{what}: median of {runs}: {:.3} s wall, {:.3} s on CPU (load average {load})",
-        median(&mut wall),
-        median(&mut cpu)
-    );
-}
-
-/// Resident set size of this process, in bytes (Linux).
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 fn text_bytes(v: &[Option<Box<str>>]) -> usize {
