@@ -465,19 +465,8 @@ impl Client {
         }
         self.inner.calls.fetch_add(1, Ordering::SeqCst);
         debug!(url = %display_url(&url), "Calling Salesforce.");
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport(&display_url(&url), &e, timeout))?;
-        let status = response.status().as_u16();
-        self.note_usage(response.headers());
-        let retry_after = header_text(response.headers(), RETRY_AFTER.as_str())
-            .and_then(|v| parse_retry_after(&v));
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport(&display_url(&url), &e, timeout))?
-            .to_vec();
+        let (status, retry_after, body) =
+            self.exchange(request, &display_url(&url), timeout).await?;
         drop(admission);
         if (200..300).contains(&status) {
             Ok(Answer { body, url })
@@ -538,18 +527,7 @@ impl Client {
         self.inner.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.logins.fetch_add(1, Ordering::SeqCst);
         debug!(url = %url, flow = self.inner.creds.flow_name(), "Requesting a Salesforce token.");
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport(url, &e, timeout))?;
-        let status = response.status().as_u16();
-        self.note_usage(response.headers());
-        let retry_after = header_text(response.headers(), RETRY_AFTER.as_str())
-            .and_then(|v| parse_retry_after(&v));
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport(url, &e, timeout))?;
+        let (status, retry_after, body) = self.exchange(request, url, timeout).await?;
         drop(admission);
         if status == 200 {
             let answer: TokenAnswer =
@@ -570,6 +548,30 @@ impl Client {
             });
         }
         Err(api_error(url, status, &body, retry_after))
+    }
+
+    /// Sends a request and reads the whole answer: status, Retry-After and
+    /// body, noting `Sforce-Limit-Info` on the way. `shown_url` is what errors name.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        shown_url: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(u16, Option<std::time::Duration>, Vec<u8>), SfError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport(shown_url, &e, timeout))?;
+        let status = response.status().as_u16();
+        self.note_usage(response.headers());
+        let retry_after = header_text(response.headers(), RETRY_AFTER.as_str())
+            .and_then(|v| parse_retry_after(&v));
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport(shown_url, &e, timeout))?
+            .to_vec();
+        Ok((status, retry_after, body))
     }
 
     /// Keeps the reading with the most calls used: answers to concurrent calls
