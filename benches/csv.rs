@@ -15,22 +15,16 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-#[path = "support/measure.rs"]
-mod measure;
-use measure::{median_of, rss};
+#[path = "support/common.rs"]
+mod common;
+use common::{GIVEN, SURNAMES, ascii, demo_job, median_of, rss, smoke};
 
 use criterion::{Criterion, Throughput};
 use sfsync::commands::run::normalize_all;
-use sfsync::job::{CsvSource, Job};
+use sfsync::job::CsvSource;
 use sfsync::normalize::Normalizer;
 use sfsync::source::SourceRecord;
 
-const GIVEN: [&str; 8] = [
-    "Michael", "Emily", "David", "Sarah", "José", "Aiko", "Olamide", "Grace",
-];
-const SURNAMES: [&str; 8] = [
-    "Johnson", "Williams", "Brown", "Jones", "Núñez", "Tanaka", "Adeyemi", "O'Neil",
-];
 const TITLES: [&str; 5] = [
     "Account Executive",
     "Software Engineer",
@@ -38,20 +32,6 @@ const TITLES: [&str; 5] = [
     "Support Specialist",
     "\"Head, Customer Success\"",
 ];
-
-/// `name` with only its ASCII letters, for e-mail addresses (`Núñez` -> `Nez`).
-fn ascii(name: &str) -> String {
-    name.chars().filter(char::is_ascii_alphabetic).collect()
-}
-
-fn smoke() -> bool {
-    std::env::var_os("SFSYNC_BENCH_SMOKE").is_some()
-}
-
-fn demo_job() -> Job {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/demo.toml");
-    sfsync::job::load(&path).expect("jobs/demo.toml loads")
-}
 
 /// A people export like `samples/people.csv`, `n` rows; returns the file size.
 fn write_csv(path: &Path, n: usize) -> u64 {

@@ -10,12 +10,11 @@
 //! `SFSYNC_BENCH_SMOKE=1 cargo bench --bench planner -- --test` runs it once
 //! on 1,000 records (CI).
 
-use std::path::Path;
 use std::time::Duration;
 
-#[path = "support/measure.rs"]
-mod measure;
-use measure::{median_of, rss};
+#[path = "support/common.rs"]
+mod common;
+use common::{GIVEN, SURNAMES, ascii, demo_job, median_of, rss, smoke};
 
 use criterion::{Criterion, Throughput};
 use sfsync::commands::run::normalize_all;
@@ -26,32 +25,12 @@ use sfsync::report::Outcome;
 use sfsync::salesforce::SfUser;
 use sfsync::source::SourceRecord;
 
-const GIVEN: [&str; 8] = [
-    "Michael", "Emily", "David", "Sarah", "José", "Aiko", "Olamide", "Grace",
-];
-const SURNAMES: [&str; 8] = [
-    "Johnson", "Williams", "Brown", "Jones", "Núñez", "Tanaka", "Adeyemi", "O'Neil",
-];
 const TITLES: [&str; 4] = [
     "Account Executive",
     "Software Engineer",
     "VP Sales",
     "Support Specialist",
 ];
-
-/// `name` with only its ASCII letters, for e-mail addresses (`Núñez` -> `Nez`).
-fn ascii(name: &str) -> String {
-    name.chars().filter(char::is_ascii_alphabetic).collect()
-}
-
-fn smoke() -> bool {
-    std::env::var_os("SFSYNC_BENCH_SMOKE").is_some()
-}
-
-fn demo_job() -> Job {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/demo.toml");
-    sfsync::job::load(&path).expect("jobs/demo.toml loads")
-}
 
 /// Person `i` as the directory has them; the values line up with `job.attributes`.
 fn person(job: &Job, i: usize) -> SourceRecord {

@@ -1,7 +1,35 @@
-//! Measuring helpers shared by the in-process benches (`csv`, `planner`):
-//! median wall and on-CPU time, load average, resident memory. Linux only.
+//! Shared by the in-process benches (`csv`, `planner`): the generated people's
+//! names, the demo job, smoke mode, and measuring (median wall and on-CPU
+//! time, load average, resident memory; Linux only).
 // Each bench uses what it needs.
 #![allow(dead_code)]
+
+use std::path::Path;
+
+use sfsync::job::Job;
+
+pub const GIVEN: [&str; 8] = [
+    "Michael", "Emily", "David", "Sarah", "José", "Aiko", "Olamide", "Grace",
+];
+pub const SURNAMES: [&str; 8] = [
+    "Johnson", "Williams", "Brown", "Jones", "Núñez", "Tanaka", "Adeyemi", "O'Neil",
+];
+
+/// `name` with only its ASCII letters, for e-mail addresses (`Núñez` -> `Nez`).
+pub fn ascii(name: &str) -> String {
+    name.chars().filter(char::is_ascii_alphabetic).collect()
+}
+
+/// CI's smoke run: tiny sizes.
+pub fn smoke() -> bool {
+    std::env::var_os("SFSYNC_BENCH_SMOKE").is_some()
+}
+
+/// `jobs/demo.toml`, the mapping the benches normalize with.
+pub fn demo_job() -> Job {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/demo.toml");
+    sfsync::job::load(&path).expect("jobs/demo.toml loads")
+}
 
 /// Nanoseconds this process's threads have spent on a CPU (user + system,
 /// Linux `/proc/self/stat`, 10 ms ticks): with other work on the machine,
