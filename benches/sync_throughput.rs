@@ -41,7 +41,7 @@ fn items(n: usize) -> Vec<CreateItem> {
                 key: i,
                 username,
                 profile_id: Some("00e90000001aV2oAAE".into()),
-                record,
+                record: sfsync::execute::user_record(&record),
             }
         })
         .collect()

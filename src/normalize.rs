@@ -4,6 +4,8 @@
 //! Usernames are trimmed and lower-cased here, once, so every later
 //! comparison (duplicates, matching, the emulator) sees one spelling.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::job::{DefaultValue, Job, REQUIRED_FIELDS};
@@ -19,6 +21,23 @@ pub struct Candidate {
     pub email: Box<str>,
     /// Per match key, lower-cased for comparison (`None`: no value).
     pub keys: Box<[Option<Box<str>>]>,
+}
+
+/// One field's value as sent: text, or a boolean default (`IsActive = true`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Sent<'a> {
+    Text(Cow<'a, str>),
+    Bool(bool),
+}
+
+impl From<Sent<'_>> for Value {
+    fn from(v: Sent<'_>) -> Value {
+        match v {
+            Sent::Text(s) => Value::String(s.into_owned()),
+            Sent::Bool(b) => Value::Bool(b),
+        }
+    }
 }
 
 /// A record that cannot be sent, and why, in the words a person fixes it with.
@@ -78,7 +97,7 @@ pub fn is_email(s: &str) -> bool {
 }
 
 /// `s` in lower case, borrowed when it already is (no second copy per value).
-fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+fn lower(s: &str) -> Cow<'_, str> {
     if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
         s.to_lowercase().into()
     } else {
@@ -247,27 +266,36 @@ impl<'j> Normalizer<'j> {
         })
     }
 
-    /// The JSON record to send for a candidate made from `source`: every field
-    /// with a value, booleans as booleans, the username as normalized.
+    /// The fields to send for a candidate made from `source`, in the job's
+    /// order: every field with a value, the username as normalized.
+    pub fn fields<'a>(
+        &'a self,
+        c: &'a Candidate,
+        source: &'a SourceRecord,
+    ) -> impl Iterator<Item = (&'a str, Sent<'a>)> + 'a {
+        self.job
+            .fields
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, field)| {
+                let value = if i == self.username {
+                    Sent::Text(Cow::Borrowed(&c.username))
+                } else if let Some(v) = self.render(i, source) {
+                    Sent::Text(Cow::Owned(v.into()))
+                } else if let Some(DefaultValue::Bool(b)) = field.default {
+                    Sent::Bool(b)
+                } else {
+                    Sent::Text(Cow::Borrowed(self.defaults[i].as_deref()?))
+                };
+                Some((field.name.as_str(), value))
+            })
+    }
+
+    /// [`Normalizer::fields`] as a JSON object (the result files show what was sent).
     pub fn record(&self, c: &Candidate, source: &SourceRecord) -> Map<String, Value> {
-        let mut map = Map::new();
-        for (i, field) in self.job.fields.iter().enumerate() {
-            let rendered = if i == self.username {
-                Some(c.username.clone())
-            } else {
-                self.render(i, source)
-            };
-            let value = match (rendered, &field.default) {
-                (Some(v), _) => Value::String(v.into()),
-                (None, Some(DefaultValue::Bool(b))) => Value::Bool(*b),
-                (None, _) => match &self.defaults[i] {
-                    Some(d) => Value::String(d.clone()),
-                    None => continue,
-                },
-            };
-            map.insert(field.name.clone(), value);
-        }
-        map
+        self.fields(c, source)
+            .map(|(name, v)| (name.to_owned(), v.into()))
+            .collect()
     }
 
     /// The profile a candidate is created with (to stop per profile on LICENSE_LIMIT_EXCEEDED).
@@ -366,6 +394,22 @@ UserPermissionsMarketingUser = false
                 "UserPermissionsMarketingUser": false
             })
         );
+        // On the wire: the same fields in the job's order, after `attributes`.
+        let wire = crate::execute::user_record(n.fields(&c, &r));
+        assert!(
+            wire.get().starts_with(
+                r#"{"attributes":{"type":"User"},"Username":"ada@example.com","Email""#
+            ),
+            "{wire}"
+        );
+        let Value::Object(mut decoded) = serde_json::from_str(wire.get()).unwrap() else {
+            panic!("not an object: {wire}")
+        };
+        assert_eq!(
+            decoded.remove("attributes"),
+            Some(serde_json::json!({"type": "User"}))
+        );
+        assert_eq!(Value::Object(decoded), sent);
     }
 
     #[test]

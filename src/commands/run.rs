@@ -178,7 +178,7 @@ async fn run_inner(
                         key: r,
                         username: c.username.to_string(),
                         profile_id: normalizer.profile_id(&records[r]),
-                        record: normalizer.record(c, &records[r]),
+                        record: execute::user_record(normalizer.fields(c, &records[r])),
                     }
                 })
                 .collect();

@@ -17,9 +17,12 @@ pub mod progress;
 pub mod recover;
 pub mod retry;
 
+use std::cell::Cell;
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
@@ -39,8 +42,34 @@ pub struct CreateItem {
     pub username: String,
     /// Items sharing a profile stop together when its licences run out.
     pub profile_id: Option<String>,
-    /// Every User field to send, without `attributes`.
-    pub record: Map<String, Value>,
+    /// The User record as sent, `attributes` included ([`user_record`]).
+    /// Encoded once: batches and retries copy bytes, not JSON trees.
+    pub record: Box<RawValue>,
+}
+
+/// Encodes a User record for [`CreateItem::record`]: `attributes` first, then
+/// `fields` in their order, without building a JSON tree.
+pub fn user_record<K: AsRef<str>, V: Serialize>(
+    fields: impl IntoIterator<Item = (K, V)>,
+) -> Box<RawValue> {
+    // Serialize takes &self; the fields are walked once, so the iterator is taken out.
+    struct Record<I>(Cell<Option<I>>);
+    impl<K: AsRef<str>, V: Serialize, I: Iterator<Item = (K, V)>> Serialize for Record<I> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(None)?;
+            map.serialize_entry("attributes", &Type { r#type: "User" })?;
+            for (k, v) in self.0.take().into_iter().flatten() {
+                map.serialize_entry(k.as_ref(), &v)?;
+            }
+            map.end()
+        }
+    }
+    #[derive(Serialize)]
+    struct Type {
+        r#type: &'static str,
+    }
+    serde_json::value::to_raw_value(&Record(Cell::new(Some(fields.into_iter()))))
+        .expect("text keys and plain values always encode")
 }
 
 /// What became of one [`CreateItem`].
@@ -125,9 +154,7 @@ pub async fn create_users(
         keys.push(item.key);
         profiles.push(profile_key(item.profile_id.as_deref()));
         usernames.push(item.username);
-        let mut r = item.record;
-        r.insert("attributes".into(), serde_json::json!({"type": "User"}));
-        records.push(Value::Object(r));
+        records.push(item.record);
     }
     let mut ledger = Ledger::new(profiles, opts.batch_size, client.max_retries());
 
@@ -228,7 +255,7 @@ struct BatchJob {
     client: Client,
     items: Vec<usize>,
     uncertain: Vec<bool>,
-    records: Vec<Value>,
+    records: Vec<Box<RawValue>>,
     usernames: Vec<String>,
     match_keys: Vec<String>,
     api_reserve: u64,

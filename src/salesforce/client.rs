@@ -276,7 +276,7 @@ impl Client {
     /// returned for the caller to classify. Results come back in input order.
     pub async fn create_collection(
         &self,
-        records: &[serde_json::Value],
+        records: &[Box<serde_json::value::RawValue>],
     ) -> Result<Vec<RecordResult>, SfError> {
         let body = serde_json::to_vec(&CollectionRequest {
             all_or_none: false,

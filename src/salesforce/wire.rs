@@ -47,7 +47,8 @@ pub(crate) struct QueryPage {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CollectionRequest<'a> {
     pub all_or_none: bool,
-    pub records: &'a [serde_json::Value],
+    /// Each record encoded once, `attributes` included: a batch copies bytes, not trees.
+    pub records: &'a [Box<serde_json::value::RawValue>],
 }
 
 /// One per-record result of an sObject Collections call, in input order.

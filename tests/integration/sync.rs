@@ -81,7 +81,7 @@ fn item(key: usize, username: &str, profile: &str) -> CreateItem {
         key,
         username: username.into(),
         profile_id: Some(profile.into()),
-        record,
+        record: execute::user_record(&record),
     }
 }
 
