@@ -83,17 +83,16 @@ pub fn run() -> Result<u8, Error> {
         println!("Emulator with the sample org (samples/salesforce-users.csv) at {}", emu.base_url);
         println!("Syncing samples/people.csv into it with jobs/demo.toml...\n");
 
+        let html = out_dir.join("report.html");
         let req = RunRequest {
             report: Some(report_path.clone()),
             format: Some(ReportFormat::Json),
             print_table: true,
+            extra_reports: vec![(html.clone(), ReportFormat::Html)],
             ..RunRequest::default()
         };
         let (_tx, cancel) = tokio::sync::watch::channel(false);
         let result = run::run(&job, &req, cancel).await?;
-        let html = out_dir.join("report.html");
-        crate::report::write::atomic(&html, |w| run::render(&result.report, ReportFormat::Html, w))
-            .map_err(|e| Error::Fatal(format!("cannot write {}: {e}", html.display())))?;
         println!("\nFull report: {} (JSON) and {} (open in a browser).", report_path.display(), html.display());
         println!(
             "A real run would exit {} here: the sample has records that need a person, on purpose.",

@@ -3,6 +3,7 @@
 //!
 //! This is the one place where the pure core meets I/O for a run.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -33,6 +34,10 @@ pub struct RunRequest {
     pub results_dir: Option<PathBuf>,
     /// Print the table on stdout even when a report file is written (the demo).
     pub print_table: bool,
+    /// More report files, written from the same rows after `report` (the
+    /// demo's HTML page): the rows borrow the run's data, so every rendering
+    /// happens inside the run.
+    pub extra_reports: Vec<(PathBuf, ReportFormat)>,
 }
 
 impl RunRequest {
@@ -52,7 +57,10 @@ impl RunRequest {
 /// What a finished (or stopped) run hands back to its command.
 #[derive(Debug)]
 pub struct RunResult {
-    pub report: Report,
+    /// Job, times, summary and context; no rows (they borrowed the run's
+    /// data and were rendered before it ended: see
+    /// [`RunRequest::extra_reports`]).
+    pub report: Report<'static>,
     pub exit_code: u8,
 }
 
@@ -261,7 +269,10 @@ async fn run_inner(
         }
     }
     log_summary(&report, exit_code);
-    Ok(RunResult { report, exit_code })
+    Ok(RunResult {
+        report: report.without_users(),
+        exit_code,
+    })
 }
 
 async fn read_source(
@@ -391,28 +402,27 @@ fn index_invalid(records: usize, invalid: &[Invalid]) -> Vec<Option<usize>> {
     by_record
 }
 
-/// One report line: the decision, where the record came from, and who it is.
-fn row(
-    d: &Decision,
-    record: &SourceRecord,
-    (username, email): (Option<&str>, Option<&str>),
-) -> ReportUser {
-    let mut message = d.message.as_deref().map(str::to_owned);
-    if let Some(note) = &record.note {
-        message = Some(match message {
-            Some(m) => format!("{m} ({note})"),
-            None => note.to_string(),
-        });
-    }
+/// One report line: the decision, where the record came from, and who it
+/// is. It borrows all of them; only a message joined with the record's note
+/// is made anew.
+fn row<'a>(
+    d: &'a Decision,
+    record: &'a SourceRecord,
+    (username, email): (Option<&'a str>, Option<&'a str>),
+) -> ReportUser<'a> {
+    let message = match (d.message.as_deref(), record.note.as_deref()) {
+        (Some(m), Some(note)) => Some(Cow::Owned(format!("{m} ({note})"))),
+        (m, note) => m.or(note).map(Cow::Borrowed),
+    };
     ReportUser {
         outcome: d.outcome,
-        username: username.map(str::to_owned),
-        email: email.map(str::to_owned),
-        source: record.origin.to_string(),
-        salesforce_id: d.salesforce_id.as_deref().map(str::to_owned),
-        error_code: d.error_code.as_deref().map(str::to_owned),
+        username: username.map(Cow::Borrowed),
+        email: email.map(Cow::Borrowed),
+        source: Cow::Borrowed(&record.origin),
+        salesforce_id: d.salesforce_id.as_deref().map(Cow::Borrowed),
+        error_code: d.error_code.as_deref().map(Cow::Borrowed),
         message,
-        previous_email: d.previous_email.as_deref().map(str::to_owned),
+        previous_email: d.previous_email.as_deref().map(Cow::Borrowed),
     }
 }
 
@@ -442,7 +452,11 @@ pub fn format_for(path: Option<&Path>, format: Option<ReportFormat>) -> ReportFo
     }
 }
 
-pub fn render(report: &Report, format: ReportFormat, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn render(
+    report: &Report<'_>,
+    format: ReportFormat,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     match format {
         ReportFormat::Table => out.write_all(report::table::render(report).as_bytes()),
         ReportFormat::Json => report::json::render(report, out),
@@ -452,24 +466,31 @@ pub fn render(report: &Report, format: ReportFormat, out: &mut dyn Write) -> std
     }
 }
 
-fn write_report(report: &Report, req: &RunRequest) -> Result<(), Error> {
+fn write_report(report: &Report<'_>, req: &RunRequest) -> Result<(), Error> {
     let format = format_for(req.report.as_deref(), req.format);
     match &req.report {
         Some(path) => {
-            report::write::atomic(path, |w| render(report, format, w)).map_err(|e| {
-                Error::Fatal(format!("cannot write the report {}: {e}", path.display()))
-            })?;
-            tracing::debug!(path = %path.display(), "Wrote the report.");
+            write_report_file(report, path, format)?;
             if req.print_table {
                 print_stdout(report, ReportFormat::Table)?;
             }
-            Ok(())
         }
-        None => print_stdout(report, format),
+        None => print_stdout(report, format)?,
     }
+    for (path, format) in &req.extra_reports {
+        write_report_file(report, path, *format)?;
+    }
+    Ok(())
 }
 
-fn print_stdout(report: &Report, format: ReportFormat) -> Result<(), Error> {
+fn write_report_file(report: &Report<'_>, path: &Path, format: ReportFormat) -> Result<(), Error> {
+    report::write::atomic(path, |w| render(report, format, w))
+        .map_err(|e| Error::Fatal(format!("cannot write the report {}: {e}", path.display())))?;
+    tracing::debug!(path = %path.display(), "Wrote the report.");
+    Ok(())
+}
+
+fn print_stdout(report: &Report<'_>, format: ReportFormat) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     match render(report, format, &mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -520,7 +541,7 @@ fn write_results(
     })
 }
 
-fn log_summary(report: &Report, code: u8) {
+fn log_summary(report: &Report<'_>, code: u8) {
     let s = &report.summary;
     let what = if report.dry_run { "Planned" } else { "Synced" };
     let line = format!(

@@ -15,12 +15,13 @@ pub struct RunFacts {
 }
 
 /// Counts every row and keeps those a reader needs: everything but
-/// `unchanged`, unless `report_all`.
-pub fn build(
+/// `unchanged`, unless `report_all`. Rows are taken one at a time, so a
+/// caller can make them lazily from the data it already holds.
+pub fn build<'a>(
     facts: RunFacts,
-    rows: impl IntoIterator<Item = ReportUser>,
+    rows: impl IntoIterator<Item = ReportUser<'a>>,
     report_all: bool,
-) -> Report {
+) -> Report<'a> {
     let mut summary = Summary {
         salesforce_users: facts.salesforce_users,
         api_calls: facts.api_calls,
@@ -56,7 +57,7 @@ pub fn timestamp(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-impl Report {
+impl Report<'_> {
     /// SPEC's exit code for a finished run: 3 when someone must act, else 0.
     pub fn exit_code(&self) -> u8 {
         if self.summary.needs_person() > 0 {
@@ -65,13 +66,29 @@ impl Report {
             crate::error::exit::OK
         }
     }
+
+    /// Everything but the rows (job, times, summary, context): what outlives
+    /// the run whose data the rows borrow. `users` is left empty, so render
+    /// the rows before calling this.
+    pub fn without_users(self) -> Report<'static> {
+        Report {
+            report_version: self.report_version,
+            job: self.job,
+            dry_run: self.dry_run,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            summary: self.summary,
+            users: Vec::new(),
+            context: self.context,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn row(outcome: Outcome) -> ReportUser {
+    fn row(outcome: Outcome) -> ReportUser<'static> {
         ReportUser {
             outcome,
             username: Some("a@example.com".into()),
@@ -118,6 +135,22 @@ mod tests {
             build(facts(), [row(Outcome::EmailChangeSkipped)], false).exit_code(),
             0
         );
+    }
+
+    #[test]
+    fn without_users_keeps_the_counts_and_drops_the_borrowed_rows() {
+        let source = String::from("people.csv:9");
+        let head = {
+            let borrowed = ReportUser {
+                source: source.as_str().into(),
+                ..row(Outcome::Failed)
+            };
+            build(facts(), [borrowed], false).without_users()
+        };
+        drop(source);
+        assert_eq!((head.summary.failed, head.summary.source_records), (1, 1));
+        assert!(head.users.is_empty());
+        assert_eq!(head.exit_code(), 3);
     }
 
     #[test]

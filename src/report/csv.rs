@@ -1,5 +1,6 @@
 //! CSV: one row per reported user, the same fields as the JSON `users`.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::Report;
@@ -15,16 +16,15 @@ pub const HEADER: [&str; 8] = [
     "previous_email",
 ];
 
-pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
     for u in &report.users {
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         w.write_record([
-            u.outcome.as_str().to_owned(),
+            u.outcome.as_str(),
             opt(&u.username),
             opt(&u.email),
-            u.source.clone(),
+            &u.source,
             opt(&u.salesforce_id),
             opt(&u.error_code),
             opt(&u.message),
@@ -32,4 +32,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         ])?;
     }
     w.flush()
+}
+
+fn opt<'v>(value: &'v Option<Cow<'_, str>>) -> &'v str {
+    value.as_deref().unwrap_or("")
 }

@@ -56,7 +56,7 @@ pub const SECTION_ORDER: [Outcome; 10] = [
 const DUPLICATE_USERNAME: &str = "DUPLICATE_USERNAME";
 
 /// Writes `report` as one self-contained HTML page.
-pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+pub fn render(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     let mut out = io::BufWriter::new(out);
     let sections = Sections::of(report);
     write_head(report, &mut out)?;
@@ -78,11 +78,11 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
 
 /// The report's users grouped by outcome, in [`SECTION_ORDER`], empty ones
 /// left out; duplicates in source sorted so each group's members sit together.
-pub(crate) struct Sections<'a>(pub(crate) Vec<(Outcome, Vec<&'a ReportUser>)>);
+pub(crate) struct Sections<'a>(pub(crate) Vec<(Outcome, Vec<&'a ReportUser<'a>>)>);
 
 impl<'a> Sections<'a> {
-    pub(crate) fn of(report: &'a Report) -> Self {
-        let mut by_outcome: HashMap<Outcome, Vec<&ReportUser>> = HashMap::new();
+    pub(crate) fn of(report: &'a Report<'_>) -> Self {
+        let mut by_outcome: HashMap<Outcome, Vec<&'a ReportUser<'a>>> = HashMap::new();
         for user in &report.users {
             by_outcome.entry(user.outcome).or_default().push(user);
         }
@@ -135,12 +135,12 @@ impl Column {
         }
     }
 
-    fn value(self, user: &ReportUser) -> &str {
+    fn value<'u>(self, user: &'u ReportUser<'_>) -> &'u str {
         let value = match self {
             Column::Username => user.username.as_deref(),
             Column::Email => user.email.as_deref(),
             Column::PreviousEmail => user.previous_email.as_deref(),
-            Column::Source => Some(user.source.as_str()),
+            Column::Source => Some(&*user.source),
             Column::SalesforceId => user.salesforce_id.as_deref(),
             Column::ErrorCode => user.error_code.as_deref(),
             Column::Message => user.message.as_deref(),
@@ -292,7 +292,7 @@ pub(crate) fn thousands(n: u64) -> String {
 }
 
 /// How long the run took, from the report's two RFC 3339 times.
-pub(crate) fn duration(report: &Report) -> Option<String> {
+pub(crate) fn duration(report: &Report<'_>) -> Option<String> {
     let start = OffsetDateTime::parse(&report.started_at, &Rfc3339).ok()?;
     let end = OffsetDateTime::parse(&report.finished_at, &Rfc3339).ok()?;
     let secs = (end - start).whole_seconds();
@@ -308,7 +308,7 @@ pub(crate) fn duration(report: &Report) -> Option<String> {
 }
 
 /// "12 of 15,000" style text for the org's remaining daily API calls.
-pub(crate) fn api_left(report: &Report) -> String {
+pub(crate) fn api_left(report: &Report<'_>) -> String {
     match (report.context.api_remaining, report.context.api_max) {
         (Some(left), Some(max)) => format!("{} of {}", thousands(left), thousands(max)),
         (Some(left), None) => thousands(left),
@@ -316,7 +316,7 @@ pub(crate) fn api_left(report: &Report) -> String {
     }
 }
 
-fn write_head(report: &Report, out: &mut impl Write) -> io::Result<()> {
+fn write_head(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     let mode = if report.dry_run { "dry run" } else { "run" };
     write!(
         out,
@@ -328,7 +328,7 @@ fn write_head(report: &Report, out: &mut impl Write) -> io::Result<()> {
     )
 }
 
-fn write_facts(report: &Report, out: &mut impl Write) -> io::Result<()> {
+fn write_facts(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     let ctx = &report.context;
     let (mode_class, mode) = if report.dry_run {
         ("dry", "Dry run: nothing was written to Salesforce")
@@ -398,7 +398,11 @@ fn write_facts(report: &Report, out: &mut impl Write) -> io::Result<()> {
     out.write_all(b"</dl>\n</header>\n")
 }
 
-fn write_summary(report: &Report, sections: &Sections, out: &mut impl Write) -> io::Result<()> {
+fn write_summary(
+    report: &Report<'_>,
+    sections: &Sections<'_>,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let summary = &report.summary;
     let needs = summary.needs_person();
     out.write_all(b"<section id=\"summary\">\n<h2>Summary</h2>\n")?;
@@ -484,7 +488,7 @@ fn write_summary(report: &Report, sections: &Sections, out: &mut impl Write) -> 
 }
 
 /// An inline SVG bar chart of every outcome's count.
-fn write_chart(report: &Report, out: &mut impl Write) -> io::Result<()> {
+fn write_chart(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     const LABEL_W: u64 = 170;
     const BAR_W: u64 = 260;
     const ROW_H: u64 = 24;
@@ -525,7 +529,11 @@ fn write_chart(report: &Report, out: &mut impl Write) -> io::Result<()> {
     out.write_all(b"</svg>\n")
 }
 
-fn write_section(outcome: Outcome, users: &[&ReportUser], out: &mut impl Write) -> io::Result<()> {
+fn write_section(
+    outcome: Outcome,
+    users: &[&ReportUser<'_>],
+    out: &mut impl Write,
+) -> io::Result<()> {
     let key = outcome.as_str();
     let cols = columns(outcome);
     let total = users.len();
@@ -641,7 +649,7 @@ const SALESFORCE_BREAK: &str = "<br>";
 /// The per-row advice for a username another org holds; the script adds the same.
 const HINT: &str = "<span class=\"hint\">Taken in another org: choose a different username.</span>";
 
-fn wants_username_hint(outcome: Outcome, user: &ReportUser) -> bool {
+fn wants_username_hint(outcome: Outcome, user: &ReportUser<'_>) -> bool {
     outcome == Outcome::Collision && user.error_code.as_deref() == Some(DUPLICATE_USERNAME)
 }
 
@@ -653,7 +661,7 @@ fn wants_username_hint(outcome: Outcome, user: &ReportUser) -> bool {
 /// `"text"`, `["head", k]` (`head` + `tails[k]`, e.g. `@example.com` or
 /// `,ou=people,dc=example,dc=com`) or `[k, "rest"]` (`tails[k]` + `rest`, e.g.
 /// `people.csv:` + a line number).
-fn write_data(sections: &Sections, out: &mut impl Write) -> io::Result<()> {
+fn write_data(sections: &Sections<'_>, out: &mut impl Write) -> io::Result<()> {
     let mut tails = Tails::default();
     let mut body = String::new();
     body.push_str("\"sections\":{");

@@ -16,7 +16,7 @@ use super::{Outcome, Report, ReportUser};
 pub const ATTENTION_ROWS: usize = 50;
 
 /// Renders `report` as GitHub-flavoured Markdown.
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report<'_>) -> String {
     let mut md = String::new();
     // `write!` into a String cannot fail; the results are ignored for brevity.
     let mode = if report.dry_run { "dry run" } else { "run" };
@@ -96,7 +96,7 @@ pub fn render(report: &Report) -> String {
     );
 
     let sections = Sections::of(report);
-    let attention: Vec<&ReportUser> = sections
+    let attention: Vec<&ReportUser<'_>> = sections
         .0
         .iter()
         .filter(|(o, _)| o.needs_person() || by_hand(*o))
@@ -128,7 +128,7 @@ pub fn render(report: &Report) -> String {
 }
 
 /// The one cell that tells a reader what is wrong.
-fn details(user: &ReportUser) -> String {
+fn details(user: &ReportUser<'_>) -> String {
     // Salesforce's literal `<br>` line breaks read better as spaces in a table cell.
     let message = user.message.as_deref().unwrap_or("").replace("<br>", " ");
     let message = message.as_str();
@@ -173,12 +173,12 @@ mod tests {
     use super::*;
     use crate::report::{ReportContext, Summary};
 
-    fn user(outcome: Outcome, name: &str) -> ReportUser {
+    fn user(outcome: Outcome, name: &str) -> ReportUser<'static> {
         ReportUser {
             outcome,
-            username: Some(name.to_owned()),
-            email: Some(name.to_owned()),
-            source: format!("people.csv:{}", name.len()),
+            username: Some(name.to_owned().into()),
+            email: Some(name.to_owned().into()),
+            source: format!("people.csv:{}", name.len()).into(),
             salesforce_id: None,
             error_code: None,
             message: None,
@@ -186,7 +186,7 @@ mod tests {
         }
     }
 
-    fn report(users: Vec<ReportUser>) -> Report {
+    fn report(users: Vec<ReportUser<'static>>) -> Report<'static> {
         let mut summary = Summary::default();
         for u in &users {
             summary.add(u.outcome);

@@ -14,7 +14,7 @@ pub struct RunMetrics {
     pub last_success_unix: Option<i64>,
 }
 
-pub fn render(report: Option<&Report>, job: &str, m: RunMetrics) -> String {
+pub fn render(report: Option<&Report<'_>>, job: &str, m: RunMetrics) -> String {
     let job = job
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

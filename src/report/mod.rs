@@ -1,6 +1,8 @@
 //! The run report: what happened to every person, built as a value and
 //! rendered as JSON (the reference), CSV, a terminal table, HTML or Markdown.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 /// What the run decided (or did) for one source record. Names are SPEC's.
@@ -60,8 +62,12 @@ impl Outcome {
 }
 
 /// SPEC's report, `report_version` 1.
+///
+/// Its rows borrow from what the run already holds (source records,
+/// candidates, the plan), so a million-person report is not a second copy of
+/// every person; see [`Report::without_users`] for what outlives the run.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub struct Report<'a> {
     pub report_version: u32,
     pub job: String,
     pub dry_run: bool,
@@ -69,7 +75,7 @@ pub struct Report {
     pub started_at: String,
     pub finished_at: String,
     pub summary: Summary,
-    pub users: Vec<ReportUser>,
+    pub users: Vec<ReportUser<'a>>,
     /// Extra context for people reading the report (not in SPEC's minimum).
     pub context: ReportContext,
 }
@@ -145,18 +151,19 @@ impl Summary {
     }
 }
 
-/// One line of the report.
+/// One line of the report. A run's rows borrow every value but the ones it
+/// composes (a message with the record's note); tests and tools may own them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReportUser {
+pub struct ReportUser<'a> {
     pub outcome: Outcome,
-    pub username: Option<String>,
-    pub email: Option<String>,
+    pub username: Option<Cow<'a, str>>,
+    pub email: Option<Cow<'a, str>>,
     /// LDAP DN or `FILE:LINE`.
-    pub source: String,
-    pub salesforce_id: Option<String>,
-    pub error_code: Option<String>,
-    pub message: Option<String>,
-    pub previous_email: Option<String>,
+    pub source: Cow<'a, str>,
+    pub salesforce_id: Option<Cow<'a, str>>,
+    pub error_code: Option<Cow<'a, str>>,
+    pub message: Option<Cow<'a, str>>,
+    pub previous_email: Option<Cow<'a, str>>,
 }
 
 pub mod build;

@@ -1,6 +1,7 @@
 //! The terminal table: a summary, then the records that need attention,
 //! readable on an 80-column terminal.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::{Outcome, Report};
@@ -9,7 +10,7 @@ const WIDTH: usize = 80;
 /// Records listed per section before "and N more".
 const LIMIT: usize = 40;
 
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report<'_>) -> String {
     let mut out = String::new();
     let s = &report.summary;
     let mode = if report.dry_run { "dry run" } else { "sync" };
@@ -100,12 +101,11 @@ pub fn render(report: &Report) -> String {
                     .unwrap_or("(no username)");
                 let head = format!("  {:<20} {} ({})", o.as_str(), who, u.source);
                 let _ = writeln!(out, "{}", clip(&head, WIDTH));
-                let mut why = u.message.clone().unwrap_or_default();
-                if let Some(code) = &u.error_code
-                    && o == Outcome::Failed
-                {
-                    why = format!("{code}: {why}");
-                }
+                let message = u.message.as_deref().unwrap_or("");
+                let why = match &u.error_code {
+                    Some(code) if o == Outcome::Failed => format!("{code}: {message}").into(),
+                    _ => Cow::Borrowed(message),
+                };
                 if !why.is_empty() {
                     wrap_into(&mut out, &why, "      ");
                 }

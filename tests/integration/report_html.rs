@@ -16,12 +16,12 @@ use sfsync::report::{Outcome, Report, ReportContext, ReportUser, Summary, html, 
 
 // ---------------------------------------------------------------- sample data
 
-fn user(outcome: Outcome, username: &str, source: &str) -> ReportUser {
+fn user(outcome: Outcome, username: &str, source: &str) -> ReportUser<'static> {
     ReportUser {
         outcome,
-        username: Some(username.to_owned()),
-        email: Some(username.to_owned()),
-        source: source.to_owned(),
+        username: Some(username.to_owned().into()),
+        email: Some(username.to_owned().into()),
+        source: source.to_owned().into(),
         salesforce_id: None,
         error_code: None,
         message: None,
@@ -35,7 +35,7 @@ fn dn(uid: &str) -> String {
 
 /// A dry run over a directory of 140 people, with one or more of every
 /// outcome a person has to act on.
-fn sample_users() -> Vec<ReportUser> {
+fn sample_users() -> Vec<ReportUser<'static>> {
     let mut users = vec![
         ReportUser {
             error_code: Some("DUPLICATE_USERNAME".into()),
@@ -117,7 +117,7 @@ fn sample_users() -> Vec<ReportUser> {
     users
 }
 
-fn report_of(users: Vec<ReportUser>, unchanged: u64) -> Report {
+fn report_of(users: Vec<ReportUser<'static>>, unchanged: u64) -> Report<'static> {
     let mut summary = Summary::default();
     for u in &users {
         summary.add(u.outcome);
@@ -144,7 +144,7 @@ fn report_of(users: Vec<ReportUser>, unchanged: u64) -> Report {
     }
 }
 
-fn sample_report() -> Report {
+fn sample_report() -> Report<'static> {
     report_of(sample_users(), 123)
 }
 
@@ -152,7 +152,7 @@ fn sample_report() -> Report {
 const SCRIPT_IN_DATA: &str = "</script><script>document.title='pwned'</script><!--";
 const IMG_IN_NAME: &str = "<img src=x onerror=\"document.title='pwned'\">@example.com";
 
-fn hostile_report() -> Report {
+fn hostile_report() -> Report<'static> {
     let mut users = sample_users();
     users.push(ReportUser {
         error_code: Some("UNKNOWN_EXCEPTION".into()),
@@ -166,7 +166,7 @@ fn hostile_report() -> Report {
     report_of(users, 123)
 }
 
-fn render_html(report: &Report) -> String {
+fn render_html(report: &Report<'_>) -> String {
     let mut out = Vec::new();
     html::render(report, &mut out).expect("rendering to memory cannot fail");
     String::from_utf8(out).expect("the page is UTF-8")
@@ -421,7 +421,7 @@ fn run_chromium(url: &str, extra: &[&str]) -> String {
     stdout
 }
 
-fn write_page(dir: &Path, report: &Report) -> PathBuf {
+fn write_page(dir: &Path, report: &Report<'_>) -> PathBuf {
     let path = dir.join("report.html");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     html::render(report, &mut file).unwrap();
@@ -535,7 +535,7 @@ fn browser_screenshot_of_the_sample_report() {
 fn browser_opens_and_filters_100_000_rows() {
     // Given a migration-sized report: 100,000 people to create, three collisions.
     const ROWS: usize = 100_000;
-    let mut users: Vec<ReportUser> = (0..ROWS)
+    let mut users: Vec<ReportUser<'static>> = (0..ROWS)
         .map(|i| {
             user(
                 Outcome::Create,
