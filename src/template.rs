@@ -6,6 +6,7 @@
 //! as in LDAP. If any attribute a template uses is missing, the template
 //! yields nothing, so the field's `[defaults]` entry applies (SPEC).
 
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -95,20 +96,30 @@ impl Template {
     /// `None` when an attribute is missing or the result is empty.
     pub fn render<'a>(&self, value: impl Fn(usize) -> Option<&'a str>) -> Option<String> {
         let mut out = String::new();
+        (self.render_into(&mut out, value) && !out.is_empty()).then_some(out)
+    }
+
+    /// Appends the rendering to `out` (a buffer reused across records); `false`,
+    /// with `out` as it was, when an attribute is missing.
+    pub fn render_into<'a>(
+        &self,
+        out: &mut String,
+        value: impl Fn(usize) -> Option<&'a str>,
+    ) -> bool {
+        let start = out.len();
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Attr { index, filters } => {
-                    let raw = value(*index)?;
-                    if filters.is_empty() {
-                        out.push_str(raw);
-                    } else {
-                        out.push_str(&apply(raw, filters));
+                Part::Attr { index, filters } => match value(*index) {
+                    Some(raw) => out.push_str(&apply(raw, filters)),
+                    None => {
+                        out.truncate(start);
+                        return false;
                     }
-                }
+                },
             }
         }
-        (!out.is_empty()).then_some(out)
+        true
     }
 
     /// Indexes of the attributes this template reads, in order of use.
@@ -170,17 +181,33 @@ fn parse_filter(text: &str) -> Result<Filter, TemplateError> {
     }
 }
 
-fn apply(raw: &str, filters: &[Filter]) -> String {
-    let mut value = raw.to_owned();
-    for filter in filters {
-        value = match *filter {
-            Filter::Lower => value.to_lowercase(),
-            Filter::Upper => value.to_uppercase(),
-            Filter::Trim => value.trim().to_owned(),
-            Filter::First(n) => value.chars().take(n).collect(),
-        };
+/// The filters in order; borrows `raw` unless a filter must change characters.
+fn apply<'a>(raw: &'a str, filters: &[Filter]) -> Cow<'a, str> {
+    filters
+        .iter()
+        .fold(Cow::Borrowed(raw), |value, filter| match *filter {
+            // ASCII text without the letters to change is already right.
+            Filter::Lower if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_uppercase()) => {
+                value
+            }
+            Filter::Upper if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_lowercase()) => {
+                value
+            }
+            Filter::Lower => Cow::Owned(value.to_lowercase()),
+            Filter::Upper => Cow::Owned(value.to_uppercase()),
+            Filter::Trim => narrow(value, str::trim),
+            Filter::First(n) => narrow(value, |s| {
+                &s[..s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)]
+            }),
+        })
+}
+
+/// A slice of `value`, still borrowed when `value` was.
+fn narrow<'a>(value: Cow<'a, str>, part: impl Fn(&str) -> &str) -> Cow<'a, str> {
+    match value {
+        Cow::Borrowed(s) => Cow::Borrowed(part(s)),
+        Cow::Owned(s) => Cow::Owned(part(&s).to_owned()),
     }
-    value
 }
 
 #[cfg(test)]
@@ -283,6 +310,25 @@ mod tests {
         #[test]
         fn literal_text_without_braces_renders_as_itself(s in "[^{}]{1,40}") {
             prop_assert_eq!(render(&s, &[]), Some(s.clone()));
+        }
+
+        #[test]
+        fn filters_do_what_their_plain_definitions_do(
+            s in "\\PC{0,20}",
+            picks in proptest::collection::vec(0usize..4, 0..4),
+        ) {
+            let all = [Filter::Lower, Filter::Upper, Filter::Trim, Filter::First(3)];
+            let filters: Vec<Filter> = picks.iter().map(|&p| all[p]).collect();
+            let mut plain = s.clone();
+            for f in &filters {
+                plain = match *f {
+                    Filter::Lower => plain.to_lowercase(),
+                    Filter::Upper => plain.to_uppercase(),
+                    Filter::Trim => plain.trim().to_owned(),
+                    Filter::First(n) => plain.chars().take(n).collect(),
+                };
+            }
+            prop_assert_eq!(apply(&s, &filters), plain);
         }
 
         #[test]
