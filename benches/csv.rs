@@ -79,15 +79,7 @@ fn bench(c: &mut Criterion) {
     let records = read();
     let after = rss();
     assert_eq!(records.len(), n);
-    let payload: usize = records
-        .iter()
-        .map(|r| {
-            size_of::<SourceRecord>()
-                + r.origin.len()
-                + size_of_val(&*r.values)
-                + r.values.iter().flatten().map(|s| s.len()).sum::<usize>()
-        })
-        .sum();
+    let payload: usize = records.iter().map(SourceRecord::payload_bytes).sum();
     eprintln!(
         "file: {n} rows, {size} bytes; memory: source record {} B resident ({} B payload)",
         after.saturating_sub(before) / n as u64,
@@ -95,7 +87,7 @@ fn bench(c: &mut Criterion) {
     );
     let (candidates, invalid) = normalize_all(&normalizer, &records);
     assert_eq!((candidates.len(), invalid.len()), (n, 0));
-    assert_eq!(&*candidates[0].username, "michael.johnson.0@example.com");
+    assert_eq!(candidates[0].username(), "michael.johnson.0@example.com");
     // Normalized on several threads, still in record order.
     assert!(candidates.iter().enumerate().all(|(i, c)| c.record == i));
     drop((candidates, invalid));

@@ -84,7 +84,7 @@ fn main() {
             .expect("sfsync LDAP read");
         sfsync_times.push(t.elapsed());
         sfsync_count = records.len();
-        assert!(records.iter().all(|r| r.values.iter().all(Option::is_some)));
+        assert!(records.iter().all(|r| r.values().all(|v| v.is_some())));
     }
 
     let pwfile = server.dir().join("bench-password");

@@ -23,7 +23,7 @@ use sfsync::normalize::{Candidate, Normalizer};
 use sfsync::plan::plan;
 use sfsync::report::Outcome;
 use sfsync::salesforce::SfUser;
-use sfsync::source::SourceRecord;
+use sfsync::source::{RecordBuilder, SourceRecord};
 
 const TITLES: [&str; 4] = [
     "Account Executive",
@@ -47,12 +47,12 @@ fn person(job: &Job, i: usize) -> SourceRecord {
             _ => return None,
         })
     };
-    SourceRecord {
-        origin: format!("people.csv:{}", i + 2).into(),
-        values: job.attributes.iter().map(|a| value(a)).collect(),
-        problem: None,
-        note: None,
+    let mut record = RecordBuilder::default();
+    record.start("");
+    for a in &job.attributes {
+        record.push(value(a).as_deref());
     }
+    record.finish(i as u32 + 2, None, None)
 }
 
 /// The org: `n` users. User `j < n/2` is source person `2j` (so half the
@@ -66,16 +66,16 @@ fn org(candidates: &[Candidate], n: usize) -> Vec<SfUser> {
             if j < n / 2 {
                 let c = &candidates[2 * j];
                 // FederationIdentifier is the job's first match key.
-                let fed = c.keys[0].clone();
-                let mut email = c.email.clone();
-                let mut username = c.username.clone();
+                let fed = c.key(0).map(Box::from);
+                let mut email: Box<str> = c.email().into();
+                let mut username: Box<str> = c.username().into();
                 let mut active = true;
                 match j % 100 {
                     1 => email = format!("old.{email}").into(),
                     2 => active = false,
                     3 => {
                         // Holds new person 2j+1's username as someone else.
-                        username = candidates[2 * j + 1].username.clone();
+                        username = candidates[2 * j + 1].username().into();
                         email = username.clone();
                         return SfUser {
                             id,
@@ -132,16 +132,7 @@ fn bench(c: &mut Criterion) {
     let existing = org(&candidates, n);
     let after_org = rss();
 
-    let payload_c: usize = candidates
-        .iter()
-        .map(|c| {
-            size_of::<Candidate>()
-                + c.username.len()
-                + c.email.len()
-                + size_of_val(&*c.keys)
-                + text_bytes(&c.keys)
-        })
-        .sum();
+    let payload_c: usize = candidates.iter().map(Candidate::payload_bytes).sum();
     let payload_u: usize = existing
         .iter()
         .map(|u| {

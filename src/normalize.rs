@@ -12,15 +12,91 @@ use crate::job::{DefaultValue, Job, REQUIRED_FIELDS};
 use crate::source::SourceRecord;
 
 /// A record that can be planned: every required field has a value.
+///
+/// Compact (an initial migration holds a million): the username, the e-mail
+/// and the match keys share one string, and a value equal to an earlier one
+/// is stored once (the `Username` match key is the username).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// Index of the source record.
     pub record: usize,
+    text: Box<str>,
+    /// Where each value lies in `text`: the username, the e-mail, then one
+    /// per match key ([`ABSENT`] when it has no value).
+    spans: Box<[(u32, u32)]>,
+}
+
+const ABSENT: (u32, u32) = (u32::MAX, u32::MAX);
+
+impl Candidate {
+    /// `username` as normalized (trimmed, lower case); `keys` lower-cased,
+    /// one per match key.
+    pub fn new<S: AsRef<str>>(
+        record: usize,
+        username: &str,
+        email: &str,
+        keys: impl IntoIterator<Item = Option<S>>,
+    ) -> Candidate {
+        let mut text = String::with_capacity(username.len() + email.len());
+        let mut spans = Vec::with_capacity(4);
+        let mut place = |value: Option<&str>| {
+            let span = match value {
+                None => ABSENT,
+                Some(v) => match spans.iter().find(|&&(a, b)| {
+                    (a, b) != ABSENT && text.get(a as usize..b as usize) == Some(v)
+                }) {
+                    Some(&same) => same,
+                    None => {
+                        let start = text.len();
+                        text.push_str(v);
+                        (to_u32(start), to_u32(text.len()))
+                    }
+                },
+            };
+            spans.push(span);
+        };
+        place(Some(username));
+        place(Some(email));
+        for k in keys {
+            place(k.as_ref().map(AsRef::as_ref));
+        }
+        Candidate {
+            record,
+            text: text.into_boxed_str(),
+            spans: spans.into_boxed_slice(),
+        }
+    }
+
+    fn span(&self, i: usize) -> Option<&str> {
+        match *self.spans.get(i)? {
+            ABSENT => None,
+            (a, b) => Some(&self.text[a as usize..b as usize]),
+        }
+    }
+
     /// Trimmed and lower-cased.
-    pub username: Box<str>,
-    pub email: Box<str>,
-    /// Per match key, lower-cased for comparison (`None`: no value).
-    pub keys: Box<[Option<Box<str>>]>,
+    pub fn username(&self) -> &str {
+        self.span(0).unwrap_or_default()
+    }
+
+    pub fn email(&self) -> &str {
+        self.span(1).unwrap_or_default()
+    }
+
+    /// Match key `k`'s value, lower-cased for comparison (`None`: no value).
+    pub fn key(&self, k: usize) -> Option<&str> {
+        self.span(2 + k)
+    }
+
+    /// Bytes held on the heap and inline, without allocator overhead (memory figures).
+    pub fn payload_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.text.len() + std::mem::size_of_val(&*self.spans)
+    }
+}
+
+/// Values are short (the longest, FederationIdentifier, is 512 characters).
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).expect("a candidate's values are far below 4 GiB")
 }
 
 /// One field's value as sent: text, or a boolean default (`IsActive = true`).
@@ -105,6 +181,14 @@ fn lower(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Buffers [`Normalizer::normalize_with`] reuses: one per thread.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    text: String,
+    /// Per job field, where its rendered value lies in `text`.
+    spans: Vec<Option<(usize, usize)>>,
+}
+
 /// Turns source records into candidates for one job. Build once per run.
 #[derive(Debug)]
 pub struct Normalizer<'j> {
@@ -153,32 +237,68 @@ impl<'j> Normalizer<'j> {
 
     /// One field's template rendered against a record, trimmed; `None` when it yields nothing.
     fn render(&self, field: usize, source: &SourceRecord) -> Option<Box<str>> {
+        let mut text = String::new();
+        let (a, b) = self.render_into(field, source, &mut text)?;
+        Some(text[a..b].into())
+    }
+
+    /// [`Normalizer::render`] appended to `text`: where the trimmed value lies.
+    fn render_into(
+        &self,
+        field: usize,
+        source: &SourceRecord,
+        text: &mut String,
+    ) -> Option<(usize, usize)> {
         let t = self.job.fields[field].template.as_ref()?;
-        let v = t.render(|a| source.value(a))?;
-        let trimmed = v.trim();
-        match trimmed.len() {
-            0 => None,
-            // Most values need no trimming: keep the rendered buffer.
-            n if n == v.len() => Some(v.into_boxed_str()),
-            _ => Some(trimmed.into()),
+        let start = text.len();
+        if !t.render_into(text, |a| source.value(a)) {
+            return None;
         }
+        let v = &text[start..];
+        let trimmed = v.trim();
+        if trimmed.is_empty() {
+            text.truncate(start);
+            return None;
+        }
+        let a = start + (v.len() - v.trim_start().len());
+        Some((a, a + trimmed.len()))
     }
 
     pub fn normalize(&self, record: usize, source: &SourceRecord) -> Normalized {
+        self.normalize_with(&mut Scratch::default(), record, source)
+    }
+
+    /// [`Normalizer::normalize`] rendering into `scratch`, reused from one
+    /// record to the next (a million records would otherwise mean a million
+    /// short-lived strings per field).
+    pub fn normalize_with(
+        &self,
+        scratch: &mut Scratch,
+        record: usize,
+        source: &SourceRecord,
+    ) -> Normalized {
         // Rendered values live only while checking: a candidate keeps what the
         // plan compares, and the record to send is rendered again for creates.
-        let rendered: Vec<Option<Box<str>>> = (0..self.job.fields.len())
-            .map(|i| self.render(i, source))
-            .collect();
-        let effective =
-            |i: usize| -> Option<&str> { rendered[i].as_deref().or(self.defaults[i].as_deref()) };
-        let username = effective(self.username).map(|u| Box::<str>::from(lower(u)));
-        let email = effective(self.email).map(Box::<str>::from);
+        let Scratch { text, spans } = scratch;
+        text.clear();
+        spans.clear();
+        for i in 0..self.job.fields.len() {
+            let span = self.render_into(i, source, text);
+            spans.push(span);
+        }
+        let text = &*text;
+        let effective = |i: usize| -> Option<&str> {
+            spans[i]
+                .map(|(a, b)| &text[a..b])
+                .or(self.defaults[i].as_deref())
+        };
+        let username = effective(self.username).map(lower);
+        let email = effective(self.email);
         let invalid = |code: &'static str, message: String| {
             Normalized::Invalid(Invalid {
                 record,
-                username: username.clone(),
-                email: email.clone(),
+                username: username.as_deref().map(Into::into),
+                email: email.map(Into::into),
                 code,
                 message,
             })
@@ -214,16 +334,16 @@ impl<'j> Normalizer<'j> {
                 ),
             );
         }
-        let (Some(username), Some(email)) = (username.clone(), email.clone()) else {
+        let (Some(username), Some(email)) = (username.as_deref(), email) else {
             unreachable!("Username and Email are required fields")
         };
-        if !is_email(&username) {
+        if !is_email(username) {
             return invalid(
                 "FIELD_INTEGRITY_EXCEPTION",
                 format!("Username must be in the form of an email address, found \"{username}\""),
             );
         }
-        if !is_email(&email) {
+        if !is_email(email) {
             return invalid(
                 "INVALID_EMAIL_ADDRESS",
                 format!("Email: invalid email address: {email}"),
@@ -247,23 +367,14 @@ impl<'j> Normalizer<'j> {
                 }
             }
         }
-        let keys = self
-            .keys
-            .iter()
-            .map(|&i| {
-                if i == self.username {
-                    Some(username.clone())
-                } else {
-                    effective(i).map(|v| lower(v).into())
-                }
-            })
-            .collect();
-        Normalized::Candidate(Candidate {
-            record,
-            username,
-            email,
-            keys,
-        })
+        let keys = self.keys.iter().map(|&i| {
+            if i == self.username {
+                Some(Cow::Borrowed(username))
+            } else {
+                effective(i).map(lower)
+            }
+        });
+        Normalized::Candidate(Candidate::new(record, username, email, keys))
     }
 
     /// The fields to send for a candidate made from `source`, in the job's
@@ -279,7 +390,7 @@ impl<'j> Normalizer<'j> {
             .enumerate()
             .filter_map(move |(i, field)| {
                 let value = if i == self.username {
-                    Sent::Text(Cow::Borrowed(&c.username))
+                    Sent::Text(Cow::Borrowed(c.username()))
                 } else if let Some(v) = self.render(i, source) {
                     Sent::Text(Cow::Owned(v.into()))
                 } else if let Some(DefaultValue::Bool(b)) = field.default {
@@ -344,21 +455,17 @@ UserPermissionsMarketingUser = false
     }
 
     fn rec(job: &Job, pairs: &[(&str, &str)]) -> SourceRecord {
-        SourceRecord {
-            origin: "people.csv:2".into(),
-            values: job
-                .attributes
-                .iter()
-                .map(|a| {
-                    pairs
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(a))
-                        .map(|(_, v)| (*v).into())
-                })
-                .collect(),
-            problem: None,
-            note: None,
+        let mut b = crate::source::RecordBuilder::default();
+        b.start("");
+        for a in &job.attributes {
+            b.push(
+                pairs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(a))
+                    .map(|(_, v)| *v),
+            );
         }
+        b.finish(2, None, None)
     }
 
     #[test]
@@ -377,11 +484,11 @@ UserPermissionsMarketingUser = false
         let Normalized::Candidate(c) = n.normalize(0, &r) else {
             panic!("invalid")
         };
-        assert_eq!(&*c.username, "ada@example.com");
-        assert_eq!(&*c.email, "Ada@Example.com");
+        assert_eq!(c.username(), "ada@example.com");
+        assert_eq!(c.email(), "Ada@Example.com");
         assert_eq!(
-            c.keys.as_ref(),
-            [Some("ada".into()), Some("ada@example.com".into())]
+            [c.key(0), c.key(1), c.key(2)],
+            [Some("ada"), Some("ada@example.com"), None]
         );
         let sent = Value::Object(n.record(&c, &r));
         assert_eq!(
@@ -443,6 +550,25 @@ UserPermissionsMarketingUser = false
         );
         r.problem = Some("row has 3 fields, the header has 5".into());
         assert!(matches!(n.normalize(0, &r), Normalized::Invalid(i) if i.code == "SOURCE_RECORD"));
+    }
+
+    #[test]
+    fn a_candidate_stores_a_repeated_value_once() {
+        let c = Candidate::new(
+            3,
+            "ada@x.com",
+            "ada@x.com",
+            [Some("ada"), None, Some("ada@x.com")],
+        );
+        assert_eq!(
+            (c.record, c.username(), c.email()),
+            (3, "ada@x.com", "ada@x.com")
+        );
+        assert_eq!(
+            [c.key(0), c.key(1), c.key(2), c.key(3)],
+            [Some("ada"), None, Some("ada@x.com"), None]
+        );
+        assert_eq!(&*c.text, "ada@x.comada", "username once, then the new key");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::cli::{ReportFormat, RunArgs};
 use crate::error::{Error, exit};
 use crate::execute::{self, CreateItem, ExecuteOptions, StopReason};
 use crate::job::{DefaultValue, Job, SourceConfig};
-use crate::normalize::{Candidate, Invalid, Normalized, Normalizer};
+use crate::normalize::{Candidate, Invalid, Normalized, Normalizer, Scratch};
 use crate::plan::{self, Decision, Plan};
 use crate::report::{self, Outcome, Report, ReportContext, ReportUser, RunFacts, metrics};
 use crate::salesforce::{Client, ClientOptions, Credentials};
@@ -184,7 +184,7 @@ async fn run_inner(
                     let c = &candidates[by_record[r].expect("a create has a candidate")];
                     CreateItem {
                         key: r,
-                        username: c.username.to_string(),
+                        username: c.username().to_owned(),
                         profile_id: normalizer.profile_id(&records[r]),
                         record: execute::user_record(normalizer.fields(c, &records[r])),
                     }
@@ -230,11 +230,15 @@ async fn run_inner(
             stopped: stopped.clone(),
         },
     };
+    let csv_name = match &job.source {
+        SourceConfig::Csv(c) => c.display.as_str(),
+        SourceConfig::Ldap(_) => "",
+    };
     let rows = plan.decisions.iter().enumerate().map(|(i, d)| {
         let who = match (by_record[i], invalid_by_record[i]) {
             (Some(ci), _) => (
-                Some(&*candidates[ci].username),
-                Some(&*candidates[ci].email),
+                Some(candidates[ci].username()),
+                Some(candidates[ci].email()),
             ),
             (None, Some(bi)) => (
                 invalid[bi].username.as_deref(),
@@ -242,7 +246,7 @@ async fn run_inner(
             ),
             (None, None) => (None, None),
         };
-        row(d, &records[i], who)
+        row(d, &records[i], csv_name, who)
     });
     let report = report::build(facts, rows, req.report_all);
     let exit_code = code.unwrap_or_else(|| report.exit_code());
@@ -344,8 +348,9 @@ pub fn normalize_all(
     let slice = |start: usize, part: &[SourceRecord]| {
         let mut candidates = Vec::with_capacity(part.len());
         let mut invalid = Vec::new();
+        let mut scratch = Scratch::default();
         for (i, r) in part.iter().enumerate() {
-            match n.normalize(start + i, r) {
+            match n.normalize_with(&mut scratch, start + i, r) {
                 Normalized::Candidate(c) => candidates.push(c),
                 Normalized::Invalid(bad) => invalid.push(bad),
             }
@@ -403,11 +408,12 @@ fn index_invalid(records: usize, invalid: &[Invalid]) -> Vec<Option<usize>> {
 }
 
 /// One report line: the decision, where the record came from, and who it
-/// is. It borrows all of them; only a message joined with the record's note
-/// is made anew.
+/// is. It borrows all of them; only a CSV record's `FILE:LINE` and a message
+/// joined with the record's note are made anew.
 fn row<'a>(
     d: &'a Decision,
     record: &'a SourceRecord,
+    csv_name: &str,
     (username, email): (Option<&'a str>, Option<&'a str>),
 ) -> ReportUser<'a> {
     let message = match (d.message.as_deref(), record.note.as_deref()) {
@@ -418,7 +424,7 @@ fn row<'a>(
         outcome: d.outcome,
         username: username.map(Cow::Borrowed),
         email: email.map(Cow::Borrowed),
-        source: Cow::Borrowed(&record.origin),
+        source: record.origin_text(csv_name),
         salesforce_id: d.salesforce_id.as_deref().map(Cow::Borrowed),
         error_code: d.error_code.as_deref().map(Cow::Borrowed),
         message,

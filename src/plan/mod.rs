@@ -178,7 +178,7 @@ pub fn plan<'a>(
 ) -> Plan {
     // Username's slot in `keys` holds the username on both sides (the client
     // and the normalizer fill it so): the username table answers for it.
-    let key_value = |k: usize| move |c: &'a Candidate| c.keys.get(k)?.as_deref();
+    let key_value = |k: usize| move |c: &'a Candidate| c.key(k);
     let user_value = |k: usize| move |u: &'a SfUser| u.keys.get(k)?.as_deref();
     debug_assert!(match_keys.iter().enumerate().all(|(k, key)| {
         key != "Username"
@@ -187,14 +187,14 @@ pub fn plan<'a>(
                 .all(|u| user_value(k)(u) == Some(&*u.username))
                 && candidates
                     .iter()
-                    .all(|c| key_value(k)(c) == Some(&*c.username)))
+                    .all(|c| key_value(k)(c) == Some(c.username())))
     }));
     let (decisions, by_username, own) = std::thread::scope(|scope| {
         let usernames = scope.spawn(|| {
             lookup(
                 existing.iter().map(|u| Some(&*u.username)),
                 candidates,
-                |c| Some(&*c.username),
+                |c| Some(c.username()),
             )
         });
         let keys: Vec<_> = match_keys
@@ -252,18 +252,23 @@ fn decide(
     let Some((k, ui)) = found else {
         // Username may not be a match key; it still cannot be taken twice.
         return match by_username.holder(ci) {
-            Some(ui) => collision(&existing[ui], &c.username, None),
+            Some(ui) => collision(&existing[ui], c.username(), None),
             None => Decision::new(Outcome::Create),
         };
     };
     let user = &existing[ui];
     // A user that carries another value for a more stable key is a different person.
-    let earlier = user.keys.iter().zip(c.keys.iter()).zip(match_keys).take(k);
+    let earlier = user
+        .keys
+        .iter()
+        .zip((0..).map(|i| c.key(i)))
+        .zip(match_keys)
+        .take(k);
     for ((theirs, ours), key) in earlier {
-        if let (Some(theirs), Some(ours)) = (theirs.as_deref(), ours.as_deref())
+        if let (Some(theirs), Some(ours)) = (theirs.as_deref(), ours)
             && !theirs.eq_ignore_ascii_case(ours)
         {
-            return collision(user, &c.username, Some((key, theirs, ours)));
+            return collision(user, c.username(), Some((key, theirs, ours)));
         }
     }
     if !user.is_active {
@@ -271,18 +276,18 @@ fn decide(
             format!("matches inactive user {} by {}; reactivate it in Salesforce if this person should have access", user.username, match_keys[k]),
         );
     }
-    let same_username = user.username.eq_ignore_ascii_case(&c.username);
+    let same_username = user.username.eq_ignore_ascii_case(c.username());
     let previous = user.email.as_deref().unwrap_or("");
-    let same_email = previous.eq_ignore_ascii_case(&c.email);
+    let same_email = previous.eq_ignore_ascii_case(c.email());
     if same_username && same_email {
         return Decision::new(Outcome::Unchanged).with_user(user);
     }
     let mut what = Vec::new();
     if !same_email {
-        what.push(format!("e-mail {previous} -> {}", c.email));
+        what.push(format!("e-mail {previous} -> {}", c.email()));
     }
     if !same_username {
-        what.push(format!("username {} -> {}", user.username, c.username));
+        what.push(format!("username {} -> {}", user.username, c.username()));
         if let Some(holder) = by_username.holder(ci)
             && existing[holder].id != user.id
         {
@@ -332,17 +337,17 @@ fn duplicate(
     if n > 1 {
         return Some(format!(
             "{n} source records map to username {}; none is sent until one remains",
-            c.username
+            c.username()
         ));
     }
     let shared = match_keys
         .iter()
         .zip(by_key)
-        .zip(c.keys.iter())
+        .zip((0..).map(|i| c.key(i)))
         .filter(|((key, _), _)| *key != "Username");
     for ((key, lookup), value) in shared {
         let n = lookup.shared[ci];
-        if let (true, Some(v)) = (n > 1, value.as_deref()) {
+        if let (true, Some(v)) = (n > 1, value) {
             return Some(format!(
                 "{n} source records share {key} {v}; none is sent until one remains"
             ));

@@ -11,13 +11,9 @@ fn keys() -> Vec<String> {
 }
 
 fn cand(record: usize, uid: Option<&str>, mail: &str) -> Candidate {
-    let username: Box<str> = mail.trim().to_lowercase().into();
-    Candidate {
-        record,
-        username: username.clone(),
-        email: mail.into(),
-        keys: Box::new([uid.map(|u| u.to_lowercase().into()), Some(username)]),
-    }
+    let username = mail.trim().to_lowercase();
+    let uid = uid.map(str::to_lowercase);
+    Candidate::new(record, &username, mail, [uid.as_deref(), Some(&username)])
 }
 
 fn user(id: &str, fed: Option<&str>, username: &str, email: &str, active: bool) -> SfUser {
@@ -132,8 +128,7 @@ fn username_held_by_an_unmatched_user_is_a_collision_even_without_a_username_key
         is_active: true,
         keys: Box::new([Some("someone".into())]),
     }];
-    let mut c = cand(0, Some("x"), "X@example.com");
-    c.keys = Box::new([Some("x".into())]);
+    let c = Candidate::new(0, "x@example.com", "X@example.com", [Some("x")]);
     let p = plan(1, &[c], &[], &org, &["FederationIdentifier".into()]);
     assert_eq!(outcomes(&p), [Outcome::Collision]);
 }
@@ -214,13 +209,13 @@ proptest! {
         prop_assert_eq!(p.decisions.len(), cands.len());
         let mut created = std::collections::HashSet::new();
         for i in p.creates() {
-            prop_assert!(created.insert(cands[i].username.clone()), "two creates for {}", cands[i].username);
+            prop_assert!(created.insert(cands[i].username()), "two creates for {}", cands[i].username());
             // a username planned for creation is not also anything else
             let others = cands.iter().enumerate()
-                .filter(|(j, c)| *j != i && c.username == cands[i].username)
+                .filter(|(j, c)| *j != i && c.username() == cands[i].username())
                 .count();
             prop_assert_eq!(others, 0);
-            prop_assert!(!org.iter().any(|u| u.username.eq_ignore_ascii_case(&cands[i].username)));
+            prop_assert!(!org.iter().any(|u| u.username.eq_ignore_ascii_case(cands[i].username())));
         }
     }
 
@@ -236,10 +231,10 @@ proptest! {
             let c = &cands[i];
             org.push(SfUser {
                 id: format!("005NEW{n:012}").into(),
-                username: c.username.clone(),
-                email: Some(c.email.clone()),
+                username: c.username().into(),
+                email: Some(c.email().into()),
                 is_active: true,
-                keys: c.keys.clone(),
+                keys: (0..KEYS.len()).map(|k| c.key(k).map(Into::into)).collect(),
             });
         }
         let second = plan(cands.len(), &cands, &[], &org, &keys());

@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use super::{SourceError, SourceRecord};
+use super::{RecordBuilder, SourceError, SourceRecord};
 use crate::job::CsvSource;
 
 /// Reads the whole file. `attributes` are the job's (lower-case) attribute
@@ -68,6 +68,7 @@ pub fn read(
 
     let mut records = Vec::new();
     let mut row = csv::ByteRecord::new();
+    let mut builder = RecordBuilder::default();
     loop {
         match reader.read_byte_record(&mut row) {
             Ok(false) => break,
@@ -98,37 +99,30 @@ pub fn read(
                 headers.len()
             ));
         }
-        let values: Box<[Option<Box<str>>]> = columns
-            .iter()
-            .zip(attributes)
-            .map(|(col, attr)| {
-                let raw = row.get((*col)?)?;
-                match std::str::from_utf8(raw) {
-                    Ok(s) => {
-                        let s = s.trim();
-                        (!s.is_empty()).then(|| s.into())
-                    }
-                    Err(_) => {
-                        problem.get_or_insert_with(|| format!("column {attr} is not valid UTF-8"));
-                        None
-                    }
-                }
-            })
-            .collect();
+        builder.start("");
+        for (col, attr) in columns.iter().zip(attributes) {
+            let value = col.and_then(|c| row.get(c)).and_then(|raw| {
+                std::str::from_utf8(raw).map(str::trim).ok().or_else(|| {
+                    problem.get_or_insert_with(|| format!("column {attr} is not valid UTF-8"));
+                    None
+                })
+            });
+            builder.push(value);
+        }
+        let record = builder.finish(
+            u32::try_from(line).unwrap_or(u32::MAX),
+            problem.map(Into::into),
+            None,
+        );
         if !only.is_empty() {
             let wanted = only_attr
-                .and_then(|a| values.get(a)?.as_deref())
+                .and_then(|a| record.value(a))
                 .is_some_and(|v| only.contains(&v.to_lowercase()));
             if !wanted {
                 continue;
             }
         }
-        records.push(SourceRecord {
-            origin: format!("{}:{line}", cfg.display).into(),
-            values,
-            problem: problem.map(Into::into),
-            note: None,
-        });
+        records.push(record);
     }
     Ok(records)
 }
@@ -151,7 +145,7 @@ mod tests {
     }
 
     fn vals(r: &SourceRecord) -> Vec<Option<&str>> {
-        r.values.iter().map(|v| v.as_deref()).collect()
+        r.values().collect()
     }
 
     #[test]
@@ -163,13 +157,14 @@ mod tests {
             vals(&recs[0]),
             [Some("Ada@Example.com"), Some("Love,\nlace"), Some("ada")]
         );
-        assert_eq!(&*recs[0].origin, "people.csv:2");
+        assert_eq!(recs[0].origin_text("people.csv"), "people.csv:2");
         assert_eq!(
             vals(&recs[1]),
             [Some("bob@example.com"), Some("Ng"), Some("bob")]
         );
         assert_eq!(
-            &*recs[1].origin, "people.csv:4",
+            recs[1].origin_text("people.csv"),
+            "people.csv:4",
             "the line a record starts on"
         );
     }
@@ -189,7 +184,7 @@ mod tests {
             Some("column uid is not valid UTF-8")
         );
         assert_eq!(recs[2].problem, None);
-        assert_eq!(&*recs[2].origin, "people.csv:5");
+        assert_eq!(recs[2].origin(), crate::source::Origin::Line(5));
     }
 
     #[test]

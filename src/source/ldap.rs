@@ -68,7 +68,7 @@ pub async fn read_only(
     conn.close().await;
     result?;
     let mut seen = HashSet::new();
-    records.retain(|r| seen.insert(r.origin.clone()));
+    records.retain(|r| seen.insert(r.origin_text("").into_owned()));
     Ok(records)
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sfsync::job::{LdapSource, MultiValue, Secret};
 use sfsync::source::ldap;
-use sfsync::source::{SourceError, SourceRecord};
+use sfsync::source::{Origin, SourceError, SourceRecord};
 
 use crate::support::slapd::{self, Options, SERVICE_DN, SERVICE_PASSWORD, Slapd};
 
@@ -22,6 +22,14 @@ const MAIL: usize = 0;
 const GIVEN: usize = 1;
 const SN: usize = 2;
 const UID: usize = 3;
+
+/// The entry's DN (every LDAP record has one).
+fn dn(r: &SourceRecord) -> &str {
+    match r.origin() {
+        Origin::Dn(dn) => dn,
+        Origin::Line(line) => panic!("an LDAP record with a CSV line {line}"),
+    }
+}
 
 async fn read(source: &LdapSource) -> Result<Vec<SourceRecord>, SourceError> {
     ldap::read_all(source, Some(&Slapd::password()), &attributes()).await
@@ -61,12 +69,7 @@ fn csv_people(attributes: &[String]) -> Vec<Vec<Option<String>>> {
     sfsync::source::csv::read(&cfg, attributes, &[], None)
         .unwrap()
         .into_iter()
-        .map(|r| {
-            r.values
-                .iter()
-                .map(|v| v.as_deref().map(str::to_owned))
-                .collect()
-        })
+        .map(|r| r.values().map(|v| v.map(str::to_owned)).collect())
         .collect()
 }
 
@@ -92,7 +95,10 @@ async fn sample_directory_gives_exactly_the_expected_people() {
         );
     }
     for (uid, r) in &people {
-        assert_eq!(&*r.origin, format!("uid={uid},ou=people,dc=example,dc=com"));
+        assert_eq!(
+            r.origin(),
+            Origin::Dn(&format!("uid={uid},ou=people,dc=example,dc=com"))
+        );
     }
     let mail = |uid: &str| people[uid].value(MAIL);
 
@@ -127,7 +133,7 @@ async fn several_mails_make_the_record_invalid_when_the_job_says_so() {
     let records = read(&source).await.unwrap();
     let problems: Vec<(&str, &str)> = records
         .iter()
-        .filter_map(|r| Some((&*r.origin, r.problem.as_deref()?)))
+        .filter_map(|r| Some((dn(r), r.problem.as_deref()?)))
         .collect();
     assert_eq!(
         problems,
@@ -146,12 +152,7 @@ async fn ldif_and_csv_give_the_planner_identical_input() {
         .await
         .unwrap()
         .iter()
-        .map(|r| {
-            r.values
-                .iter()
-                .map(|v| v.as_deref().map(String::from))
-                .collect()
-        })
+        .map(|r| r.values().map(|v| v.map(String::from)).collect())
         .collect();
     let mut from_csv = csv_people(&attributes());
     assert_eq!(from_csv.len(), 50);
@@ -508,7 +509,7 @@ LanguageLocaleKey = "en_US"
     let at = |name: &str| job.attributes.iter().position(|a| a == name).unwrap();
     let ehall = records
         .iter()
-        .find(|r| &*r.origin == "uid=ehall,ou=people,dc=example,dc=com")
+        .find(|r| dn(r) == "uid=ehall,ou=people,dc=example,dc=com")
         .unwrap();
     assert_eq!(ehall.value(at("mail")), Some("Ethan.Hall@Example.COM"));
     assert_eq!(ehall.value(at("givenname")), Some("Ethan"));
@@ -527,7 +528,7 @@ async fn without_mail_in_the_filter_mail_less_entries_arrive_without_mail() {
     let mut mail_less: Vec<&str> = records
         .iter()
         .filter(|r| r.value(MAIL).is_none())
-        .map(|r| &*r.origin)
+        .map(dn)
         .collect();
     mail_less.sort_unstable();
     assert_eq!(

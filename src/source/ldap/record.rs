@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use crate::job::MultiValue;
-use crate::source::SourceRecord;
+use crate::source::{RecordBuilder, SourceRecord};
 
 /// Builds the record for the entry `dn` from its text and binary attributes.
 ///
@@ -28,7 +28,7 @@ pub(super) fn build(
             .extend(values);
     }
 
-    let mut values = Vec::with_capacity(attributes.len());
+    let mut values: Vec<Option<&str>> = Vec::with_capacity(attributes.len());
     let mut notes = Vec::new();
     let mut problems = Vec::new();
     for attr in attributes {
@@ -48,7 +48,7 @@ pub(super) fn build(
             .collect();
         match present.as_slice() {
             [] => values.push(None),
-            [one] => values.push(Some(Box::from(*one))),
+            [one] => values.push(Some(one)),
             [first, rest @ ..] => {
                 match multi_value {
                     MultiValue::First => {
@@ -60,17 +60,21 @@ pub(super) fn build(
                         present.join(", ")
                     )),
                 }
-                values.push(Some(Box::from(*first)));
+                values.push(Some(first));
             }
         }
     }
 
-    SourceRecord {
-        origin: dn.into_boxed_str(),
-        values: values.into_boxed_slice(),
-        problem: (!problems.is_empty()).then(|| problems.join("; ").into_boxed_str()),
-        note: (!notes.is_empty()).then(|| notes.join("; ").into_boxed_str()),
+    let mut record = RecordBuilder::default();
+    record.start(&dn);
+    for v in values {
+        record.push(v);
     }
+    record.finish(
+        0,
+        (!problems.is_empty()).then(|| problems.join("; ").into_boxed_str()),
+        (!notes.is_empty()).then(|| notes.join("; ").into_boxed_str()),
+    )
 }
 
 #[cfg(test)]
@@ -101,7 +105,7 @@ mod tests {
             &names(&["mail", "givenname", "sn", "uid"]),
             MultiValue::First,
         );
-        assert_eq!(&*r.origin, "uid=a,dc=x");
+        assert_eq!(r.origin(), crate::source::Origin::Dn("uid=a,dc=x"));
         assert_eq!(r.value(0), Some("Emma@X.com"), "case of the value is kept");
         assert_eq!(r.value(1), Some("Emma"));
         assert_eq!(r.value(2), None, "a blank value is no value");
