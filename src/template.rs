@@ -111,7 +111,7 @@ impl Template {
             match part {
                 Part::Literal(text) => out.push_str(text),
                 Part::Attr { index, filters } => match value(*index) {
-                    Some(raw) => out.push_str(&apply(raw, filters)),
+                    Some(raw) => push_filtered(out, raw, filters),
                     None => {
                         out.truncate(start);
                         return false;
@@ -178,6 +178,23 @@ fn parse_filter(text: &str) -> Result<Filter, TemplateError> {
             },
             None => Err(TemplateError::UnknownFilter(text.to_owned())),
         },
+    }
+}
+
+/// Appends `raw` through `filters`. A last `lower` or `upper` on ASCII text
+/// (`{mail|lower}`) changes the copy in `out` instead of making another.
+fn push_filtered(out: &mut String, raw: &str, filters: &[Filter]) {
+    let start = out.len();
+    match filters.split_last() {
+        Some((Filter::Lower, rest)) if raw.is_ascii() => {
+            out.push_str(&apply(raw, rest));
+            out[start..].make_ascii_lowercase();
+        }
+        Some((Filter::Upper, rest)) if raw.is_ascii() => {
+            out.push_str(&apply(raw, rest));
+            out[start..].make_ascii_uppercase();
+        }
+        _ => out.push_str(&apply(raw, filters)),
     }
 }
 
@@ -314,7 +331,7 @@ mod tests {
 
         #[test]
         fn filters_do_what_their_plain_definitions_do(
-            s in "\\PC{0,20}",
+            s in "[ a-zA-Z]{0,8}|\\PC{0,20}",
             picks in proptest::collection::vec(0usize..4, 0..4),
         ) {
             let all = [Filter::Lower, Filter::Upper, Filter::Trim, Filter::First(3)];
@@ -328,7 +345,10 @@ mod tests {
                     Filter::First(n) => plain.chars().take(n).collect(),
                 };
             }
-            prop_assert_eq!(apply(&s, &filters), plain);
+            prop_assert_eq!(apply(&s, &filters), plain.as_str());
+            let mut out = String::from("x");
+            push_filtered(&mut out, &s, &filters);
+            prop_assert_eq!(out, format!("x{plain}"));
         }
 
         #[test]

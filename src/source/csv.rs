@@ -19,16 +19,27 @@ pub fn read(
     only: &[String],
     only_attr: Option<usize>,
 ) -> Result<Vec<SourceRecord>, SourceError> {
-    // Read whole: the csv crate places a record that follows blank lines at
-    // the first blank line, and the bytes let us find the real starting line.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    read_in_parts(cfg, attributes, only, only_attr, threads, MIN_PART)
+}
+
+/// Below this many bytes per part, a thread costs more than it saves.
+const MIN_PART: usize = 4 << 20;
+
+fn read_in_parts(
+    cfg: &CsvSource,
+    attributes: &[String],
+    only: &[String],
+    only_attr: Option<usize>,
+    threads: usize,
+    min_part: usize,
+) -> Result<Vec<SourceRecord>, SourceError> {
+    // Read whole: the bytes give each record's real starting line and let
+    // the parts be read at once.
     let data = std::fs::read(&cfg.path).map_err(|e| {
         SourceError::Unusable(format!("cannot open CSV file {}: {e}", cfg.path.display()))
     })?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(cfg.delimiter)
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(&data[..]);
+    let mut reader = reader(cfg, &data, true);
     let headers = reader.byte_headers().map_err(|e| {
         SourceError::Unusable(format!(
             "cannot read the header of {}: {e}",
@@ -50,6 +61,7 @@ pub fn read(
             cfg.path.display()
         )));
     }
+    let body = reader.position().byte() as usize;
     // For each job attribute, the column that holds it.
     let columns: Vec<Option<usize>> = attributes
         .iter()
@@ -64,43 +76,185 @@ pub fn read(
     if !absent.is_empty() {
         tracing::warn!(file = %cfg.path.display(), columns = ?absent, "The CSV header lacks columns the mapping uses; those values are empty.");
     }
-    let only: HashSet<String> = only.iter().map(|m| m.trim().to_lowercase()).collect();
+    let rows = Rows {
+        cfg,
+        data: &data,
+        attributes,
+        columns,
+        fields: headers.len(),
+        only: only.iter().map(|m| m.trim().to_lowercase()).collect(),
+        only_attr,
+    };
+    let parts = (data.len() - body) / min_part.max(1);
+    rows.read_from(body, threads.min(parts).max(1))
+}
 
-    let mut records = Vec::new();
-    let mut row = csv::ByteRecord::new();
-    let mut builder = RecordBuilder::default();
-    loop {
-        match reader.read_byte_record(&mut row) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                return Err(SourceError::Fatal(format!(
-                    "reading {} stopped: {e}",
-                    cfg.path.display()
-                )));
+/// How many `\r` and `\n` bytes `bytes` starts with.
+fn line_breaks(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count()
+}
+
+fn reader<'d>(cfg: &CsvSource, data: &'d [u8], headers: bool) -> csv::Reader<&'d [u8]> {
+    csv::ReaderBuilder::new()
+        .delimiter(cfg.delimiter)
+        .flexible(true)
+        .has_headers(headers)
+        .from_reader(data)
+}
+
+/// What turns the file's rows into records.
+struct Rows<'a> {
+    cfg: &'a CsvSource,
+    data: &'a [u8],
+    attributes: &'a [String],
+    /// Per job attribute, its column.
+    columns: Vec<Option<usize>>,
+    /// Columns in the header.
+    fields: usize,
+    only: HashSet<String>,
+    only_attr: Option<usize>,
+}
+
+/// One part of the file, read.
+struct Part {
+    records: Vec<SourceRecord>,
+    /// Where the first record at or past the part's end starts, past any
+    /// line breaks (`None`: the file ended first).
+    stopped_at: Option<usize>,
+}
+
+impl Rows<'_> {
+    /// Reads from `body` (the first byte after the header) to the end, in
+    /// `threads` parts read at once.
+    ///
+    /// A part other than the first starts after a line break, on the guess
+    /// that a record starts there (it does unless a quoted value spans the
+    /// line). The part before it, itself known to start on a record, checks
+    /// the guess when it gets there: if no record starts there after all,
+    /// everything from that point on is read again in one piece. So the
+    /// result is always that of one reader going through the whole file.
+    fn read_from(&self, body: usize, threads: usize) -> Result<Vec<SourceRecord>, SourceError> {
+        let mut starts = vec![body];
+        for k in 1..threads {
+            let guess = body + (self.data.len() - body) * k / threads;
+            let Some(nl) = self.data[guess..].iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            let at = guess + nl + 1;
+            // A byte-order mark there would be dropped by a fresh reader.
+            if at > *starts.last().unwrap_or(&body)
+                && at < self.data.len()
+                && !self.data[at..].starts_with(b"\xef\xbb\xbf")
+            {
+                starts.push(at);
             }
         }
-        let line = row.position().map_or(0, |p| {
-            let skipped = data[p.byte() as usize..]
-                .iter()
-                .take_while(|b| matches!(b, b'\r' | b'\n'))
-                .filter(|&&b| b == b'\n')
-                .count();
-            p.line() + skipped as u64
-        });
-        if row.len() == 1 && row.get(0).is_some_and(<[u8]>::is_empty) {
-            continue; // a blank line is not a person
+        if starts.len() == 1 {
+            return Ok(self.read_part(body, None)?.records);
         }
+        let parts: Vec<Result<Part, SourceError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = starts
+                .iter()
+                .enumerate()
+                .map(|(k, &start)| {
+                    let end = starts.get(k + 1).copied();
+                    scope.spawn(move || self.read_part(start, end))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut records = Vec::new();
+        for (k, part) in parts.into_iter().enumerate() {
+            let part = part?;
+            records.extend(part.records);
+            let (Some(stopped), Some(&next)) = (part.stopped_at, starts.get(k + 1)) else {
+                break;
+            };
+            // The next part read its first record where this one, reading on,
+            // found one: from there on both read alike.
+            if stopped != next + line_breaks(&self.data[next..]) {
+                records.extend(self.read_part(stopped, None)?.records);
+                break;
+            }
+        }
+        Ok(records)
+    }
+
+    /// Reads the records that start in `start..end` (to the end of the file
+    /// when `end` is `None`); `start` must be where a record starts.
+    fn read_part(&self, start: usize, end: Option<usize>) -> Result<Part, SourceError> {
+        let data = self.data;
+        let mut reader = reader(self.cfg, &data[start..], false);
+        // Line numbers count from the top of the file.
+        let lines_before = data[..start].iter().filter(|&&b| b == b'\n').count() as u64;
+        let mut records = Vec::new();
+        let mut row = csv::ByteRecord::new();
+        let mut builder = RecordBuilder::default();
+        loop {
+            match reader.read_byte_record(&mut row) {
+                Ok(false) => {
+                    return Ok(Part {
+                        records,
+                        stopped_at: None,
+                    });
+                }
+                Ok(true) => {}
+                Err(e) => {
+                    return Err(SourceError::Fatal(format!(
+                        "reading {} stopped: {e}",
+                        self.cfg.path.display()
+                    )));
+                }
+            }
+            // The csv crate places a record after blank lines at the first
+            // of them: the record really starts past the line breaks.
+            let (first, line) = row.position().map_or((start, 0), |p| {
+                let at = start + p.byte() as usize;
+                let breaks = line_breaks(&data[at..]);
+                let newlines = data[at..at + breaks].iter().filter(|&&b| b == b'\n');
+                (
+                    at + breaks,
+                    lines_before + p.line() + newlines.count() as u64,
+                )
+            });
+            if end.is_some_and(|end| first >= end) {
+                return Ok(Part {
+                    records,
+                    stopped_at: Some(first),
+                });
+            }
+            if row.len() == 1 && row.get(0).is_some_and(<[u8]>::is_empty) {
+                continue; // a blank line is not a person
+            }
+            if let Some(record) = self.record(&row, line, &mut builder) {
+                records.push(record);
+            }
+        }
+    }
+
+    /// The record for one row, or `None` when `--only` leaves it out.
+    fn record(
+        &self,
+        row: &csv::ByteRecord,
+        line: u64,
+        builder: &mut RecordBuilder,
+    ) -> Option<SourceRecord> {
         let mut problem = None;
-        if row.len() != headers.len() {
+        if row.len() != self.fields {
             problem = Some(format!(
                 "row has {} fields, the header has {}",
                 row.len(),
-                headers.len()
+                self.fields
             ));
         }
         builder.start("");
-        for (col, attr) in columns.iter().zip(attributes) {
+        for (col, attr) in self.columns.iter().zip(self.attributes) {
             let value = col.and_then(|c| row.get(c)).and_then(|raw| {
                 std::str::from_utf8(raw).map(str::trim).ok().or_else(|| {
                     problem.get_or_insert_with(|| format!("column {attr} is not valid UTF-8"));
@@ -114,17 +268,13 @@ pub fn read(
             problem.map(Into::into),
             None,
         );
-        if !only.is_empty() {
-            let wanted = only_attr
+        let wanted = self.only.is_empty()
+            || self
+                .only_attr
                 .and_then(|a| record.value(a))
-                .is_some_and(|v| only.contains(&v.to_lowercase()));
-            if !wanted {
-                continue;
-            }
-        }
-        records.push(record);
+                .is_some_and(|v| self.only.contains(&v.to_lowercase()));
+        wanted.then_some(record)
     }
-    Ok(records)
 }
 
 #[cfg(test)]
@@ -201,6 +351,61 @@ mod tests {
         );
         let e = read_text(b"", &["mail"]).unwrap_err();
         assert!(e.to_string().contains("has no header row"), "{e}");
+    }
+
+    /// The file read in `threads` parts, however small.
+    fn read_parts(text: &[u8], threads: usize) -> Vec<SourceRecord> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("people.csv");
+        std::fs::write(&path, text).unwrap();
+        let cfg = CsvSource {
+            path,
+            display: "people.csv".into(),
+            delimiter: b',',
+        };
+        let attrs = ["uid".to_owned(), "mail".to_owned()];
+        read_in_parts(&cfg, &attrs, &[], None, threads, 1).unwrap()
+    }
+
+    /// Rows a part boundary may fall into: quoted line breaks, blank lines,
+    /// CRLF, ragged rows, bytes that are not UTF-8.
+    const ROWS: [&[u8]; 9] = [
+        b"ada,ada@example.com\n",
+        b"bob,bob@example.com\r\n",
+        b"\"c\ny\",\"cy@\nexample.com\"\n",
+        b"\"d,\r\n\"\"x\"\"\",d@example.com\r\n",
+        b"\n",
+        b"\r\n\r\n",
+        b"e,e@example.com,extra\n",
+        b"f\xff,f@example.com\n",
+        b"\"\n\n\",\"\n\"\n",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn reading_in_parts_gives_what_one_reader_gives(
+            picks in proptest::collection::vec(0..ROWS.len(), 0..60),
+            threads in 2usize..6,
+        ) {
+            let mut text = b"uid,mail\n".to_vec();
+            for p in picks {
+                text.extend_from_slice(ROWS[p]);
+            }
+            let whole = read_parts(&text, 1);
+            proptest::prop_assert_eq!(read_parts(&text, threads), whole);
+        }
+    }
+
+    #[test]
+    fn a_part_that_starts_inside_a_quoted_value_is_read_again() {
+        // Every line break but the header's is inside one quoted value.
+        let mut text = b"uid,mail\n\"".to_vec();
+        text.extend(std::iter::repeat_n(b"x,y\n".as_slice(), 50).flatten());
+        text.extend_from_slice(b"\",z@example.com\nlast,last@example.com\n");
+        let recs = read_parts(&text, 4);
+        assert_eq!(recs, read_parts(&text, 1));
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].origin(), crate::source::Origin::Line(53));
     }
 
     #[test]
