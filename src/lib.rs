@@ -17,6 +17,13 @@
 //! - [`commands`]: one file per subcommand, the only place I/O is wired.
 //! - [`emulator`]: the local Salesforce (axum) used by tests, benchmarks and the demo.
 
+/// A run holds millions of short strings (records, candidates, the org's
+/// users): mimalloc serves them with less overhead per allocation than
+/// glibc's malloc (BENCHMARKS.md has the figures). Declared here so the
+/// binary, the tests and the benchmarks all measure the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod cli;
 pub mod commands;
 pub mod emulator;
