@@ -247,26 +247,37 @@ fn bench_sync(dir: &Path, runs: usize) {
     );
 }
 
-fn bench_pacing(dir: &Path) {
+fn bench_pacing(dir: &Path, runs: usize) {
     let n = if smoke() { 2_000 } else { 100_000 };
     let (rps, concurrency, latency_ms) = (20.0, 8usize, 100u64);
     let csv = dir.join("pacing.csv");
     people_csv(&csv, 0, n);
-    let emu = Emulator::start(&["--latency-ms", &latency_ms.to_string()]);
-    let job = job(
-        dir,
-        &emu.url,
-        &csv,
-        &format!("requests_per_second = {rps}\nconcurrency = {concurrency}\n"),
-    );
-    let (wall, _, code) = measure(&["-q", "sync", "--job", job.to_str().unwrap()]);
-    assert_eq!(code, 0, "sync failed");
     let allowed = f64::min(rps, concurrency as f64 / (latency_ms as f64 / 1000.0)) * 200.0;
-    let achieved = n as f64 / wall.as_secs_f64();
+    let mut walls = Vec::new();
+    for _ in 0..runs {
+        // A fresh org each time: every run creates all n.
+        let emu = Emulator::start(&["--latency-ms", &latency_ms.to_string()]);
+        let job = job(
+            dir,
+            &emu.url,
+            &csv,
+            &format!("requests_per_second = {rps}\nconcurrency = {concurrency}\n"),
+        );
+        let (wall, _, code) = measure(&["-q", "sync", "--job", job.to_str().unwrap()]);
+        assert_eq!(code, 0, "sync failed");
+        assert_eq!(emu.counters()["users_created"].as_u64(), Some(n as u64));
+        let wall = wall.as_secs_f64();
+        println!(
+            "pacing run: wall {wall:.2} s = {:.1}%",
+            100.0 * n as f64 / wall / allowed
+        );
+        walls.push(wall);
+    }
+    let wall = median(walls);
+    let achieved = n as f64 / wall;
     println!(
-        "pacing: {n} users, {latency_ms} ms latency, concurrency {concurrency}, {rps} req/s: {achieved:.0} users/s of {allowed:.0} allowed = {:.1}% (wall {:.2} s)",
+        "pacing: {n} users, {latency_ms} ms latency, concurrency {concurrency}, {rps} req/s: {achieved:.0} users/s of {allowed:.0} allowed = {:.1}% (wall {wall:.2} s, median of {runs})",
         100.0 * achieved / allowed,
-        wall.as_secs_f64()
     );
 }
 
@@ -285,6 +296,6 @@ fn main() {
         bench_sync(dir.path(), runs);
     }
     if want("pacing") {
-        bench_pacing(dir.path());
+        bench_pacing(dir.path(), runs);
     }
 }
