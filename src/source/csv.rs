@@ -232,35 +232,49 @@ impl Rows<'_> {
             if row.len() == 1 && row.get(0).is_some_and(<[u8]>::is_empty) {
                 continue; // a blank line is not a person
             }
-            if let Some(record) = self.record(&row, line, &mut builder) {
-                records.push(record);
-            }
+            // One UTF-8 check for the whole row; value by value only when it fails.
+            row = match csv::StringRecord::from_byte_record(std::mem::take(&mut row)) {
+                Ok(text) => {
+                    let get = |c| text.get(c).map(Ok);
+                    records.extend(self.record(text.len(), get, line, &mut builder));
+                    text.into_byte_record()
+                }
+                Err(bad) => {
+                    let bytes = bad.into_byte_record();
+                    let get = |c| bytes.get(c).map(std::str::from_utf8);
+                    records.extend(self.record(bytes.len(), get, line, &mut builder));
+                    bytes
+                }
+            };
         }
     }
 
-    /// The record for one row, or `None` when `--only` leaves it out.
-    fn record(
+    /// The record for one row of `fields` values, or `None` when `--only`
+    /// leaves it out.
+    fn record<'r>(
         &self,
-        row: &csv::ByteRecord,
+        fields: usize,
+        get: impl Fn(usize) -> Option<Result<&'r str, std::str::Utf8Error>>,
         line: u64,
         builder: &mut RecordBuilder,
     ) -> Option<SourceRecord> {
         let mut problem = None;
-        if row.len() != self.fields {
+        if fields != self.fields {
             problem = Some(format!(
-                "row has {} fields, the header has {}",
-                row.len(),
+                "row has {fields} fields, the header has {}",
                 self.fields
             ));
         }
         builder.start("");
         for (col, attr) in self.columns.iter().zip(self.attributes) {
-            let value = col.and_then(|c| row.get(c)).and_then(|raw| {
-                std::str::from_utf8(raw).map(str::trim).ok().or_else(|| {
+            let value = match col.and_then(&get) {
+                Some(Ok(v)) => Some(super::trim(v)),
+                Some(Err(_)) => {
                     problem.get_or_insert_with(|| format!("column {attr} is not valid UTF-8"));
                     None
-                })
-            });
+                }
+                None => None,
+            };
             builder.push(value);
         }
         let record = builder.finish(
