@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::job::{DefaultValue, Job, REQUIRED_FIELDS};
 use crate::source::SourceRecord;
@@ -416,13 +416,6 @@ impl<'j> Normalizer<'j> {
             })
     }
 
-    /// [`Normalizer::fields`] as a JSON object (the result files show what was sent).
-    pub fn record(&self, c: &Candidate, source: &SourceRecord) -> Map<String, Value> {
-        self.fields(c, source)
-            .map(|(name, v)| (name.to_owned(), v.into()))
-            .collect()
-    }
-
     /// The profile a candidate is created with (to stop per profile on LICENSE_LIMIT_EXCEEDED).
     pub fn profile_id(&self, source: &SourceRecord) -> Option<String> {
         let i = self.job.field_index("ProfileId")?;
@@ -504,7 +497,11 @@ UserPermissionsMarketingUser = false
             [c.key(0), c.key(1), c.key(2)],
             [Some("ada"), Some("ada@example.com"), None]
         );
-        let sent = Value::Object(n.record(&c, &r));
+        let sent: serde_json::Map<String, Value> = n
+            .fields(&c, &r)
+            .map(|(k, v)| (k.to_owned(), v.into()))
+            .collect();
+        let sent = Value::Object(sent);
         assert_eq!(
             sent,
             serde_json::json!({

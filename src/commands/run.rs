@@ -520,7 +520,10 @@ fn write_results(
         .iter()
         .map(|&r| {
             let c = &candidates[by_record[r].expect("attempted records are candidates")];
-            normalizer.record(c, &records[r]).into_iter().collect()
+            normalizer
+                .fields(c, &records[r])
+                .map(|(name, v)| (name.to_owned(), v.into()))
+                .collect()
         })
         .collect();
     let attempted_records: Vec<report::results::AttemptedRecord<'_>> = attempted

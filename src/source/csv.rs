@@ -39,6 +39,14 @@ fn read_in_parts(
     let data = std::fs::read(&cfg.path).map_err(|e| {
         SourceError::Unusable(format!("cannot open CSV file {}: {e}", cfg.path.display()))
     })?;
+    // Record offsets and line numbers are 32-bit (a record is small, and
+    // so are a million of them).
+    if u32::try_from(data.len()).is_err() {
+        return Err(SourceError::Unusable(format!(
+            "{} is larger than 4 GiB; split it into smaller files",
+            cfg.path.display()
+        )));
+    }
     let mut reader = reader(cfg, &data, true);
     let headers = reader.byte_headers().map_err(|e| {
         SourceError::Unusable(format!(
@@ -89,6 +97,10 @@ fn read_in_parts(
     rows.read_from(body, threads.min(parts).max(1))
 }
 
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
 /// How many `\r` and `\n` bytes `bytes` starts with.
 fn line_breaks(bytes: &[u8]) -> usize {
     bytes
@@ -121,8 +133,10 @@ struct Rows<'a> {
 /// One part of the file, read.
 struct Part {
     records: Vec<SourceRecord>,
-    /// Where the first record at or past the part's end starts, past any
-    /// line breaks (`None`: the file ended first).
+    /// Where each of `records` starts (past any line breaks before it).
+    starts: Vec<usize>,
+    /// Where the record that stopped the reading starts (`None`: the file
+    /// ended first).
     stopped_at: Option<usize>,
 }
 
@@ -132,36 +146,45 @@ impl Rows<'_> {
     ///
     /// A part other than the first starts after a line break, on the guess
     /// that a record starts there (it does unless a quoted value spans the
-    /// line). The part before it, itself known to start on a record, checks
-    /// the guess when it gets there: if no record starts there after all,
-    /// everything from that point on is read again in one piece. So the
-    /// result is always that of one reader going through the whole file.
+    /// line). The part before it, known to be right, reads on past its end to
+    /// the first record there. If that record is one the next part also found,
+    /// both parsers stand at the start of the same record, so the next part is
+    /// right from that record on. If not, one reader goes on from there until
+    /// it reaches a record the next part found. So the result is always that of
+    /// one reader going through the whole file.
     fn read_from(&self, body: usize, threads: usize) -> Result<Vec<SourceRecord>, SourceError> {
-        let mut starts = vec![body];
+        let data = self.data;
+        let mut cuts = vec![body];
         for k in 1..threads {
-            let guess = body + (self.data.len() - body) * k / threads;
-            let Some(nl) = self.data[guess..].iter().position(|&b| b == b'\n') else {
+            let guess = body + (data.len() - body) * k / threads;
+            let Some(nl) = data[guess..].iter().position(|&b| b == b'\n') else {
                 break;
             };
             let at = guess + nl + 1;
-            // A byte-order mark there would be dropped by a fresh reader.
-            if at > *starts.last().unwrap_or(&body)
-                && at < self.data.len()
-                && !self.data[at..].starts_with(b"\xef\xbb\xbf")
-            {
-                starts.push(at);
+            if at > cuts[cuts.len() - 1] && at < data.len() {
+                cuts.push(at);
             }
         }
-        if starts.len() == 1 {
-            return Ok(self.read_part(body, None)?.records);
+        let end_of = |k: usize| cuts.get(k + 1).copied();
+        if cuts.len() == 1 {
+            return Ok(self.read_part(body, |_| false, 0)?.records);
         }
         let parts: Vec<Result<Part, SourceError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = starts
+            let handles: Vec<_> = cuts
                 .iter()
                 .enumerate()
                 .map(|(k, &start)| {
-                    let end = starts.get(k + 1).copied();
-                    scope.spawn(move || self.read_part(start, end))
+                    let end = end_of(k);
+                    // The first part's vector takes every record in the end:
+                    // room for all (a line each at most) saves copying it.
+                    let room = if k == 0 {
+                        count_newlines(&data[start..]) + 1
+                    } else {
+                        0
+                    };
+                    scope.spawn(move || {
+                        self.read_part(start, |first| end.is_some_and(|end| first >= end), room)
+                    })
                 })
                 .collect();
             handles
@@ -169,41 +192,61 @@ impl Rows<'_> {
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
-        let mut records = Vec::new();
-        for (k, part) in parts.into_iter().enumerate() {
-            let part = part?;
-            records.extend(part.records);
-            let (Some(stopped), Some(&next)) = (part.stopped_at, starts.get(k + 1)) else {
-                break;
-            };
-            // The next part read its first record where this one, reading on,
-            // found one: from there on both read alike.
-            if stopped != next + line_breaks(&self.data[next..]) {
-                records.extend(self.read_part(stopped, None)?.records);
-                break;
+        let mut parts = parts.into_iter().collect::<Result<Vec<Part>, _>>()?;
+
+        let mut records = std::mem::take(&mut parts[0].records);
+        let mut stopped = parts[0].stopped_at;
+        // `at` is a record start known to be right, at or past part `k`'s cut.
+        while let Some(at) = stopped {
+            let k = cuts.iter().rposition(|&c| c <= at).unwrap_or(0);
+            let part = &mut parts[k];
+            if let Ok(i) = part.starts.binary_search(&at) {
+                // The part found this record too: the rest of it is right.
+                records.extend(part.records.drain(i..));
+                stopped = part.stopped_at;
+                continue;
             }
+            // One reader from `at`, until a record this part found, or past it.
+            let (starts, end) = (&part.starts, end_of(k));
+            let again = self.read_part(
+                at,
+                |first| starts.binary_search(&first).is_ok() || end.is_some_and(|e| first >= e),
+                0,
+            )?;
+            records.extend(again.records);
+            stopped = again.stopped_at;
         }
         Ok(records)
     }
 
-    /// Reads the records that start in `start..end` (to the end of the file
-    /// when `end` is `None`); `start` must be where a record starts.
-    fn read_part(&self, start: usize, end: Option<usize>) -> Result<Part, SourceError> {
+    /// Reads the records from `start` (where a record starts) until one whose
+    /// start passes `stop`, or the end of the file; with room for `room`.
+    fn read_part(
+        &self,
+        start: usize,
+        stop: impl Fn(usize) -> bool,
+        room: usize,
+    ) -> Result<Part, SourceError> {
         let data = self.data;
-        let mut reader = reader(self.cfg, &data[start..], false);
+        // Start on the line break before `start` (a fresh reader drops a
+        // byte-order mark at its very start; one inside the file is data).
+        let from = match start.checked_sub(1) {
+            Some(b) if matches!(data[b], b'\r' | b'\n') => b,
+            _ => start,
+        };
+        let mut reader = reader(self.cfg, &data[from..], false);
         // Line numbers count from the top of the file.
-        let lines_before = data[..start].iter().filter(|&&b| b == b'\n').count() as u64;
-        let mut records = Vec::new();
+        let lines_before = count_newlines(&data[..from]) as u64;
+        let mut part = Part {
+            records: Vec::with_capacity(room),
+            starts: Vec::with_capacity(room),
+            stopped_at: None,
+        };
         let mut row = csv::ByteRecord::new();
         let mut builder = RecordBuilder::default();
         loop {
             match reader.read_byte_record(&mut row) {
-                Ok(false) => {
-                    return Ok(Part {
-                        records,
-                        stopped_at: None,
-                    });
-                }
+                Ok(false) => return Ok(part),
                 Ok(true) => {}
                 Err(e) => {
                     return Err(SourceError::Fatal(format!(
@@ -214,38 +257,39 @@ impl Rows<'_> {
             }
             // The csv crate places a record after blank lines at the first
             // of them: the record really starts past the line breaks.
-            let (first, line) = row.position().map_or((start, 0), |p| {
-                let at = start + p.byte() as usize;
+            let (first, line) = row.position().map_or((from, 0), |p| {
+                let at = from + p.byte() as usize;
                 let breaks = line_breaks(&data[at..]);
-                let newlines = data[at..at + breaks].iter().filter(|&&b| b == b'\n');
-                (
-                    at + breaks,
-                    lines_before + p.line() + newlines.count() as u64,
-                )
+                let newlines = count_newlines(&data[at..at + breaks]);
+                (at + breaks, lines_before + p.line() + newlines as u64)
             });
-            if end.is_some_and(|end| first >= end) {
-                return Ok(Part {
-                    records,
-                    stopped_at: Some(first),
-                });
+            if first > start && stop(first) {
+                part.stopped_at = Some(first);
+                return Ok(part);
             }
             if row.len() == 1 && row.get(0).is_some_and(<[u8]>::is_empty) {
                 continue; // a blank line is not a person
             }
             // One UTF-8 check for the whole row; value by value only when it fails.
-            row = match csv::StringRecord::from_byte_record(std::mem::take(&mut row)) {
+            let record;
+            (record, row) = match csv::StringRecord::from_byte_record(std::mem::take(&mut row)) {
                 Ok(text) => {
                     let get = |c| text.get(c).map(Ok);
-                    records.extend(self.record(text.len(), get, line, &mut builder));
-                    text.into_byte_record()
+                    (
+                        self.record(text.len(), get, line, &mut builder),
+                        text.into_byte_record(),
+                    )
                 }
                 Err(bad) => {
                     let bytes = bad.into_byte_record();
                     let get = |c| bytes.get(c).map(std::str::from_utf8);
-                    records.extend(self.record(bytes.len(), get, line, &mut builder));
-                    bytes
+                    (self.record(bytes.len(), get, line, &mut builder), bytes)
                 }
             };
+            if let Some(record) = record {
+                part.records.push(record);
+                part.starts.push(first);
+            }
         }
     }
 
@@ -278,7 +322,7 @@ impl Rows<'_> {
             builder.push(value);
         }
         let record = builder.finish(
-            u32::try_from(line).unwrap_or(u32::MAX),
+            u32::try_from(line).expect("a file under 4 GiB has fewer lines"),
             problem.map(Into::into),
             None,
         );
@@ -381,9 +425,57 @@ mod tests {
         read_in_parts(&cfg, &attrs, &[], None, threads, 1).unwrap()
     }
 
+    /// What one csv reader makes of the file, written plainly: per record
+    /// its values, its line and its problem.
+    type Plain = (Vec<Option<String>>, u32, Option<String>);
+
+    fn read_plainly(text: &[u8]) -> Vec<Plain> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text);
+        let width = reader.byte_headers().unwrap().len();
+        let mut out = Vec::new();
+        for row in reader.byte_records() {
+            let row = row.unwrap();
+            if row.len() == 1 && row[0].is_empty() {
+                continue;
+            }
+            let p = row.position().unwrap();
+            let rest = &text[p.byte() as usize..];
+            let breaks = rest.iter().take_while(|b| matches!(b, b'\r' | b'\n'));
+            let line = p.line() + breaks.filter(|&&b| b == b'\n').count() as u64;
+            let mut problem = (row.len() != width)
+                .then(|| format!("row has {} fields, the header has {width}", row.len()));
+            let values = (0..2)
+                .map(|c| match std::str::from_utf8(row.get(c)?) {
+                    Ok(v) => Some(v.trim().to_owned()).filter(|v| !v.is_empty()),
+                    Err(_) => {
+                        let name = ["uid", "mail"][c];
+                        problem.get_or_insert(format!("column {name} is not valid UTF-8"));
+                        None
+                    }
+                })
+                .collect();
+            out.push((values, line as u32, problem));
+        }
+        out
+    }
+
+    fn plain(records: &[SourceRecord]) -> Vec<Plain> {
+        records
+            .iter()
+            .map(|r| {
+                let values = r.values().map(|v| v.map(str::to_owned)).collect();
+                let crate::source::Origin::Line(line) = r.origin() else {
+                    panic!("a CSV record without a line")
+                };
+                (values, line, r.problem.as_deref().map(str::to_owned))
+            })
+            .collect()
+    }
+
     /// Rows a part boundary may fall into: quoted line breaks, blank lines,
-    /// CRLF, ragged rows, bytes that are not UTF-8.
-    const ROWS: [&[u8]; 9] = [
+    /// CRLF, a lone CR, ragged rows, bytes that are not UTF-8, a byte-order
+    /// mark inside the file, an empty quoted value.
+    const ROWS: [&[u8]; 12] = [
         b"ada,ada@example.com\n",
         b"bob,bob@example.com\r\n",
         b"\"c\ny\",\"cy@\nexample.com\"\n",
@@ -393,20 +485,27 @@ mod tests {
         b"e,e@example.com,extra\n",
         b"f\xff,f@example.com\n",
         b"\"\n\n\",\"\n\"\n",
+        b"\xef\xbb\xbfg,g@example.com\n",
+        b"\"\"\n",
+        b"h,h@example.com\r",
     ];
 
     proptest::proptest! {
         #[test]
-        fn reading_in_parts_gives_what_one_reader_gives(
+        fn reading_in_parts_gives_what_one_plain_reader_gives(
             picks in proptest::collection::vec(0..ROWS.len(), 0..60),
-            threads in 2usize..6,
+            crlf_header in proptest::bool::ANY,
+            last_break in proptest::bool::ANY,
+            threads in 1usize..6,
         ) {
-            let mut text = b"uid,mail\n".to_vec();
+            let mut text = if crlf_header { b"uid,mail\r\n".to_vec() } else { b"uid,mail\n".to_vec() };
             for p in picks {
                 text.extend_from_slice(ROWS[p]);
             }
-            let whole = read_parts(&text, 1);
-            proptest::prop_assert_eq!(read_parts(&text, threads), whole);
+            if !last_break {
+                text.extend_from_slice(b"last,last@example.com");
+            }
+            proptest::prop_assert_eq!(plain(&read_parts(&text, threads)), read_plainly(&text));
         }
     }
 
@@ -417,7 +516,7 @@ mod tests {
         text.extend(std::iter::repeat_n(b"x,y\n".as_slice(), 50).flatten());
         text.extend_from_slice(b"\",z@example.com\nlast,last@example.com\n");
         let recs = read_parts(&text, 4);
-        assert_eq!(recs, read_parts(&text, 1));
+        assert_eq!(plain(&recs), read_plainly(&text));
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[1].origin(), crate::source::Origin::Line(53));
     }

@@ -29,7 +29,7 @@ use connect::{Conn, describe_result, plain_error};
 /// Reads every entry under `base_dn` matching the filter with paged search.
 ///
 /// Values line up with `attributes` (the job's attribute names, lower-case,
-/// matched case-insensitively); `origin` is the entry's DN.
+/// matched case-insensitively); each record's origin is the entry's DN.
 pub async fn read_all(
     cfg: &LdapSource,
     password: Option<&Secret>,

@@ -18,7 +18,7 @@ pub struct SourceRecord {
     /// Where each value ends in `text`; the first starts where the DN ends.
     ends: Box<[u32]>,
     dn_len: u32,
-    /// The CSV line the record starts on (0 for LDAP).
+    /// The CSV line the record starts on, from 1; 0 for LDAP.
     line: u32,
     /// A problem found while reading (ragged row, invalid UTF-8, several values
     /// where one was expected with `multi_value = "invalid"`): the record becomes
@@ -55,9 +55,10 @@ impl SourceRecord {
     }
 
     pub fn origin(&self) -> Origin<'_> {
-        match self.dn_len {
-            0 => Origin::Line(self.line),
-            n => Origin::Dn(&self.text[..n as usize]),
+        // CSV lines count from 1; LDAP records have none (and a DN, even an empty one).
+        match self.line {
+            0 => Origin::Dn(&self.text[..self.dn_len as usize]),
+            n => Origin::Line(n),
         }
     }
 
@@ -188,5 +189,9 @@ mod tests {
         let row = b.start("").push(None).push(Some("B")).finish(7, None, None);
         assert_eq!(row.values().collect::<Vec<_>>(), [None, Some("B")]);
         assert_eq!(row.origin_text("people.csv"), "people.csv:7");
+
+        // An entry with an empty DN is still an entry, not a CSV line.
+        let root = b.start("").push(Some("x")).finish(0, None, None);
+        assert_eq!(root.origin(), Origin::Dn(""));
     }
 }
