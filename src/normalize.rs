@@ -5,6 +5,7 @@
 //! comparison (duplicates, matching, the emulator) sees one spelling.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use serde_json::Value;
 
@@ -35,37 +36,43 @@ impl Candidate {
         record: usize,
         username: &str,
         email: &str,
-        keys: impl IntoIterator<Item = Option<S>, IntoIter: ExactSizeIterator>,
+        keys: impl IntoIterator<Item = Option<S>>,
     ) -> Candidate {
-        let keys = keys.into_iter();
-        let mut text = String::with_capacity(username.len() + email.len());
-        let mut spans = Vec::with_capacity(2 + keys.len());
-        let mut place = |value: Option<&str>| {
-            let span = match value {
-                None => ABSENT,
-                Some(v) => match spans.iter().find(|&&(a, b)| {
-                    (a, b) != ABSENT && text.get(a as usize..b as usize) == Some(v)
-                }) {
-                    Some(&same) => same,
-                    None => {
-                        let start = text.len();
-                        text.push_str(v);
-                        (to_u32(start), to_u32(text.len()))
-                    }
-                },
+        thread_local! {
+            /// Built here, then copied once at its exact size: growing and
+            /// shrinking a fresh string per candidate cost two reallocations.
+            static BUFFERS: RefCell<(String, Vec<(u32, u32)>)> = RefCell::default();
+        }
+        BUFFERS.with_borrow_mut(|(text, spans)| {
+            text.clear();
+            spans.clear();
+            let mut place = |value: Option<&str>| {
+                let span = match value {
+                    None => ABSENT,
+                    Some(v) => match spans.iter().find(|&&(a, b)| {
+                        (a, b) != ABSENT && text.get(a as usize..b as usize) == Some(v)
+                    }) {
+                        Some(&same) => same,
+                        None => {
+                            let start = text.len();
+                            text.push_str(v);
+                            (to_u32(start), to_u32(text.len()))
+                        }
+                    },
+                };
+                spans.push(span);
             };
-            spans.push(span);
-        };
-        place(Some(username));
-        place(Some(email));
-        for k in keys {
-            place(k.as_ref().map(AsRef::as_ref));
-        }
-        Candidate {
-            record,
-            text: text.into_boxed_str(),
-            spans: spans.into_boxed_slice(),
-        }
+            place(Some(username));
+            place(Some(email));
+            for k in keys {
+                place(k.as_ref().map(AsRef::as_ref));
+            }
+            Candidate {
+                record,
+                text: text.as_str().into(),
+                spans: spans.as_slice().into(),
+            }
+        })
     }
 
     fn span(&self, i: usize) -> Option<&str> {
@@ -171,8 +178,7 @@ fn dot_atom(part: &[u8], domain: bool) -> bool {
         let ok = match b {
             b'.' => prev != b'.' && !(domain && prev == b'-'),
             b'-' => !(domain && prev == b'.'),
-            _ if b.is_ascii_alphanumeric() => true,
-            _ => !domain && b"!#$%&'*+/=?^_`{|}~".contains(&b),
+            _ => ATOM[usize::from(b)] == WORD || (!domain && ATOM[usize::from(b)] == LOCAL),
         };
         if !ok {
             return false;
@@ -182,6 +188,28 @@ fn dot_atom(part: &[u8], domain: bool) -> bool {
     }
     !part.is_empty() && prev != b'.' && (!domain || (prev != b'-' && dots > 0))
 }
+
+/// Per byte: a letter or digit ([`WORD`]), a character allowed only in a
+/// local part ([`LOCAL`]), or neither (0). One lookup instead of a search.
+const ATOM: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if (b as u8).is_ascii_alphanumeric() {
+            table[b] = WORD;
+        }
+        b += 1;
+    }
+    let local = b"!#$%&'*+/=?^_`{|}~";
+    let mut i = 0;
+    while i < local.len() {
+        table[local[i] as usize] = LOCAL;
+        i += 1;
+    }
+    table
+};
+const WORD: u8 = 1;
+const LOCAL: u8 = 2;
 
 /// `s` in lower case, borrowed when it already is (no second copy per value).
 fn lower(s: &str) -> Cow<'_, str> {
