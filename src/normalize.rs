@@ -275,10 +275,12 @@ impl<'j> Normalizer<'j> {
     }
 
     /// One field's template rendered against a record, trimmed; `None` when it yields nothing.
-    fn render(&self, field: usize, source: &SourceRecord) -> Option<Box<str>> {
+    fn render(&self, field: usize, source: &SourceRecord) -> Option<String> {
         let mut text = String::new();
         let (a, b) = self.render_into(field, source, &mut text)?;
-        Some(text[a..b].into())
+        text.truncate(b);
+        text.replace_range(..a, "");
+        Some(text)
     }
 
     /// [`Normalizer::render`] appended to `text`: where the trimmed value lies.
@@ -434,7 +436,7 @@ impl<'j> Normalizer<'j> {
                 let value = if i == self.username {
                     Sent::Text(Cow::Borrowed(c.username()))
                 } else if let Some(v) = self.render(i, source) {
-                    Sent::Text(Cow::Owned(v.into()))
+                    Sent::Text(Cow::Owned(v))
                 } else if let Some(DefaultValue::Bool(b)) = field.default {
                     Sent::Bool(b)
                 } else {
@@ -447,9 +449,7 @@ impl<'j> Normalizer<'j> {
     /// The profile a candidate is created with (to stop per profile on LICENSE_LIMIT_EXCEEDED).
     pub fn profile_id(&self, source: &SourceRecord) -> Option<String> {
         let i = self.job.field_index("ProfileId")?;
-        self.render(i, source)
-            .map(String::from)
-            .or_else(|| self.defaults[i].clone())
+        self.render(i, source).or_else(|| self.defaults[i].clone())
     }
 }
 

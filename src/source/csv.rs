@@ -340,6 +340,15 @@ mod tests {
     use super::*;
 
     fn read_text(text: &[u8], attrs: &[&str]) -> Result<Vec<SourceRecord>, SourceError> {
+        read_in(text, attrs, 1)
+    }
+
+    /// `text` as a CSV file read in `threads` parts, however small.
+    fn read_in(
+        text: &[u8],
+        attrs: &[&str],
+        threads: usize,
+    ) -> Result<Vec<SourceRecord>, SourceError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("people.csv");
         std::fs::write(&path, text).unwrap();
@@ -349,7 +358,7 @@ mod tests {
             delimiter: b',',
         };
         let attrs: Vec<String> = attrs.iter().map(|s| s.to_string()).collect();
-        read(&cfg, &attrs, &[], None)
+        read_in_parts(&cfg, &attrs, &[], None, threads, 1)
     }
 
     fn vals(r: &SourceRecord) -> Vec<Option<&str>> {
@@ -411,18 +420,8 @@ mod tests {
         assert!(e.to_string().contains("has no header row"), "{e}");
     }
 
-    /// The file read in `threads` parts, however small.
     fn read_parts(text: &[u8], threads: usize) -> Vec<SourceRecord> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("people.csv");
-        std::fs::write(&path, text).unwrap();
-        let cfg = CsvSource {
-            path,
-            display: "people.csv".into(),
-            delimiter: b',',
-        };
-        let attrs = ["uid".to_owned(), "mail".to_owned()];
-        read_in_parts(&cfg, &attrs, &[], None, threads, 1).unwrap()
+        read_in(text, &["uid", "mail"], threads).unwrap()
     }
 
     /// What one csv reader makes of the file, written plainly: per record
