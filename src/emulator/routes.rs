@@ -239,6 +239,8 @@ async fn handle(State(org): State<Arc<Org>>, req: Request) -> Response {
     let started_us = org.micros();
     let kill = req.extensions().get::<ConnKill>().cloned();
     let uri = req.uri().clone();
+    // The log keeps the method as sent.
+    let wire_method = req.method().to_string();
     // `POST ...?_HttpMethod=PATCH` is a PATCH for clients that cannot send one
     // (lifecycle reference §1.1).
     let method = if req.method() == Method::POST
@@ -255,7 +257,7 @@ async fn handle(State(org): State<Arc<Org>>, req: Request) -> Response {
     let kind = route.kind();
     let mut record = RequestRecord {
         seq,
-        method: method.to_string(),
+        method: wire_method,
         path: path.clone(),
         kind,
         status: None,
