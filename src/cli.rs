@@ -213,6 +213,12 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "FILE")]
     pub undeactivatable: Option<PathBuf>,
 
+    /// Seed permission sets, permission set groups, public groups and roles from a TOML file
+    /// (`[[permission_set]] name, label, license`, `[[permission_set_group]] developer_name`,
+    /// `[[group]] developer_name`, `[[role]] developer_name`; see samples/salesforce-access.toml).
+    #[arg(long, value_name = "FILE")]
+    pub access: Option<PathBuf>,
+
     /// Tokens also expire this many seconds after they were issued (INVALID_SESSION_ID).
     #[arg(long, value_name = "N")]
     pub token_ttl_secs: Option<u64>,
