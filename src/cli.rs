@@ -156,7 +156,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub fault_rate: f64,
 
-    /// Fraction (0..1) of create calls whose answer is lost: committed, then the connection is closed.
+    /// Fraction (0..1) of write calls (creates and PATCHes) whose answer is lost: committed, then
+    /// the connection is closed.
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub lost_answer_rate: f64,
 

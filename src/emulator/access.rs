@@ -153,6 +153,11 @@ pub(crate) struct Access {
     pub assignments: Vec<Link>,
     pub members: Vec<Link>,
     by_id: HashMap<String, (Kind, usize)>,
+    /// (AssigneeId, PermissionSetId or PermissionSetGroupId) of every assignment,
+    /// so a duplicate is found without a scan (10,000 users x 3 assignments is a benchmark).
+    assignment_keys: std::collections::HashSet<(String, String)>,
+    /// (UserOrGroupId, GroupId) -> position in `members`.
+    member_index: HashMap<(String, String), usize>,
     next: u64,
 }
 
@@ -238,6 +243,19 @@ impl Access {
     /// Whether `id` names a seeded UserRole.
     pub(crate) fn role_exists(&self, id: &str) -> bool {
         self.find(id, Kind::Role).is_some()
+    }
+
+    /// Drops the assignments and memberships added after the first `a` and `m`
+    /// (an `allOrNone` roll-back), with their index entries.
+    fn truncate(&mut self, a: usize, m: usize) {
+        for l in self.assignments.drain(a..) {
+            let t = l.target.or(l.group).unwrap_or_default();
+            self.assignment_keys.remove(&(l.user, t));
+        }
+        for l in self.members.drain(m..) {
+            self.member_index
+                .remove(&(l.user, l.target.unwrap_or_default()));
+        }
     }
 
     fn new_id(&mut self, prefix: &str) -> String {
@@ -419,12 +437,11 @@ impl Users {
                 (None, Some(grp.id.clone()))
             }
         };
-        let dup = self
-            .access
-            .assignments
-            .iter()
-            .any(|a| a.user == user_id && a.target == target && a.group == group);
-        if dup {
+        let key = (
+            user_id.clone(),
+            target.clone().or_else(|| group.clone()).unwrap_or_default(),
+        );
+        if !self.access.assignment_keys.insert(key) {
             return (
                 Err(vec![RecError::new(
                     "DUPLICATE_VALUE",
@@ -464,14 +481,13 @@ impl Users {
             },
         };
         // A membership that exists already is answered with its record (reference §3.4).
-        if let Some(m) = self
-            .access
-            .members
-            .iter()
-            .find(|m| m.user == member_id && m.target.as_deref() == Some(group.as_str()))
-        {
-            return (Ok(m.id.clone()), false);
+        let key = (member_id.clone(), group.clone());
+        if let Some(&i) = self.access.member_index.get(&key) {
+            return (Ok(self.access.members[i].id.clone()), false);
         }
+        self.access
+            .member_index
+            .insert(key, self.access.members.len());
         let id = self.access.new_id("011");
         self.access.members.push(Link {
             id: id.clone(),
@@ -574,8 +590,7 @@ pub(crate) fn insert_collection(
     }
     let failed = results.iter().any(Result::is_err);
     if all_or_none && failed {
-        users.access.assignments.truncate(a0);
-        users.access.members.truncate(m0);
+        users.access.truncate(a0, m0);
     }
     drop(users);
     let out: Vec<Value> = results
