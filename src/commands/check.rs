@@ -37,7 +37,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
         }
     };
     let text = render(&lines);
-    print!("{text}");
+    super::print_stdout(&text)?;
     Ok(if lines.iter().all(|l| l.result.is_ok()) {
         exit::OK
     } else {
@@ -56,7 +56,7 @@ pub fn render(lines: &[CheckLine]) -> String {
             out,
             "{mark}  {:<22} {}",
             l.what,
-            text.replace('\n', "\n      ")
+            crate::printable::escape_lines(text).replace('\n', "\n      ")
         );
     }
     out
