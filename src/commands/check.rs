@@ -91,6 +91,15 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
             lines.push(CheckLine::new("csv source", res));
         }
         SourceConfig::Ldap(cfg) => {
+            if crate::job::load::plaintext_bind(cfg) {
+                lines.push(CheckLine::new(
+                    "ldap transport",
+                    Ok(format!(
+                        "WARNING: allow_plaintext_bind = true: the bind password goes to {} unencrypted",
+                        cfg.url
+                    )),
+                ));
+            }
             let password = cfg.bind_password.as_ref().and_then(|r| r.resolve().ok());
             for (what, res) in crate::source::ldap::check(cfg, password.as_ref()).await {
                 lines.push(CheckLine::new(what, res));
@@ -112,6 +121,7 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
                 concurrency: 1,
                 max_retries: 1,
                 timeout: std::time::Duration::from_secs(30),
+                api_reserve: None,
             };
             match Client::connect(&job.salesforce, creds, opts).await {
                 Ok(c) => {
