@@ -399,7 +399,7 @@ async fn resolve_profile(job: &Job, client: &Client) -> Result<Option<String>, E
     let ids = client
         .profile_ids_by_name(std::slice::from_ref(&name))
         .await
-        .map_err(|e| Error::Fatal(e.to_string()))?;
+        .map_err(read_error)?;
     match ids.get(&name) {
         Some(id) => Ok(Some(id.clone())),
         None => Err(Error::Fatal(format!(

@@ -8,5 +8,6 @@ mod emulator;
 mod ldap;
 mod plan;
 mod report_html;
+mod security;
 mod sync;
 mod unattended;
