@@ -712,3 +712,23 @@ async fn demo_into_a_closed_pipe_exits_0_without_a_panic() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[tokio::test]
+async fn an_ldap_server_whose_pages_never_end_is_stopped() {
+    // Given a directory that answers every page with the same entry and a
+    // cookie for yet another page.
+    let ldap = crate::support::hostile_ldap::EndlessPages::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = ldap_job(dir.path(), &ldap.url(), "");
+
+    let out = sfsync(&["plan", "--job", job.to_str().unwrap()]).await;
+
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("sent the entry uid=loop,dc=example,dc=com twice (its paging does not end)"),
+        "{err}"
+    );
+    assert_eq!(ldap.searches(), 2, "stopped at the first repeat");
+    assert_no_secret(&err);
+}

@@ -2,5 +2,6 @@
 
 pub mod emu;
 pub mod hostile;
+pub mod hostile_ldap;
 pub mod run;
 pub mod slapd;
