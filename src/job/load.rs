@@ -775,3 +775,28 @@ fn kind(v: &Value) -> String {
         Value::Table(_) => "a table".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod url_safety_tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_query_and_fragment_are_refused_without_quoting_a_password() {
+        assert!(check_url_parts("https://acme.my.salesforce.com").is_ok());
+        assert!(check_url_parts("ldaps://ldap.example.com:636").is_ok());
+        let why = check_url_parts("ldap://cn=admin:s3cret@ldap.example.com").unwrap_err();
+        assert!(why.contains("user name or password") && !why.contains("s3cret"), "{why}");
+        assert!(check_url_parts("https://login.salesforce.com/?a=b").is_err());
+        assert!(check_url_parts("https://login.salesforce.com/#x").is_err());
+    }
+
+    #[test]
+    fn plaintext_means_ldap_to_another_machine() {
+        assert!(is_plaintext_remote_ldap("ldap://ldap.example.com"));
+        assert!(is_plaintext_remote_ldap("ldap://10.0.0.5:389"));
+        assert!(!is_plaintext_remote_ldap("ldaps://ldap.example.com"));
+        assert!(!is_plaintext_remote_ldap("ldap://localhost:389"));
+        assert!(!is_plaintext_remote_ldap("ldap://127.0.0.1:389"));
+        assert!(!is_plaintext_remote_ldap("ldap://[::1]:389"));
+    }
+}
