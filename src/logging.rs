@@ -5,9 +5,11 @@
 //! reach a log line. Our own HTTP traces redact what they print.
 //!
 //! Text lines escape every control character in messages and field values
-//! ([`crate::printable`]): a CR or LF in a server's message cannot forge a
-//! log line, an ESC cannot drive the operator's terminal. JSON lines are
-//! escaped by JSON itself.
+//! ([`crate::printable`]): an ESC cannot drive the operator's terminal, a CR
+//! is shown as `\r`. A message's own line breaks (a job file's problems, one
+//! per line) stay, but every continuation line is indented, so text after a
+//! line break in a server's message can never pass for a log line. JSON
+//! lines are escaped by JSON itself.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt;
@@ -44,11 +46,10 @@ fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 
 {
     tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
         let text = format!("{value:?}");
-        let text = crate::printable::escape_controls(&text);
         if field.name() == "message" {
-            write!(w, "{text}")
+            write!(w, "{}", crate::printable::escape_log_message(&text))
         } else {
-            write!(w, "{field}={text}")
+            write!(w, "{field}={}", crate::printable::escape_controls(&text))
         }
     })
     .delimited(" ")

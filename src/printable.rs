@@ -58,6 +58,29 @@ pub fn escape_lines(s: &str) -> String {
         .join("\n")
 }
 
+/// For a log message of several lines (a job file's problems): line
+/// breaks stay, every other control character is escaped, and a line that
+/// does not already start with a space is indented by two, so text after a
+/// line break (from a server, say) can never pass for a log line of its own.
+pub fn escape_log_message(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.starts_with(' ') {
+                out.push_str("  ");
+            }
+        }
+        for c in line.chars() {
+            push_escaped(&mut out, c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +100,18 @@ mod tests {
             "a\\x1b]0;pwned\\x07b\\r\\nc\\u{9b}31m\\x7f\\u{202e}"
         );
         assert_eq!(escape_controls("tab\there"), "tab\\there");
+    }
+
+    #[test]
+    fn log_messages_keep_their_lines_but_cannot_start_one() {
+        assert_eq!(
+            escape_log_message("2 problems:\n  - a\n  - b"),
+            "2 problems:\n  - a\n  - b"
+        );
+        assert_eq!(
+            escape_log_message("bad\r\nERROR forged\u{1b}[0m"),
+            "bad\\r\n  ERROR forged\\x1b[0m"
+        );
     }
 
     #[test]

@@ -785,7 +785,10 @@ mod url_safety_tests {
         assert!(check_url_parts("https://acme.my.salesforce.com").is_ok());
         assert!(check_url_parts("ldaps://ldap.example.com:636").is_ok());
         let why = check_url_parts("ldap://cn=admin:s3cret@ldap.example.com").unwrap_err();
-        assert!(why.contains("user name or password") && !why.contains("s3cret"), "{why}");
+        assert!(
+            why.contains("user name or password") && !why.contains("s3cret"),
+            "{why}"
+        );
         assert!(check_url_parts("https://login.salesforce.com/?a=b").is_err());
         assert!(check_url_parts("https://login.salesforce.com/#x").is_err());
     }

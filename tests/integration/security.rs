@@ -327,7 +327,8 @@ async fn crlf_in_a_salesforce_message_cannot_forge_a_log_line() {
 
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(r"bad\r\nERROR forged"), "{err}");
+    // The CR is shown; the LF starts an indented continuation, never a log line.
+    assert!(err.contains("bad\\r\n  ERROR forged"), "{err}");
     assert!(err.contains(r"\x1b]0;pwned\x07"), "{err}");
     assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
     assert!(err.lines().all(|l| !l.starts_with("ERROR forged")), "{err}");
