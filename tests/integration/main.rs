@@ -10,5 +10,6 @@ mod emulator_lifecycle;
 mod ldap;
 mod plan;
 mod report_html;
+mod security;
 mod sync;
 mod unattended;
