@@ -146,7 +146,7 @@ pub(crate) struct Profile {
 }
 
 /// Users and everything that must change together with them.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Users {
     pub recs: Vec<UserRec>,
     by_username: HashMap<Box<str>, u32>,
@@ -541,6 +541,8 @@ impl Users {
 pub(crate) struct Session {
     pub issued: Instant,
     pub calls: u64,
+    /// Who logged in (the password-flow or SOAP username, the JWT subject).
+    pub username: String,
 }
 
 /// The emulated org: shared state behind one `Arc`.

@@ -160,6 +160,54 @@ pub(crate) fn write_page(
     out
 }
 
+/// The `columns=true` answer (what the Salesforce CLI asks for before it
+/// runs a query): one `columnMetadata` entry per selected column, no records.
+pub(crate) fn column_metadata(q: &Query) -> String {
+    use serde_json::{Value, json};
+    let cols: Vec<Value> = match &q.select {
+        soql::Select::Count => vec![json!({
+            "aggregate": true, "apexType": "Integer", "booleanType": false,
+            "columnName": "expr0", "custom": false, "displayName": "count()",
+            "foreignKeyName": null, "insertable": false, "joinColumns": [],
+            "numberType": true, "textType": false, "updatable": false
+        })],
+        soql::Select::Fields(cols) => cols
+            .iter()
+            .map(|c| {
+                let (apex, boolean, text, writable) = match c {
+                    Col::User(f) => match f.ty {
+                        Ty::Bool { .. } => ("Boolean", true, false, f.createable),
+                        _ if matches!(f.name, "Id" | "ProfileId") => {
+                            ("Id", false, false, f.createable)
+                        }
+                        _ if matches!(f.name, "CreatedDate" | "LastModifiedDate") => {
+                            ("Datetime", false, false, false)
+                        }
+                        _ => ("String", false, true, f.createable),
+                    },
+                    Col::Profile(..) => ("String", false, true, false),
+                };
+                json!({
+                    "aggregate": false, "apexType": apex, "booleanType": boolean,
+                    "columnName": c.name(), "custom": false, "displayName": c.name(),
+                    "foreignKeyName": null, "insertable": writable, "joinColumns": [],
+                    "numberType": false, "textType": text, "updatable": writable
+                })
+            })
+            .collect(),
+    };
+    let id_selected =
+        matches!(&q.select, soql::Select::Fields(c) if c.iter().any(|c| c.name() == "Id"));
+    json!({
+        "columnMetadata": cols,
+        "entityName": q.object.name(),
+        "groupBy": false,
+        "idSelected": id_selected,
+        "keyPrefix": match q.object { Object::User => "005", Object::Profile => "00e" }
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
