@@ -993,7 +993,7 @@ async fn inspection_endpoints_serve_log_counters_and_users_as_json() {
 // ---------- JWT bearer ----------
 
 /// An RSA key pair made with openssl for this test (private PEM, public PEM).
-fn rsa_pair(dir: &std::path::Path, name: &str) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn rsa_pair(dir: &std::path::Path, name: &str) -> (Vec<u8>, Vec<u8>) {
     let key = dir.join(format!("{name}.key"));
     let pub_ = dir.join(format!("{name}.pub"));
     let ok = std::process::Command::new("openssl")
