@@ -183,7 +183,8 @@ where
 /// An emulator running on the current tokio runtime (tests, demo, benchmarks).
 #[derive(Debug)]
 pub struct RunningEmulator {
-    /// `http://127.0.0.1:PORT`: the instance URL and the token endpoint host.
+    /// `http://127.0.0.1:PORT`: where to reach the org (the instance URL and
+    /// token endpoint host too, unless [`OrgConfig::public_url`] is set).
     pub base_url: String,
     pub org: Arc<Org>,
     stop: Option<oneshot::Sender<()>>,
@@ -219,7 +220,8 @@ pub async fn start(cfg: OrgConfig) -> io::Result<RunningEmulator> {
 /// Like [`start`], for an org built (or shared) by the caller.
 pub async fn start_org(org: Arc<Org>) -> io::Result<RunningEmulator> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let base_url = listen_url(listener.local_addr()?, false, org.cfg.public_url.as_deref());
+    // Where this process reaches the org; it hands out `public_url` when set.
+    let base_url = listen_url(listener.local_addr()?, false, None);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, org.clone(), async move {
         let _ = rx.await;

@@ -6,6 +6,7 @@ mod cli;
 mod clients;
 mod e2e;
 mod emulator;
+mod emulator_any_client;
 mod ldap;
 mod plan;
 mod report_html;
