@@ -581,3 +581,42 @@ pub fn read_users(path: &Path, profiles: &[ProfileSeed]) -> Result<Vec<SeedUser>
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod credentials_file_tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("creds.toml");
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn reads_the_four_keys_and_names_problems_without_quoting_secrets() {
+        let (_d, p) = write(
+            "client_id = \"cid\"\nclient_secret = \"s3cret\"\nusername = \"u@x.com\"\npassword = \"pwTOKEN\"\n",
+        );
+        let c = Credentials::from_file(&p).unwrap();
+        assert_eq!(c.client_id.as_deref(), Some("cid"));
+        assert_eq!(c.password.unwrap().expose(), "pwTOKEN");
+
+        let (_d, p) = write("username = \"u@x.com\"\npasword = \"hunter2\"\n");
+        let e = Credentials::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("unknown field `pasword`"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+
+        let (_d, p) = write("password = \"unterminated\n");
+        let e = Credentials::from_file(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("not valid TOML") && !e.contains("unterminated"),
+            "{e}"
+        );
+
+        let (_d, p) = write("password = \"\"\n");
+        let e = Credentials::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("`password` is empty"), "{e}");
+    }
+}

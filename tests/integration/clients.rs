@@ -234,3 +234,64 @@ async fn jsforce_login_autofetch_query_array_create_limits_and_identity() {
     assert_eq!(c["create_collection_calls"], 1);
     assert_eq!(c["query_more_calls"], 1, "2,100 rows are two pages");
 }
+
+#[tokio::test]
+async fn tls_cert_and_key_files_serve_https_with_the_operators_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl made the test certificate");
+    // A free port, so the test knows where to connect while the emulator
+    // prints (and hands out) only its public URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sfsync"))
+        .args(["-q", "emulator", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .args(["--public-url", "https://localhost:9"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        url, "https://localhost:9",
+        "the public URL is what it prints"
+    );
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    let resp = http
+        .get(format!("https://127.0.0.1:{port}/services/data/"))
+        .send()
+        .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let resp = resp.expect("HTTPS with the operator's certificate");
+    assert_eq!(resp.status(), 200);
+}
