@@ -19,6 +19,7 @@
 //! - [`tls`]: HTTPS: a CA and certificate made at start, or the operator's PEM files.
 //! - [`soap`]: the SOAP partner `login` call (request parsing, answer and fault envelopes).
 //! - [`describe`]: describe global, User basic info and describe, with picklist values.
+//! - [`organization`]: `SELECT ... FROM Organization` (one row).
 //! - [`composite`]: `/composite`: subrequests, `allOrNone`, `@{ref.field}` references.
 
 pub mod auth;
@@ -29,6 +30,7 @@ pub mod faults;
 pub mod ids;
 pub mod log;
 pub mod org;
+pub mod organization;
 pub mod query;
 pub mod routes;
 pub mod schema;

@@ -27,7 +27,7 @@ use super::schema::{self, Ty};
 use super::soql::{self, Cursor, Select};
 use super::validate::{self, RecError};
 use super::wire::{CollectionIn, RecordIn};
-use super::{composite, describe, soap};
+use super::{composite, describe, organization, soap};
 
 /// Oldest version still served; older ones answer 410 (reference §6.4).
 const OLDEST_VERSION: u32 = 31;
@@ -956,6 +956,17 @@ fn run_query(org: &Org, headers: &HeaderMap, query: Option<&str>, version: &str)
             0,
         );
     };
+    let facts = organization::OrgFacts {
+        id: &org.org_id,
+        name: ORG_NAME,
+        sandbox: false,
+    };
+    if let Some(answer) = organization::answer(&q, &facts, version) {
+        return match answer {
+            Ok(page) => Reply::Http(json_response(StatusCode::OK, page), 1),
+            Err((code, msg)) => Reply::Http(error_array(StatusCode::BAD_REQUEST, code, &msg), 0),
+        };
+    }
     let parsed = match soql::parse(&q) {
         Ok(p) => p,
         Err(e) => return Reply::Http(error_array(StatusCode::BAD_REQUEST, e.code, &e.message), 0),

@@ -591,3 +591,20 @@ async fn public_url_is_what_the_token_and_soap_answers_hand_out() {
     );
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn organization_answers_one_row_in_the_order_asked() {
+    let emu = Emu::empty().await;
+    let token = emu.token().await;
+    let (s, b) = emu
+        .query(&token, "SELECT Name, IsSandbox, Id FROM Organization")
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["totalSize"], 1);
+    let rec = &b["records"][0];
+    let keys: Vec<&String> = rec.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["attributes", "Name", "IsSandbox", "Id"]);
+    assert_eq!(rec["IsSandbox"], false);
+    assert!(rec["Id"].as_str().unwrap().starts_with("00D"));
+    emu.stop().await;
+}
