@@ -15,7 +15,8 @@ root=$PWD
 prefix=target/clients/sf
 if [ ! -x "$prefix/node_modules/.bin/sf" ]; then
     start=$(date +%s)
-    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error @salesforce/cli >&2
+    # 2.146.3: the last release that runs on Node 20 (2.148+ needs Node 22).
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error @salesforce/cli@2.146.3 >&2
     echo "installed @salesforce/cli in $(( $(date +%s) - start )) s" >&2
 fi
 sf="$root/$prefix/node_modules/.bin/sf"
