@@ -124,6 +124,10 @@ async fn userinfo_and_the_token_id_url_answer_for_the_session_user() {
     assert_eq!((s, limit), (200, None));
     assert_eq!(id["username"], "admin@acme.com");
     assert_eq!(id["id"], tok["id"]);
+    // The session's own user answers as a record (the Salesforce CLI reads it after login).
+    let user_id = id["user_id"].as_str().unwrap();
+    let (s, _, me) = emu.get(token, &format!("sobjects/User/{user_id}")).await;
+    assert_eq!((s, me["Username"].as_str()), (200, Some("admin@acme.com")));
 
     let resp = emu
         .http
