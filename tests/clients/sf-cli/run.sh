@@ -5,10 +5,12 @@
 #     tests/clients/sf-cli/run.sh
 #
 # Installs @salesforce/cli into target/clients/sf (once), starts the emulator
-# with a CA made at start, logs in with an access token (which makes the CLI
-# call /services/oauth2/userinfo), then runs `sf data query` (the CLI first
-# asks for columns=true) and `sf data create record`. Prints one `ok` line
-# per step and exits non-zero on the first wrong answer. Loopback only.
+# with a CA made at start, logs in with an access token (the CLI then calls
+# /services/oauth2/userinfo and reads its own User record), then runs
+# `sf data query` and `sf data create record`. Prints one `ok` line per step
+# and exits non-zero on the first wrong answer. Loopback only.
+# Measured on the team machine (Node 20, 2 shared cores): first install
+# 160 s and 293 MB in target/clients/sf; each later run about 20 s.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 root=$PWD
