@@ -1124,6 +1124,18 @@ fn create_one(org: &Org, body: &[u8], locked: bool, version: &str) -> Reply {
             1,
         );
     }
+    // An Id in a single create refuses the request, in the REST guide's words
+    // (in a collection it stays a per-record error).
+    if obj.fields.iter().any(|(k, _)| k.eq_ignore_ascii_case("Id")) {
+        return Reply::Http(
+            error_array(
+                StatusCode::BAD_REQUEST,
+                "INVALID_FIELD",
+                "The Id field should not be specified in the sobject data.",
+            ),
+            1,
+        );
+    }
     // Record-level checks need no lock: profiles never change after start.
     let checked = match validate::validate_create(&obj, &|p| profile_exists(org, p)) {
         Err(e) => return Reply::Http(error_array(StatusCode::BAD_REQUEST, e.code, &e.message), 1),

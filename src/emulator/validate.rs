@@ -109,11 +109,12 @@ pub fn validate_create(
             });
         };
         if f.name == "Id" {
-            // The REST guide's wording for an Id in a create body: the whole request is refused.
-            return Err(RequestError {
-                code: "INVALID_FIELD",
-                message: "The Id field should not be specified in the sobject data.".into(),
-            });
+            errors.push(RecError::new(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "cannot specify Id in an insert call",
+                &["Id"],
+            ));
+            continue;
         }
         if !f.createable {
             read_only.push(f.name);
