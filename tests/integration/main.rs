@@ -10,5 +10,6 @@ mod emulator_any_client;
 mod ldap;
 mod plan;
 mod report_html;
+mod security;
 mod sync;
 mod unattended;
