@@ -60,7 +60,13 @@ struct Emulator {
 impl Emulator {
     fn start(args: &[&str]) -> Emulator {
         let mut child = Command::new(BIN)
-            .args(["-q", "emulator", "--daily-api-limit", "100000000"])
+            .args([
+                "-q",
+                "emulator",
+                "--admin-open",
+                "--daily-api-limit",
+                "100000000",
+            ])
             .args(args)
             .stdout(Stdio::piped())
             .spawn()

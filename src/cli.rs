@@ -177,21 +177,11 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
 
-    /// Accept only this client id at the token endpoint.
-    #[arg(long, value_name = "ID", requires = "client_secret")]
-    pub client_id: Option<String>,
-
-    /// Accept only this client secret at the token endpoint.
-    #[arg(long, value_name = "S", requires = "client_id")]
-    pub client_secret: Option<String>,
-
-    /// Accept only this username (password flow) or JWT subject.
-    #[arg(long, value_name = "U")]
-    pub username: Option<String>,
-
-    /// Accept only this password (password followed by the security token).
-    #[arg(long, value_name = "P", requires = "username")]
-    pub password: Option<String>,
+    /// Make the token endpoint and the SOAP login strict: a TOML file with the keys client_id,
+    /// client_secret, username, password (each optional; an absent key accepts any non-empty
+    /// value). A file, not flags, so the secrets never show in `ps`.
+    #[arg(long, value_name = "FILE")]
+    pub credentials_file: Option<PathBuf>,
 
     /// Verify JWT bearer assertions (RS256) against this PEM public key.
     #[arg(long, value_name = "FILE")]
@@ -242,4 +232,33 @@ pub struct EmulatorArgs {
     /// ("request not supported on this domain"), to rehearse a wrong login URL.
     #[arg(long)]
     pub client_credentials_on_generic_host: bool,
+
+    /// Serve HTTPS with a CA and certificate made at start (for localhost, 127.0.0.1, ::1 and the
+    /// --public-url host). The CA is written to --tls-ca-file; its path is printed on the second
+    /// stdout line, below the URL: point a client at it (REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls: bool,
+
+    /// Where --tls writes its CA certificate (PEM). Default: sfsync-emulator-ca-PORT.pem in the
+    /// temporary directory.
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    pub tls_ca_file: Option<PathBuf>,
+
+    /// Serve HTTPS with this certificate chain (PEM, server certificate first).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The base URL handed out in instance_url, serverUrl, nextRecordsUrl and identity URLs
+    /// (behind a proxy or in a container). Default: the scheme and the listening address.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Answer /_emulator/* (request log, counters, the users) without a token: for local scripts
+    /// only, since the users may be a copy of a real org's staff list.
+    #[arg(long)]
+    pub admin_open: bool,
 }

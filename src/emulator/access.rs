@@ -144,7 +144,7 @@ pub(crate) struct Link {
 }
 
 /// The org's access objects.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Access {
     pub permission_sets: Vec<Named>,
     pub permission_set_groups: Vec<Named>,

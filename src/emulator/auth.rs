@@ -167,6 +167,11 @@ pub fn decide(
                         .claims
                 }
                 None => {
+                    // No key to verify against: still refuse what no RS256
+                    // signer could have produced.
+                    if !plausible_rs256(assertion) {
+                        return Err(oauth("invalid_grant", "invalid assertion"));
+                    }
                     jsonwebtoken::dangerous::insecure_decode::<Claims>(assertion)
                         .map_err(|_| oauth("invalid_grant", "invalid assertion"))?
                         .claims
@@ -200,7 +205,13 @@ pub fn decide(
             if !aud_valid {
                 return Err(oauth("invalid_grant", "audience is invalid"));
             }
-            let exp = claims.exp.as_ref().and_then(serde_json::Value::as_u64);
+            // A number, or a string of digits: simple-salesforce sends
+            // `"exp": "1767225600"` and Salesforce accepts it.
+            let exp = match claims.exp.as_ref() {
+                Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
+                Some(v) => v.as_u64(),
+                None => None,
+            };
             match exp {
                 Some(e) if e <= now => {
                     return Err(oauth("invalid_grant", "expired authorization code"));
@@ -223,6 +234,68 @@ pub fn decide(
         }
         Some(_) => Err(oauth("unsupported_grant_type", "grant type not supported")),
         None => Err(oauth("invalid_request", "grant_type is required")),
+    }
+}
+
+/// Without `--jwt-public-key` the signature cannot be verified, but its shape
+/// can: the header says RS256 and the third part decodes (base64url) to as
+/// many bytes as an RSA key of 2048 to 4096 bits signs with.
+fn plausible_rs256(assertion: &str) -> bool {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = assertion.split('.');
+    let (Some(head), Some(_), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let alg_ok = b64
+        .decode(head)
+        .ok()
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .is_some_and(|h| h["alg"] == "RS256");
+    let sig_ok = b64
+        .decode(sig)
+        .is_ok_and(|s| (256..=512).contains(&s.len()) && s.len() % 64 == 0);
+    alg_ok && sig_ok
+}
+
+/// The SOAP `login` check: strict against `--credentials-file`'s username
+/// and password when given (password followed by the security token), else
+/// any non-empty pair.
+pub fn login_allowed(cfg: &OrgConfig, username: &str, password: &str) -> bool {
+    if username.is_empty() || password.is_empty() {
+        return false;
+    }
+    let user_ok = cfg
+        .credentials
+        .username
+        .as_ref()
+        .is_none_or(|want| same(want, username));
+    let pass_ok = cfg
+        .credentials
+        .password
+        .as_ref()
+        .is_none_or(|want| same(want.expose(), password));
+    user_ok && pass_ok
+}
+
+/// Who a granted token request logs in as: the password-flow username, the
+/// JWT subject, or (client credentials) the configured username or a fixed
+/// integration user.
+pub fn granted_username(cfg: &OrgConfig, form: &HashMap<String, String>, grant: &Grant) -> String {
+    let fallback = || {
+        cfg.credentials
+            .username
+            .clone()
+            .unwrap_or_else(|| "integration@sfsync.emulator".to_string())
+    };
+    match grant {
+        Grant::Password => non_empty(form, "username").map_or_else(fallback, str::to_string),
+        Grant::Jwt => non_empty(form, "assertion")
+            .and_then(|a| jsonwebtoken::dangerous::insecure_decode::<Claims>(a).ok())
+            .and_then(|d| d.claims.sub)
+            .unwrap_or_else(fallback),
+        Grant::ClientCredentials => fallback(),
     }
 }
 
@@ -298,6 +371,76 @@ mod tests {
             decide(&strict(), &bad_id, None, "http://x", 0),
             Err(BAD_CLIENT_ID)
         );
+    }
+
+    fn jwt(claims: serde_json::Value, sig: &[u8]) -> String {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}.{}",
+            b64.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+            b64.encode(claims.to_string()),
+            b64.encode(sig)
+        )
+    }
+
+    fn jwt_form(assertion: &str) -> HashMap<String, String> {
+        form(&[("grant_type", GRANT_JWT), ("assertion", assertion)])
+    }
+
+    #[test]
+    fn jwt_exp_as_a_string_of_digits_is_accepted() {
+        let now = 1_767_225_600;
+        let claims = serde_json::json!({"iss": "cid", "sub": "svc@acme.com",
+            "aud": "https://login.salesforce.com", "exp": (now + 120).to_string()});
+        let a = jwt(claims, &[7u8; 256]);
+        assert_eq!(
+            decide(&OrgConfig::default(), &jwt_form(&a), None, "http://x", now),
+            Ok(Grant::Jwt)
+        );
+        let claims = serde_json::json!({"iss": "cid", "sub": "svc@acme.com",
+            "aud": "https://login.salesforce.com", "exp": "soon"});
+        let a = jwt(claims, &[7u8; 256]);
+        assert_eq!(
+            decide(&OrgConfig::default(), &jwt_form(&a), None, "http://x", now)
+                .unwrap_err()
+                .description,
+            "invalid assertion"
+        );
+    }
+
+    #[test]
+    fn jwt_with_garbage_signature_is_refused_without_a_key() {
+        let now = 1_767_225_600;
+        let claims = serde_json::json!({"iss": "cid", "sub": "svc@acme.com",
+            "aud": "https://login.salesforce.com", "exp": now + 120});
+        for sig in [&b"garbage"[..], &[1u8; 100][..], &[][..]] {
+            let a = jwt(claims.clone(), sig);
+            assert_eq!(
+                decide(&OrgConfig::default(), &jwt_form(&a), None, "http://x", now),
+                Err(oauth("invalid_grant", "invalid assertion")),
+                "signature of {} bytes",
+                sig.len()
+            );
+        }
+        assert_eq!(
+            decide(
+                &OrgConfig::default(),
+                &jwt_form("a.b"),
+                None,
+                "http://x",
+                now
+            ),
+            Err(oauth("invalid_grant", "invalid assertion"))
+        );
+    }
+
+    #[test]
+    fn soap_login_strict_and_lenient() {
+        assert!(login_allowed(&strict(), "svc@acme.com", "pwTOKEN"));
+        assert!(!login_allowed(&strict(), "svc@acme.com", "pw"));
+        assert!(!login_allowed(&strict(), "other@acme.com", "pwTOKEN"));
+        assert!(login_allowed(&OrgConfig::default(), "any@x", "y"));
+        assert!(!login_allowed(&OrgConfig::default(), "any@x", ""));
     }
 
     #[test]

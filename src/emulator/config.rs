@@ -18,6 +18,10 @@ use super::ids;
 use super::schema::{self, Ty};
 
 /// The profile every org has unless `--profiles` replaces the set.
+/// Default [`OrgConfig::max_body`]: 32 MiB, far above sfsync's largest request
+/// (200 records in one collection call, well under 1 MiB).
+pub const DEFAULT_MAX_BODY: usize = 32 << 20;
+
 pub const CHATTER_FREE_PROFILE_ID: &str = "00e90000001aV2oAAE";
 pub const STANDARD_USER_PROFILE_ID: &str = "00eEM0000000001AAA";
 pub const SYSTEM_ADMIN_PROFILE_ID: &str = "00eEM0000000002AAA";
@@ -137,6 +141,81 @@ pub struct Credentials {
     pub password: Option<Secret>,
 }
 
+/// The `--credentials-file` TOML, as written.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsFile {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+impl Credentials {
+    /// Reads `--credentials-file`: TOML with the optional keys `client_id`,
+    /// `client_secret`, `username`, `password` (the password followed by the
+    /// security token, as clients send it).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] naming the file (and the key or line TOML reports) when
+    /// it cannot be read, is not TOML, has an unknown key, or an empty value.
+    /// The values themselves are never quoted back.
+    pub fn from_file(path: &Path) -> Result<Credentials, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Usage(format!("--credentials-file {}: {e}", path.display())))?;
+        let raw: CredentialsFile = toml::from_str(&text).map_err(|e| {
+            // TOML's message can quote the offending line, which may hold a secret.
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" at line {line}")
+                })
+                .unwrap_or_default();
+            let what = if e.message().contains("unknown field") {
+                e.message().to_string()
+            } else {
+                "not valid TOML".to_string()
+            };
+            Error::Usage(format!(
+                "--credentials-file {}{at}: {what} (expected the keys client_id, client_secret, username, password)",
+                path.display()
+            ))
+        })?;
+        for (key, v) in [
+            ("client_id", &raw.client_id),
+            ("client_secret", &raw.client_secret),
+            ("username", &raw.username),
+            ("password", &raw.password),
+        ] {
+            if v.as_deref() == Some("") {
+                return Err(Error::Usage(format!(
+                    "--credentials-file {}: `{key}` is empty; remove the key to accept any value",
+                    path.display()
+                )));
+            }
+        }
+        Ok(Credentials {
+            client_id: raw.client_id,
+            client_secret: raw.client_secret.map(Secret::new),
+            username: raw.username,
+            password: raw.password.map(Secret::new),
+        })
+    }
+}
+
+/// `--public-url`: an absolute http(s) URL with a host; the trailing `/` is dropped.
+fn check_public_url(u: &str) -> Result<String, Error> {
+    let parsed = url::Url::parse(u)
+        .map_err(|e| Error::Usage(format!("--public-url {u}: not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(Error::Usage(format!(
+            "--public-url {u}: expected http://HOST[:PORT] or https://HOST[:PORT]"
+        )));
+    }
+    Ok(u.trim_end_matches('/').to_string())
+}
+
 /// Everything an emulated org starts from.
 #[derive(Debug, Clone)]
 pub struct OrgConfig {
@@ -178,6 +257,15 @@ pub struct OrgConfig {
     pub log_capacity: usize,
     /// Permission sets, permission set groups, public groups and roles (`--access`).
     pub access: AccessSeed,
+    /// The base URL handed out (`--public-url`). `None` = the listening address.
+    pub public_url: Option<String>,
+    /// `/_emulator/*` answers without a token (`--admin-open`).
+    pub admin_open: bool,
+    /// Largest request body accepted, in bytes; larger answers 413 before
+    /// the session is checked or the body read.
+    pub max_body: usize,
+    /// How long a client may take to send a request body; past it 408.
+    pub body_timeout: Duration,
 }
 
 impl Default for OrgConfig {
@@ -205,6 +293,10 @@ impl Default for OrgConfig {
             log_capacity: 100_000,
             undeactivatable: Vec::new(),
             access: AccessSeed::default(),
+            public_url: None,
+            admin_open: false,
+            max_body: DEFAULT_MAX_BODY,
+            body_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -275,12 +367,13 @@ impl OrgConfig {
         cfg.token_ttl_calls = args.token_ttl;
         cfg.token_ttl = args.token_ttl_secs.map(Duration::from_secs);
         cfg.max_in_flight = args.max_in_flight;
-        cfg.credentials = Credentials {
-            client_id: args.client_id.clone(),
-            client_secret: args.client_secret.clone().map(Secret::new),
-            username: args.username.clone(),
-            password: args.password.clone().map(Secret::new),
-        };
+        if let Some(path) = &args.credentials_file {
+            cfg.credentials = Credentials::from_file(path)?;
+        }
+        if let Some(u) = &args.public_url {
+            cfg.public_url = Some(check_public_url(u)?);
+        }
+        cfg.admin_open = args.admin_open;
         if let Some(path) = &args.jwt_public_key {
             let pem = std::fs::read(path)
                 .map_err(|e| Error::Usage(format!("--jwt-public-key {}: {e}", path.display())))?;
@@ -537,4 +630,43 @@ pub fn read_users(path: &Path, profiles: &[ProfileSeed]) -> Result<Vec<SeedUser>
         out.push(user);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod credentials_file_tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("creds.toml");
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn reads_the_four_keys_and_names_problems_without_quoting_secrets() {
+        let (_d, p) = write(
+            "client_id = \"cid\"\nclient_secret = \"s3cret\"\nusername = \"u@x.com\"\npassword = \"pwTOKEN\"\n",
+        );
+        let c = Credentials::from_file(&p).unwrap();
+        assert_eq!(c.client_id.as_deref(), Some("cid"));
+        assert_eq!(c.password.unwrap().expose(), "pwTOKEN");
+
+        let (_d, p) = write("username = \"u@x.com\"\npasword = \"hunter2\"\n");
+        let e = Credentials::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("unknown field `pasword`"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+
+        let (_d, p) = write("password = \"unterminated\n");
+        let e = Credentials::from_file(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("not valid TOML") && !e.contains("unterminated"),
+            "{e}"
+        );
+
+        let (_d, p) = write("password = \"\"\n");
+        let e = Credentials::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("`password` is empty"), "{e}");
+    }
 }

@@ -14,6 +14,7 @@ use super::faults::FaultKind;
 /// What a request was, as far as the emulator's routing is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum RequestKind {
+    /// The OAuth token endpoint and the SOAP partner `login`.
     Token,
     Versions,
     Limits,
@@ -27,7 +28,8 @@ pub enum RequestKind {
     UpdateCollection,
     /// `GET`/`DELETE` on one User, describe, and anything else under the API.
     Other,
-    /// `/_emulator/...`: the emulator's own inspection endpoints.
+    /// `/_emulator/...`: the emulator's own inspection endpoints; also the
+    /// identity answers (`/services/oauth2/userinfo`, the token's `id` URL).
     Inspect,
 }
 

@@ -20,19 +20,29 @@
 //! - [`log`]: request log and counters.
 //! - [`routes`]: the HTTP pipeline (axum).
 //! - [`ids`]: 15/18-character Ids.
+//! - [`tls`]: HTTPS: a CA and certificate made at start, or the operator's PEM files.
+//! - [`soap`]: the SOAP partner `login` call (request parsing, answer and fault envelopes).
+//! - [`describe`]: describe global, User basic info and describe, with picklist values.
+//! - [`organization`]: `SELECT ... FROM Organization` (one row).
+//! - [`composite`]: `/composite`: subrequests, `allOrNone`, `@{ref.field}` references.
 
 pub mod access;
 pub mod auth;
+pub mod composite;
 pub mod config;
+pub mod describe;
 pub mod faults;
 pub mod ids;
 pub mod lifecycle;
 pub mod log;
 pub mod org;
+pub mod organization;
 pub mod query;
 pub mod routes;
 pub mod schema;
+pub mod soap;
 pub mod soql;
+pub mod tls;
 pub mod validate;
 pub mod wire;
 
@@ -61,6 +71,11 @@ pub use org::{EmulatedUser, Org};
 #[derive(Debug, Clone)]
 pub(crate) struct ConnKill(pub(crate) Arc<Notify>);
 
+/// How long a client may take to send a request's headers, or its body.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `org` on `listener` until `shutdown` resolves, then stops accepting
 /// and lets open connections finish their current request.
 ///
@@ -72,8 +87,41 @@ pub async fn serve(
     org: Arc<Org>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_with_tls(listener, org, shutdown, None).await
+}
+
+/// The URL the org hands out: `--public-url` when given, else the scheme and
+/// the bound address (a wildcard address becomes loopback, which a client
+/// on this machine can reach).
+pub fn listen_url(addr: std::net::SocketAddr, tls: bool, public_url: Option<&str>) -> String {
+    if let Some(u) = public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("{scheme}://{addr}")
+}
+
+/// Like [`serve`], over TLS when `tls` is given (see [`tls`]).
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    org: Arc<Org>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> io::Result<()> {
     let addr = listener.local_addr()?;
-    let _ = org.base_url.set(format!("http://{addr}"));
+    let _ = org.base_url.set(listen_url(
+        addr,
+        tls.is_some(),
+        org.cfg.public_url.as_deref(),
+    ));
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let router = routes::router(org.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -91,31 +139,17 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let kill = Arc::new(Notify::new());
-        let conn_kill = ConnKill(kill.clone());
         let router = router.clone();
-        let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut().insert(conn_kill.clone());
-            let mut r = router.clone();
-            async move { r.call(req).await }
-        });
-        let mut stop_rx = stop_rx.clone();
+        let stop_rx = stop_rx.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                // Dropping the connection closes the socket with no answer.
-                () = kill.notified() => {}
-                _ = stop_rx.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        () = kill.notified() => {}
-                    }
-                }
+            match acceptor {
+                None => drive(stream, router, stop_rx).await,
+                Some(a) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, a.accept(stream)).await {
+                    Ok(Ok(tls)) => drive(tls, router, stop_rx).await,
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed."),
+                    Err(_) => tracing::debug!("TLS handshake timed out."),
+                },
             }
         });
     }
@@ -123,10 +157,43 @@ pub async fn serve(
     Ok(())
 }
 
+/// Runs one HTTP/1.1 connection until it ends, a handler kills it, or the
+/// server stops (then the current request finishes first).
+async fn drive<IO>(io: IO, router: axum::Router, mut stop_rx: watch::Receiver<bool>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let kill = Arc::new(Notify::new());
+    let conn_kill = ConnKill(kill.clone());
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(conn_kill.clone());
+        let mut r = router.clone();
+        async move { r.call(req).await }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(REQUEST_TIMEOUT)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        // Dropping the connection closes the socket with no answer.
+        () = kill.notified() => {}
+        _ = stop_rx.changed() => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = kill.notified() => {}
+            }
+        }
+    }
+}
+
 /// An emulator running on the current tokio runtime (tests, demo, benchmarks).
 #[derive(Debug)]
 pub struct RunningEmulator {
-    /// `http://127.0.0.1:PORT`: the instance URL and the token endpoint host.
+    /// `http://127.0.0.1:PORT`: where to reach the org (the instance URL and
+    /// token endpoint host too, unless [`OrgConfig::public_url`] is set).
     pub base_url: String,
     pub org: Arc<Org>,
     stop: Option<oneshot::Sender<()>>,
@@ -162,7 +229,8 @@ pub async fn start(cfg: OrgConfig) -> io::Result<RunningEmulator> {
 /// Like [`start`], for an org built (or shared) by the caller.
 pub async fn start_org(org: Arc<Org>) -> io::Result<RunningEmulator> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let base_url = format!("http://{}", listener.local_addr()?);
+    // Where this process reaches the org; it hands out `public_url` when set.
+    let base_url = listen_url(listener.local_addr()?, false, None);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, org.clone(), async move {
         let _ = rx.await;

@@ -157,7 +157,7 @@ pub(crate) struct License {
 }
 
 /// Users and everything that must change together with them.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Users {
     pub recs: Vec<UserRec>,
     pub(super) by_username: HashMap<Box<str>, u32>,
@@ -539,6 +539,8 @@ pub(crate) struct Session {
     pub calls: u64,
     /// The API user's 18-character Id (the token's user), when it is one of the org's users.
     pub user_id: Option<String>,
+    /// Who logged in (the password-flow or SOAP username, the JWT subject).
+    pub username: String,
 }
 
 /// The emulated org: shared state behind one `Arc`.

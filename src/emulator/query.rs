@@ -10,7 +10,7 @@ use std::fmt::Write;
 use super::access;
 use super::lifecycle;
 use super::org::{Profile, UserRec, Users};
-use super::schema::{self, ProfileField, Ty};
+use super::schema::{self, FieldKind, ProfileField, Ty};
 use super::soql::{self, Col, Object, Query, Row, Val};
 
 fn profile_value(p: &Profile, f: ProfileField) -> Val<'_> {
@@ -230,6 +230,59 @@ pub(crate) fn write_page(
     }
     out.push_str("]}");
     out
+}
+
+/// The `columns=true` answer (what the Salesforce CLI asks for before it
+/// runs a query): one `columnMetadata` entry per selected column, no records.
+pub(crate) fn column_metadata(q: &Query) -> String {
+    use serde_json::{Value, json};
+    let cols: Vec<Value> = match &q.select {
+        soql::Select::Count => vec![json!({
+            "aggregate": true, "apexType": "Integer", "booleanType": false,
+            "columnName": "expr0", "custom": false, "displayName": "count()",
+            "foreignKeyName": null, "insertable": false, "joinColumns": [],
+            "numberType": true, "textType": false, "updatable": false
+        })],
+        soql::Select::Fields(cols) => cols
+            .iter()
+            .map(|c| {
+                let (apex, boolean, text, writable) = match c {
+                    Col::User(f) => match f.ty {
+                        Ty::Bool { .. } => ("Boolean", true, false, f.createable),
+                        _ if matches!(f.name, "Id" | "ProfileId") => {
+                            ("Id", false, false, f.createable)
+                        }
+                        _ if matches!(f.name, "CreatedDate" | "LastModifiedDate") => {
+                            ("Datetime", false, false, false)
+                        }
+                        _ => ("String", false, true, f.createable),
+                    },
+                    Col::Profile(..) | Col::UserProfile(..) => ("String", false, true, false),
+                    Col::Obj(f) => match f.kind {
+                        FieldKind::Bool => ("Boolean", true, false, false),
+                        FieldKind::Id => ("Id", false, false, false),
+                        FieldKind::Text => ("String", false, true, false),
+                    },
+                };
+                json!({
+                    "aggregate": false, "apexType": apex, "booleanType": boolean,
+                    "columnName": c.name(), "custom": false, "displayName": c.name(),
+                    "foreignKeyName": null, "insertable": writable, "joinColumns": [],
+                    "numberType": false, "textType": text, "updatable": writable
+                })
+            })
+            .collect(),
+    };
+    let id_selected =
+        matches!(&q.select, soql::Select::Fields(c) if c.iter().any(|c| c.name() == "Id"));
+    json!({
+        "columnMetadata": cols,
+        "entityName": q.object.name(),
+        "groupBy": false,
+        "idSelected": id_selected,
+        "keyPrefix": q.object.key_prefix()
+    })
+    .to_string()
 }
 
 #[cfg(test)]

@@ -25,10 +25,11 @@ use super::lifecycle;
 use super::log::{RequestKind, RequestRecord};
 use super::org::{Org, Session};
 use super::query;
-use super::schema::{self, Ty};
+use super::schema;
 use super::soql::{self, Cursor, Select};
 use super::validate::{self, RecError};
 use super::wire::{CollectionIn, RecordIn};
+use super::{composite, describe, organization, soap};
 
 /// Oldest version still served; older ones answer 410 (reference §6.4).
 const OLDEST_VERSION: u32 = 31;
@@ -45,7 +46,7 @@ pub(crate) fn router(org: Arc<Org>) -> Router {
 
 /// What a request is, decided from method and path alone.
 #[derive(Debug, Clone, PartialEq)]
-enum Route {
+pub(crate) enum Route {
     Token,
     Versions,
     Inspect(&'static str),
@@ -67,6 +68,18 @@ enum Route {
     /// `POST sobjects/PermissionSetAssignment` or `sobjects/GroupMember`.
     CreateAccess(access::InsertKind),
     DescribeUser,
+    /// `GET sobjects/User`: the basic-information shape.
+    UserBasicInfo,
+    /// `GET sobjects`: describe global.
+    DescribeGlobal,
+    /// `POST /composite`.
+    Composite,
+    /// `POST /services/Soap/u/NN.N`: the partner API login.
+    SoapLogin(String),
+    /// `/services/oauth2/userinfo`.
+    UserInfo,
+    /// `/id/00D.../005...`: the identity URL handed out with each token.
+    Identity(String, String),
 }
 
 impl Route {
@@ -82,19 +95,22 @@ impl Route {
             Route::CreateCollection => RequestKind::CreateCollection,
             Route::PatchUser(_) | Route::PatchUserLogin(_) => RequestKind::UpdateOne,
             Route::UpdateCollection => RequestKind::UpdateCollection,
+            Route::SoapLogin(_) => RequestKind::Token,
+            Route::UserInfo | Route::Identity(..) => RequestKind::Inspect,
             _ => RequestKind::Other,
         }
     }
 }
 
 /// Splits `/services/data/vNN.N/rest` into the version and the rest.
-fn classify(method: &Method, path: &str) -> (Route, String) {
+pub(crate) fn classify(method: &Method, path: &str) -> (Route, String) {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let l: Vec<&str> = lower.iter().map(String::as_str).collect();
     let v = format!("v{LATEST_VERSION}.0");
     let only = |m: Method, r: Route, allowed: &'static str| {
-        if *method == m {
+        // HEAD is GET without the body (hyper drops it).
+        if *method == m || (m == Method::GET && *method == Method::HEAD) {
             r
         } else {
             Route::MethodNotAllowed(allowed)
@@ -102,14 +118,37 @@ fn classify(method: &Method, path: &str) -> (Route, String) {
     };
     match l.as_slice() {
         ["services", "oauth2", "token"] => (only(Method::POST, Route::Token, "POST"), v),
-        ["services", "data"] => (only(Method::GET, Route::Versions, "GET,HEAD"), v),
+        ["services", "oauth2", "userinfo"] => match *method {
+            Method::GET | Method::HEAD | Method::POST => (Route::UserInfo, v),
+            _ => (Route::MethodNotAllowed("GET, HEAD, POST"), v),
+        },
+        ["services", "soap", "u", ver, ..] => {
+            let known = ver
+                .split_once('.')
+                .and_then(|(a, _)| a.parse::<u32>().ok())
+                .is_some_and(|n| (OLDEST_VERSION..=LATEST_VERSION).contains(&n));
+            if !known {
+                return (Route::NotFound, v);
+            }
+            (
+                only(Method::POST, Route::SoapLogin(ver.to_string()), "POST"),
+                v,
+            )
+        }
+        ["id", _, _] => match *method {
+            Method::GET | Method::HEAD | Method::POST => {
+                (Route::Identity(segs[1].to_string(), segs[2].to_string()), v)
+            }
+            _ => (Route::MethodNotAllowed("GET, HEAD, POST"), v),
+        },
+        ["services", "data"] => (only(Method::GET, Route::Versions, "GET, HEAD"), v),
         ["_emulator", what @ ("log" | "counters" | "users")] => {
             let what: &'static str = match *what {
                 "log" => "log",
                 "counters" => "counters",
                 _ => "users",
             };
-            (only(Method::GET, Route::Inspect(what), "GET"), v)
+            (only(Method::GET, Route::Inspect(what), "GET, HEAD"), v)
         }
         ["services", "data", ver, rest @ ..] => {
             let number = if *ver == "latest" {
@@ -131,31 +170,37 @@ fn classify(method: &Method, path: &str) -> (Route, String) {
             }
             let original_rest = &segs[3..];
             let route = match rest {
-                [] => only(Method::GET, Route::VersionRoot(ver.clone()), "GET,HEAD"),
-                ["limits"] => only(Method::GET, Route::Limits, "GET,HEAD"),
-                ["query"] => only(Method::GET, Route::Query { all: false }, "GET,HEAD"),
-                ["queryall"] => only(Method::GET, Route::Query { all: true }, "GET,HEAD"),
+                [] => only(Method::GET, Route::VersionRoot(ver.clone()), "GET, HEAD"),
+                ["limits"] => only(Method::GET, Route::Limits, "GET, HEAD"),
+                ["query"] => only(Method::GET, Route::Query { all: false }, "GET, HEAD"),
+                ["queryall"] => only(Method::GET, Route::Query { all: true }, "GET, HEAD"),
                 ["query" | "queryall", _] => only(
                     Method::GET,
                     Route::QueryMore(original_rest[1].to_string()),
-                    "GET,HEAD",
+                    "GET, HEAD",
                 ),
-                ["sobjects", "user"] => only(Method::POST, Route::CreateOne, "GET,POST,HEAD"),
+                ["sobjects"] => only(Method::GET, Route::DescribeGlobal, "GET, HEAD"),
+                ["sobjects", "user"] => match *method {
+                    Method::POST => Route::CreateOne,
+                    Method::GET | Method::HEAD => Route::UserBasicInfo,
+                    _ => Route::MethodNotAllowed("GET, HEAD, POST"),
+                },
                 ["sobjects", "user", "describe"] => {
-                    only(Method::GET, Route::DescribeUser, "GET,HEAD")
+                    only(Method::GET, Route::DescribeUser, "GET, HEAD")
                 }
                 ["sobjects", "user", _] => {
                     let id = original_rest[2].to_string();
                     match *method {
-                        Method::GET => Route::GetUser(id),
+                        Method::GET | Method::HEAD => Route::GetUser(id),
                         Method::PATCH => Route::PatchUser(id),
-                        _ => Route::MethodNotAllowed("GET,PATCH,HEAD"),
+                        _ => Route::MethodNotAllowed("GET, HEAD, PATCH"),
                     }
                 }
+                ["composite"] => only(Method::POST, Route::Composite, "POST"),
                 ["composite", "sobjects"] => match *method {
                     Method::POST => Route::CreateCollection,
                     Method::PATCH => Route::UpdateCollection,
-                    _ => Route::MethodNotAllowed("PATCH,POST"),
+                    _ => Route::MethodNotAllowed("PATCH, POST"),
                 },
                 [
                     "sobjects",
@@ -165,13 +210,13 @@ fn classify(method: &Method, path: &str) -> (Route, String) {
                     Route::CreateAccess(
                         access::InsertKind::parse(obj).expect("matched a known name"),
                     ),
-                    "GET,POST,HEAD",
+                    "GET, HEAD, POST",
                 ),
                 // UserLogin: update only (no create, no delete; lifecycle reference §2.3).
                 ["sobjects", "userlogin", _] => only(
                     Method::PATCH,
                     Route::PatchUserLogin(original_rest[2].to_string()),
-                    "GET,PATCH,HEAD",
+                    "GET, HEAD, PATCH",
                 ),
                 _ => Route::NotFound,
             };
@@ -270,6 +315,7 @@ async fn handle(State(org): State<Arc<Org>>, req: Request) -> Response {
     let path = uri.path().to_string();
     let (route, version) = classify(&method, &path);
     let kind = route.kind();
+    let rest_api = is_rest_path(&path);
     let mut record = RequestRecord {
         seq,
         method: wire_method,
@@ -297,7 +343,9 @@ async fn handle(State(org): State<Arc<Org>>, req: Request) -> Response {
     let reply = process(&org, route, &version, req, &mut record).await;
     match reply {
         Reply::Http(mut resp, records) => {
-            if kind.is_api() || matches!(record.kind, RequestKind::Other) {
+            // REST resources only: not the token, SOAP, identity or /_emulator answers,
+            // nor the versions list (reference §6.1).
+            if rest_api {
                 let used = org.api_used.load(Ordering::SeqCst);
                 let v = format!("api-usage={used}/{}", org.cfg.daily_api_limit);
                 if let Ok(h) = HeaderValue::from_str(&v) {
@@ -388,31 +436,18 @@ async fn process(
         );
     }
     let headers = req.headers().clone();
-    let body = match axum::body::to_bytes(req.into_body(), 256 << 20).await {
-        Ok(b) => b,
-        Err(_) => {
-            return Reply::Http(
-                error_array(
-                    StatusCode::BAD_REQUEST,
-                    "JSON_PARSER_ERROR",
-                    "could not read the request body",
-                ),
-                0,
-            );
-        }
-    };
+    // The size cap comes before anything else, the session check included:
+    // an anonymous client cannot make the emulator buffer a large body.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > org.cfg.max_body as u64) {
+        return Reply::Http(body_too_large(org.cfg.max_body), 0);
+    }
+    let body = req.into_body();
     match route {
         Route::Versions => return Reply::Http(versions(), 0),
-        Route::Inspect(what) => {
-            let body = match what {
-                "log" => serde_json::to_string(&org.log()),
-                "counters" => serde_json::to_string(&org.counters()),
-                _ => serde_json::to_string(&org.users()),
-            }
-            .unwrap_or_default();
-            return Reply::Http(json_response(StatusCode::OK, body), 0);
-        }
-        Route::Token => return Reply::Http(token(org, &headers, uri.query(), &body), 0),
         Route::NotFound => return Reply::Http(not_found(), 0),
         Route::Gone => {
             return Reply::Http(
@@ -429,10 +464,49 @@ async fn process(
                 "HTTP Method '{}' not allowed. Allowed are {allowed}",
                 record.method
             );
-            return Reply::Http(
-                error_array(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", &msg),
-                0,
-            );
+            let mut r = error_array(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", &msg);
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allowed));
+            return Reply::Http(r, 0);
+        }
+        Route::Token => {
+            let body = match read_body(org, body).await {
+                Ok(b) => b,
+                Err(r) => return Reply::Http(*r, 0),
+            };
+            return Reply::Http(token(org, &headers, uri.query(), &body), 0);
+        }
+        Route::SoapLogin(ver) => {
+            let body = match read_body(org, body).await {
+                Ok(b) => b,
+                Err(r) => return Reply::Http(*r, 0),
+            };
+            return Reply::Http(soap_login(org, &headers, &ver, &body), 0);
+        }
+        Route::Inspect(what) => {
+            if !org.cfg.admin_open && session_user(org, &headers).is_none() {
+                org.counters_mut().unauthorized += 1;
+                return Reply::Http(invalid_session(), 0);
+            }
+            let body = match what {
+                "log" => serde_json::to_string(&org.log()),
+                "counters" => serde_json::to_string(&org.counters()),
+                _ => serde_json::to_string(&org.users()),
+            }
+            .unwrap_or_default();
+            return Reply::Http(json_response(StatusCode::OK, body), 0);
+        }
+        Route::UserInfo | Route::Identity(..) => {
+            let Some(username) = session_user(org, &headers) else {
+                org.counters_mut().unauthorized += 1;
+                return Reply::Http(invalid_session(), 0);
+            };
+            let base = base_url(org, &headers);
+            let reply = match &route {
+                Route::Identity(o, u) => identity(org, &base, &username, o, u),
+                _ => userinfo(org, &base, &username),
+            };
+            return Reply::Http(reply, 0);
         }
         _ => {}
     }
@@ -467,15 +541,12 @@ async fn process(
     };
     if !session_ok {
         org.counters_mut().unauthorized += 1;
-        return Reply::Http(
-            error_array(
-                StatusCode::UNAUTHORIZED,
-                "INVALID_SESSION_ID",
-                "Session expired or invalid",
-            ),
-            0,
-        );
+        return Reply::Http(invalid_session(), 0);
     }
+    let body = match read_body(org, body).await {
+        Ok(b) => b,
+        Err(r) => return Reply::Http(*r, 0),
+    };
     if org.cfg.max_in_flight > 0 && record.in_flight > org.cfg.max_in_flight {
         org.counters_mut().limit_refusals += 1;
         return Reply::Http(
@@ -536,9 +607,11 @@ async fn process(
             );
         }
         Some(FaultKind::TooManyRequests) => {
+            // Not REQUEST_LIMIT_EXCEEDED: that is the daily-limit code, which
+            // clients treat as "stop". Salesforce documents no 429 body.
             let mut r = error_array(
                 StatusCode::TOO_MANY_REQUESTS,
-                "REQUEST_LIMIT_EXCEEDED",
+                "TOO_MANY_REQUESTS",
                 "Too many requests. Try again later.",
             );
             r.headers_mut().insert(
@@ -554,32 +627,308 @@ async fn process(
     let lost = decision.fault == Some(FaultKind::LostAnswer);
 
     let reply = match route {
-        Route::VersionRoot(ver) => Reply::Http(version_root(&ver), 0),
-        Route::Limits => Reply::Http(limits(org), 0),
-        Route::Query { .. } => run_query(org, &headers, uri.query(), version),
-        Route::QueryMore(loc) => query_more(org, &headers, &loc, version),
-        Route::CreateOne => create_one(org, &body, locked),
-        Route::CreateCollection => create_collection(org, &body, locked, n),
-        Route::GetUser(id) => get_user(org, &id, version),
-        Route::PatchUser(id) => lifecycle::patch_user(org, &id, &body, locked, api_user.as_deref()),
-        Route::UpdateCollection => {
-            let plan = &org.cfg.faults;
-            lifecycle::update_collection(
-                org,
-                &body,
-                &|i| locked && plan.record_locked(n, i),
-                api_user.as_deref(),
-            )
+        Route::Composite => {
+            composite::run(org, &headers, &body, version, api_user.as_deref()).await
         }
-        Route::PatchUserLogin(id) => lifecycle::patch_login(org, &id, &body, locked),
-        Route::CreateAccess(kind) => access::insert_one(org, kind, &body, locked),
-        Route::DescribeUser => Reply::Http(describe_user(), 0),
-        _ => Reply::Http(not_found(), 0),
+        route => operate(
+            org,
+            route,
+            &headers,
+            uri.query(),
+            &body,
+            version,
+            locked,
+            n,
+            api_user.as_deref(),
+        ),
     };
     match reply {
         Reply::Http(_, records) if lost => Reply::Drop(records),
         other => other,
     }
+}
+
+/// Runs one REST operation (also a `/composite` subrequest). `locked` and
+/// `n` are the fault plan's per-record lock decision and the call's position.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn operate(
+    org: &Org,
+    route: Route,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+    version: &str,
+    locked: bool,
+    n: u64,
+    api_user: Option<&str>,
+) -> Reply {
+    match route {
+        Route::VersionRoot(ver) => Reply::Http(version_root(&ver), 0),
+        Route::Limits => Reply::Http(limits(org), 0),
+        Route::Query { .. } => run_query(org, headers, query, version),
+        Route::QueryMore(loc) => query_more(org, headers, &loc, version),
+        Route::CreateOne => create_one(org, body, locked, version),
+        Route::CreateCollection => create_collection(org, body, locked, n),
+        Route::GetUser(id) => get_user(org, headers, &id, version),
+        Route::PatchUser(id) => lifecycle::patch_user(org, &id, body, locked, api_user),
+        Route::UpdateCollection => {
+            let plan = &org.cfg.faults;
+            lifecycle::update_collection(
+                org,
+                body,
+                &|i| locked && plan.record_locked(n, i),
+                api_user,
+            )
+        }
+        Route::PatchUserLogin(id) => lifecycle::patch_login(org, &id, body, locked),
+        Route::CreateAccess(kind) => access::insert_one(org, kind, body, locked),
+        Route::DescribeUser => {
+            Reply::Http(json_response(StatusCode::OK, describe::user(version)), 0)
+        }
+        Route::DescribeGlobal => {
+            Reply::Http(json_response(StatusCode::OK, describe::global(version)), 0)
+        }
+        Route::UserBasicInfo => Reply::Http(
+            json_response(StatusCode::OK, describe::user_basic_info(version)),
+            0,
+        ),
+        Route::MethodNotAllowed(allowed) => Reply::Http(
+            error_array(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                &format!("HTTP Method not allowed. Allowed are {allowed}"),
+            ),
+            0,
+        ),
+        _ => Reply::Http(not_found(), 0),
+    }
+}
+
+/// `/services/data/vNN.N/...` (or `latest`): the REST resources that carry
+/// `Sforce-Limit-Info`.
+fn is_rest_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower
+        .strip_prefix("/services/data/")
+        .is_some_and(|rest| !rest.is_empty() && rest != "/")
+}
+
+fn body_too_large(max: usize) -> Response {
+    error_array(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "REQUEST_ENTITY_TOO_LARGE",
+        &format!("The request body exceeds the limit of {max} bytes."),
+    )
+}
+
+fn invalid_session() -> Response {
+    error_array(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_SESSION_ID",
+        "Session expired or invalid",
+    )
+}
+
+/// Reads the body, at most `max_body` bytes (413 past it) and within
+/// `body_timeout` (408 when the client stalls).
+async fn read_body(org: &Org, body: Body) -> Result<axum::body::Bytes, Box<Response>> {
+    match tokio::time::timeout(
+        org.cfg.body_timeout,
+        axum::body::to_bytes(body, org.cfg.max_body),
+    )
+    .await
+    {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(Box::new(if too_large {
+                body_too_large(org.cfg.max_body)
+            } else {
+                error_array(
+                    StatusCode::BAD_REQUEST,
+                    "JSON_PARSER_ERROR",
+                    "could not read the request body",
+                )
+            }))
+        }
+        Err(_) => {
+            let mut r = error_array(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body did not arrive in time.",
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(Box::new(r))
+        }
+    }
+}
+
+/// The username of a live session named by the bearer token, without
+/// spending one of its calls; `None` when there is no valid session.
+fn session_user(org: &Org, headers: &HeaderMap) -> Option<String> {
+    let tok = bearer(headers)?;
+    let sessions = org.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    let s = sessions.get(tok)?;
+    let by_calls = org.cfg.token_ttl_calls > 0 && s.calls >= org.cfg.token_ttl_calls;
+    let by_age = org
+        .cfg
+        .token_ttl
+        .is_some_and(|ttl| s.issued.elapsed() >= ttl);
+    (!(by_calls || by_age)).then(|| s.username.clone())
+}
+
+/// The user a session acts as: the login user's Id when that user is one of
+/// the org's users (the lifecycle's API-user protection depends on it), else
+/// a fixed integration user outside the org's user list.
+fn session_user_id(org: &Org, username: &str) -> String {
+    org.api_user_id(Some(username))
+        .unwrap_or_else(|| ids::make("005", 0))
+}
+
+fn new_session(org: &Org, username: &str) -> String {
+    let token = auth::new_token(&org.org_id);
+    org.sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            token.clone(),
+            Session {
+                issued: Instant::now(),
+                calls: 0,
+                user_id: org.api_user_id(Some(username)),
+                username: username.to_string(),
+            },
+        );
+    token
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml;charset=UTF-8"),
+    );
+    r
+}
+
+fn soap_login(org: &Org, headers: &HeaderMap, version: &str, body: &[u8]) -> Response {
+    let Some((username, password)) = soap::parse_login(body) else {
+        return xml_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            soap::fault(
+                "INVALID_LOGIN",
+                "Invalid username, password, security token; or user locked out.",
+                "LoginFault",
+            ),
+        );
+    };
+    if !auth::login_allowed(&org.cfg, &username, &password) {
+        return xml_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            soap::invalid_login_fault(),
+        );
+    }
+    let base = base_url(org, headers);
+    let session = new_session(org, &username);
+    let user_id = session_user_id(org, &username);
+    let answer = soap::LoginAnswer {
+        base_url: &base,
+        version,
+        session_id: &session,
+        org_id: &org.org_id,
+        org_name: ORG_NAME,
+        user_id: &user_id,
+        username: &username,
+        profile_id: super::config::SYSTEM_ADMIN_PROFILE_ID,
+        sandbox: false,
+        session_seconds: org.cfg.token_ttl.map_or(7200, |d| d.as_secs()),
+    };
+    xml_response(StatusCode::OK, soap::login_response(&answer))
+}
+
+/// The emulated org's name (Organization.Name, userInfo.organizationName).
+pub(crate) const ORG_NAME: &str = "sfsync emulator";
+
+fn userinfo(org: &Org, base: &str, username: &str) -> Response {
+    let user_id = session_user_id(org, username);
+    let id_url = format!("{base}/id/{}/{user_id}", org.org_id);
+    let v = format!("v{LATEST_VERSION}.0");
+    let body = json!({
+        "sub": id_url,
+        "user_id": user_id,
+        "organization_id": org.org_id,
+        "preferred_username": username,
+        "nickname": username.split('@').next().unwrap_or(username),
+        "name": "Integration User",
+        "email": username,
+        "email_verified": true,
+        "given_name": "Integration",
+        "family_name": "User",
+        "zoneinfo": "America/Los_Angeles",
+        "profile": format!("{base}/{user_id}"),
+        "urls": identity_urls(org, base, &user_id, &v),
+        "active": true,
+        "user_type": "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": -28_800_000,
+        "is_app_installed": true
+    });
+    json_response(StatusCode::OK, body.to_string())
+}
+
+fn identity_urls(org: &Org, base: &str, user_id: &str, v: &str) -> Value {
+    let data = format!("{base}/services/data/{v}");
+    let num = v.trim_start_matches('v');
+    json!({
+        "enterprise": format!("{base}/services/Soap/c/{num}/{}", org.org_id),
+        "metadata": format!("{base}/services/Soap/m/{num}/{}", org.org_id),
+        "partner": format!("{base}/services/Soap/u/{num}/{}", org.org_id),
+        "rest": format!("{data}/"),
+        "sobjects": format!("{data}/sobjects/"),
+        "search": format!("{data}/search/"),
+        "query": format!("{data}/query/"),
+        "recent": format!("{data}/recent/"),
+        "profile": format!("{base}/{user_id}"),
+        "custom_domain": base
+    })
+}
+
+fn identity(org: &Org, base: &str, username: &str, org_id: &str, user_id: &str) -> Response {
+    let same_org = ids::to18(org_id).is_some_and(|o| o == org.org_id);
+    let uid = session_user_id(org, username);
+    let same_user = ids::to18(user_id).is_some_and(|u| u == uid);
+    if !same_org || !same_user {
+        return error_array(StatusCode::FORBIDDEN, "Bad_Id", "Bad_Id");
+    }
+    let v = format!("v{LATEST_VERSION}.0");
+    let body = json!({
+        "id": format!("{base}/id/{}/{uid}", org.org_id),
+        "asserted_user": true,
+        "user_id": uid,
+        "organization_id": org.org_id,
+        "username": username,
+        "nick_name": username.split('@').next().unwrap_or(username),
+        "display_name": "Integration User",
+        "email": username,
+        "email_verified": true,
+        "first_name": "Integration",
+        "last_name": "User",
+        "timezone": "America/Los_Angeles",
+        "status": {"created_date": null, "body": null},
+        "urls": identity_urls(org, base, &uid, &v),
+        "active": true,
+        "user_type": "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": -28_800_000,
+        "last_modified_date": "2025-01-01T00:00:00.000+0000",
+        "is_app_installed": true
+    });
+    json_response(StatusCode::OK, body.to_string())
 }
 
 fn release_label(v: u32) -> String {
@@ -639,30 +988,12 @@ fn token(org: &Org, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Re
             json!({"error": e.error, "error_description": e.description}).to_string(),
         ),
         Ok(grant) => {
-            // The token's user: the login username (password flow), else the
-            // configured one; its Id when it is one of the org's users.
-            let login = match grant {
-                Grant::Password => form.get("username").map(String::as_str),
-                _ => None,
-            }
-            .or(org.cfg.credentials.username.as_deref());
-            let user_id = org.api_user_id(login);
-            let token = auth::new_token(&org.org_id);
-            org.sessions
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(
-                    token.clone(),
-                    Session {
-                        issued: Instant::now(),
-                        calls: 0,
-                        user_id: user_id.clone(),
-                    },
-                );
+            let username = auth::granted_username(&org.cfg, &form, &grant);
+            let token = new_session(org, &username);
             let id = format!(
                 "{base}/id/{}/{}",
                 org.org_id,
-                user_id.unwrap_or_else(|| ids::make("005", 0))
+                session_user_id(org, &username)
             );
             let issued_at = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -714,10 +1045,31 @@ fn run_query(org: &Org, headers: &HeaderMap, query: Option<&str>, version: &str)
             0,
         );
     };
+    let facts = organization::OrgFacts {
+        id: &org.org_id,
+        name: ORG_NAME,
+        sandbox: false,
+    };
+    if let Some(answer) = organization::answer(&q, &facts, version) {
+        return match answer {
+            Ok(page) => Reply::Http(json_response(StatusCode::OK, page), 1),
+            Err((code, msg)) => Reply::Http(error_array(StatusCode::BAD_REQUEST, code, &msg), 0),
+        };
+    }
     let parsed = match soql::parse(&q) {
         Ok(p) => p,
         Err(e) => return Reply::Http(error_array(StatusCode::BAD_REQUEST, e.code, &e.message), 0),
     };
+    let columns = query.is_some_and(|qs| {
+        url::form_urlencoded::parse(qs.as_bytes())
+            .any(|(k, v)| k == "columns" && v.eq_ignore_ascii_case("true"))
+    });
+    if columns {
+        return Reply::Http(
+            json_response(StatusCode::OK, query::column_metadata(&parsed)),
+            0,
+        );
+    }
     let batch = batch_size(headers).unwrap_or(2000);
     let users = org.read_users();
     let rows = query::execute(&users, &parsed);
@@ -833,7 +1185,7 @@ fn profile_exists(org: &Org, id18: &str) -> bool {
     org.cfg.profiles.iter().any(|p| p.id == id18)
 }
 
-fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
+fn create_one(org: &Org, body: &[u8], locked: bool, version: &str) -> Reply {
     let obj: RecordIn = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => return Reply::Http(parse_error(e), 0),
@@ -851,6 +1203,18 @@ fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
             1,
         );
     }
+    // An Id in a single create refuses the request, in the REST guide's words
+    // (in a collection it stays a per-record error).
+    if obj.fields.iter().any(|(k, _)| k.eq_ignore_ascii_case("Id")) {
+        return Reply::Http(
+            error_array(
+                StatusCode::BAD_REQUEST,
+                "INVALID_FIELD",
+                "The Id field should not be specified in the sobject data.",
+            ),
+            1,
+        );
+    }
     // Record-level checks need no lock: profiles never change after start.
     let checked = match validate::validate_create(&obj, &|p| profile_exists(org, p)) {
         Err(e) => return Reply::Http(error_array(StatusCode::BAD_REQUEST, e.code, &e.message), 1),
@@ -861,10 +1225,18 @@ fn create_one(org: &Org, body: &[u8], locked: bool) -> Reply {
     drop(users);
     count_results(org, &results);
     let resp = match &results[0] {
-        Ok(id) => json_response(
-            StatusCode::CREATED,
-            json!({"id": id, "success": true, "errors": []}).to_string(),
-        ),
+        Ok(id) => {
+            let mut r = json_response(
+                StatusCode::CREATED,
+                json!({"id": id, "success": true, "errors": []}).to_string(),
+            );
+            if let Ok(loc) =
+                HeaderValue::from_str(&format!("/services/data/{version}/sobjects/User/{id}"))
+            {
+                r.headers_mut().insert(header::LOCATION, loc);
+            }
+            r
+        }
         Err(errs) => json_response(StatusCode::BAD_REQUEST, rec_errors_top(errs)),
     };
     Reply::Http(resp, 1)
@@ -964,9 +1336,34 @@ fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
     )
 }
 
-fn get_user(org: &Org, id: &str, version: &str) -> Reply {
+fn get_user(org: &Org, headers: &HeaderMap, id: &str, version: &str) -> Reply {
     let users = org.read_users();
     let Some(rec) = users.by_id(id) else {
+        drop(users);
+        // The user every session acts as is not in the org's user list (it
+        // would change every count), but clients read it after logging in
+        // (the Salesforce CLI does): answer it from the session.
+        let me = ids::make("005", 0);
+        if ids::to18(id).is_some_and(|i| i == me)
+            && let Some(username) = session_user(org, headers)
+        {
+            let body = json!({
+                "attributes": {"type": "User", "url": format!("/services/data/{version}/sobjects/User/{me}")},
+                "Id": me,
+                "Username": username,
+                "Email": username,
+                "FirstName": "Integration",
+                "LastName": "User",
+                "Name": "Integration User",
+                "IsActive": true,
+                "ProfileId": super::config::SYSTEM_ADMIN_PROFILE_ID,
+                "UserType": "Standard",
+                "TimeZoneSidKey": "America/Los_Angeles",
+                "LocaleSidKey": "en_US",
+                "LanguageLocaleKey": "en_US"
+            });
+            return Reply::Http(json_response(StatusCode::OK, body.to_string()), 1);
+        }
         return Reply::Http(not_found(), 0);
     };
     let cols: Vec<soql::Col> = schema::USER_FIELDS.iter().map(soql::Col::User).collect();
@@ -980,43 +1377,6 @@ fn get_user(org: &Org, id: &str, version: &str) -> Reply {
     let v: Value = serde_json::from_str(&page).unwrap_or(Value::Null);
     let record = v["records"][0].clone();
     Reply::Http(json_response(StatusCode::OK, record.to_string()), 1)
-}
-
-fn describe_user() -> Response {
-    let fields: Vec<Value> = schema::USER_FIELDS
-        .iter()
-        .map(|f| {
-            let (ty, length) = match f.ty {
-                Ty::Text { max, .. } => (
-                    if f.name.ends_with("Id") {
-                        "reference"
-                    } else {
-                        "string"
-                    },
-                    max,
-                ),
-                Ty::Bool { .. } => ("boolean", 0),
-                Ty::Name => ("string", 121),
-            };
-            let picklist: Vec<Value> = match f.name {
-                "EmailEncodingKey" => schema::EMAIL_ENCODINGS
-                    .iter()
-                    .map(|v| json!({"value": v, "active": true}))
-                    .collect(),
-                "LanguageLocaleKey" => schema::LANGUAGES
-                    .iter()
-                    .map(|v| json!({"value": v, "active": true}))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            json!({"name": f.name, "label": f.label, "type": ty, "length": length,
-                   "createable": f.createable, "nillable": !f.required, "picklistValues": picklist})
-        })
-        .collect();
-    json_response(
-        StatusCode::OK,
-        json!({"name": "User", "label": "User", "fields": fields}).to_string(),
-    )
 }
 
 #[cfg(test)]
@@ -1050,7 +1410,7 @@ mod tests {
         );
         assert_eq!(
             c(Method::DELETE, "/services/data/v62.0/sobjects/User/005x"),
-            Route::MethodNotAllowed("GET,PATCH,HEAD")
+            Route::MethodNotAllowed("GET, HEAD, PATCH")
         );
         assert_eq!(
             c(Method::GET, "/services/data/v62.0/nothing"),

@@ -106,6 +106,23 @@ enum ColType {
     Bool,
 }
 
+impl Object {
+    /// The Id prefix of this object's records (Salesforce's key prefixes).
+    pub fn key_prefix(self) -> &'static str {
+        match self {
+            Object::User => "005",
+            Object::Profile => "00e",
+            Object::UserLogin => "0Yw",
+            Object::PermissionSet => "0PS",
+            Object::PermissionSetGroup => "0PG",
+            Object::Group => "00G",
+            Object::UserRole => "00E",
+            Object::PermissionSetAssignment => "0Pa",
+            Object::GroupMember => "011",
+        }
+    }
+}
+
 impl Col {
     pub fn name(&self) -> &'static str {
         match self {
@@ -371,7 +388,14 @@ struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     object: Object,
+    /// Open parentheses and NOTs around the current condition.
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses and NOT a WHERE clause may use; deeper
+/// answers MALFORMED_QUERY instead of overflowing the parser's stack.
+/// (Salesforce's own limit is not documented; real filters nest a few levels.)
+pub const MAX_WHERE_DEPTH: usize = 64;
 
 fn kw(t: Option<&Tok>, k: &str) -> bool {
     matches!(t, Some(Tok::Ident(s)) if s.eq_ignore_ascii_case(k))
@@ -587,17 +611,28 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, SoqlError> {
-        if self.eat_kw("not") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+        let nests = kw(self.peek(), "not") || matches!(self.peek(), Some(Tok::Punct("(")));
+        if !nests {
+            return self.condition();
         }
-        if self.eat_punct("(") {
+        self.depth += 1;
+        if self.depth > MAX_WHERE_DEPTH {
+            return Err(malformed(format!(
+                "the WHERE clause nests deeper than {MAX_WHERE_DEPTH} levels of parentheses and NOT"
+            )));
+        }
+        let e = if self.eat_kw("not") {
+            Expr::Not(Box::new(self.unary()?))
+        } else {
+            self.pos += 1;
             let e = self.or_expr()?;
             if !self.eat_punct(")") {
                 return Err(self.unexpected());
             }
-            return Ok(e);
-        }
-        self.condition()
+            e
+        };
+        self.depth -= 1;
+        Ok(e)
     }
 
     fn and_expr(&mut self) -> Result<Expr, SoqlError> {
@@ -648,6 +683,7 @@ pub fn parse(q: &str) -> Result<Query, SoqlError> {
         toks,
         pos: 0,
         object: Object::User,
+        depth: 0,
     };
     p.expect_kw("select")?;
     let mut names = Vec::new();

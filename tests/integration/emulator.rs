@@ -48,13 +48,14 @@ async fn password_grant_answers_the_documented_body_with_the_emulator_as_instanc
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
+        // Document order (the OAuth guide's example), not alphabetical.
         [
             "access_token",
-            "id",
             "instance_url",
+            "id",
+            "token_type",
             "issued_at",
-            "signature",
-            "token_type"
+            "signature"
         ]
     );
     assert_eq!(emu.counters().token_calls, 1);
@@ -948,6 +949,7 @@ async fn inspection_endpoints_serve_log_counters_and_users_as_json() {
     let counters: Value = emu
         .http
         .get(emu.url("/_emulator/counters"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -959,6 +961,7 @@ async fn inspection_endpoints_serve_log_counters_and_users_as_json() {
     let log: Value = emu
         .http
         .get(emu.url("/_emulator/log"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -975,6 +978,7 @@ async fn inspection_endpoints_serve_log_counters_and_users_as_json() {
     let users: Value = emu
         .http
         .get(emu.url("/_emulator/users"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -989,7 +993,7 @@ async fn inspection_endpoints_serve_log_counters_and_users_as_json() {
 // ---------- JWT bearer ----------
 
 /// An RSA key pair made with openssl for this test (private PEM, public PEM).
-fn rsa_pair(dir: &std::path::Path, name: &str) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn rsa_pair(dir: &std::path::Path, name: &str) -> (Vec<u8>, Vec<u8>) {
     let key = dir.join(format!("{name}.key"));
     let pub_ = dir.join(format!("{name}.pub"));
     let ok = std::process::Command::new("openssl")
@@ -1062,7 +1066,7 @@ async fn jwt_bearer_verifies_signature_exp_and_aud() {
     let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["access_token", "id", "instance_url", "scope", "token_type"]
+        ["access_token", "scope", "instance_url", "id", "token_type"]
     );
     let (s, _, _) = ask(sign(
         &private,
@@ -1294,10 +1298,7 @@ fn emulator_help_documents_every_option() {
         "--daily-api-limit",
         "--token-ttl",
         "--save",
-        "--client-id",
-        "--client-secret",
-        "--username",
-        "--password",
+        "--credentials-file",
         "--jwt-public-key",
         "--jwt-audience",
         "--license-limit",
@@ -1309,6 +1310,12 @@ fn emulator_help_documents_every_option() {
         "--faults",
         "--retry-after-secs",
         "--client-credentials-on-generic-host",
+        "--tls",
+        "--tls-ca-file",
+        "--tls-cert",
+        "--tls-key",
+        "--public-url",
+        "--admin-open",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

@@ -3,9 +3,11 @@
 mod support;
 
 mod cli;
+mod clients;
 mod e2e;
 mod emulator;
 mod emulator_access;
+mod emulator_any_client;
 mod emulator_lifecycle;
 mod ldap;
 mod plan;
