@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 use url::form_urlencoded;
 
 use super::auth::Credentials;
@@ -173,7 +173,7 @@ impl Client {
     /// One fewer call in flight from now on (never below one). Returns the new cap.
     pub fn lower_concurrency(&self) -> usize {
         let now = self.inner.pacer.lower_concurrency();
-        warn!(
+        info!(
             concurrency = now,
             "Salesforce reports too many concurrent requests; lowering concurrency."
         );
@@ -384,7 +384,7 @@ impl Client {
                 return Err(err);
             }
             let delay = backoff(attempt, after, rand::random::<f64>());
-            warn!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Salesforce read failed; will retry.");
+            info!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Salesforce read failed; will retry.");
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
@@ -506,7 +506,7 @@ impl Client {
                 return Err(err);
             }
             let delay = backoff(attempt, err.retry_after(), rand::random::<f64>());
-            warn!(error = %err, attempt = attempt + 1, "Salesforce login failed; will retry.");
+            info!(error = %err, attempt = attempt + 1, "Salesforce login failed; will retry.");
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
