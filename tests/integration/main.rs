@@ -6,6 +6,7 @@ mod cli;
 mod e2e;
 mod emulator;
 mod ldap;
+mod operator;
 mod plan;
 mod report_html;
 mod sync;
