@@ -8,6 +8,7 @@ mod emulator;
 mod ldap;
 mod operator;
 mod plan;
+mod readme;
 mod report_html;
 mod sync;
 mod unattended;
