@@ -246,7 +246,20 @@ async fn run_inner(
             ),
             (None, None) => (None, None),
         };
-        row(d, &records[i], csv_name, who)
+        // A dry run shows what a create would send, not only who.
+        let values = match by_record[i] {
+            Some(ci) if req.dry_run && d.outcome == Outcome::Create => Some(
+                normalizer
+                    .fields(&candidates[ci], &records[i])
+                    .map(|(name, v)| (name.to_owned(), v.into()))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        ReportUser {
+            values,
+            ..row(d, &records[i], csv_name, who)
+        }
     });
     let report = report::build(facts, rows, req.report_all);
     let exit_code = code.unwrap_or_else(|| report.exit_code());
@@ -429,6 +442,7 @@ fn row<'a>(
         error_code: d.error_code.as_deref().map(Cow::Borrowed),
         message,
         previous_email: d.previous_email.as_deref().map(Cow::Borrowed),
+        values: None,
     }
 }
 

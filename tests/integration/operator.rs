@@ -405,3 +405,54 @@ async fn an_unresolvable_host_is_fatal_at_once_naming_it() {
     );
     assert!(!err.contains("will retry"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dry_run_table_lists_would_be_creates_and_report_all_lists_every_one() {
+    // Given 45 new people and an empty org,
+    let emu = Emu::empty().await;
+    let dir = tempfile::tempdir().unwrap();
+    clean_csv(dir.path(), 45);
+    let job = write_job(dir.path(), &emu.base_url, Some(Path::new("clean.csv")), "");
+    let job = job.to_str().unwrap();
+
+    // when they are planned as a table,
+    let out = sfsync(&["-q", "plan", "--job", job]).await;
+    let table = text(&out.stdout);
+    // then the first 40 are listed with their key fields, and the rest counted;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(table.contains("Would be created (45):"), "{table}");
+    assert_eq!(
+        table.matches("@ops.example.com (clean.csv:").count(),
+        40,
+        "{table}"
+    );
+    assert!(
+        table.contains("op0000@ops.example.com (clean.csv:2)\n      FederationIdentifier: op0000 · Name: Given0 Surname0"),
+        "{table}"
+    );
+    assert!(
+        table.contains("... and 5 more (--report-all lists them all"),
+        "{table}"
+    );
+
+    // with --report-all every one is listed;
+    let all = sfsync(&["-q", "plan", "--job", job, "--report-all"]).await;
+    let all = text(&all.stdout);
+    assert_eq!(
+        all.matches("@ops.example.com (clean.csv:").count(),
+        45,
+        "{all}"
+    );
+    assert!(!all.contains("more (--report-all"), "{all}");
+
+    // and the Markdown form carries the values a real run would send.
+    let md = sfsync(&["-q", "plan", "--job", job, "--format", "md"]).await;
+    let md = text(&md.stdout);
+    assert!(md.contains("### Would be created (45)"), "{md}");
+    assert!(
+        md.contains("| op0001@ops.example.com | clean.csv:3 | Alias: GSurname · Email: op0001@ops.example.com ·"),
+        "{md}"
+    );
+    assert_eq!(emu.org.counters().create_collection_calls, 0);
+    emu.stop().await;
+}
