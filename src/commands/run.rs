@@ -115,7 +115,9 @@ async fn run_inner(
         SourceConfig::Csv(_) => None,
     };
 
+    let reading = crate::progress::ReadProgress::waiting("Reading the source");
     let records = read_source(job, &req.only, ldap_password.as_ref()).await?;
+    drop(reading);
     tracing::debug!(records = records.len(), "Read the source.");
 
     let limits = &job.limits;

@@ -340,9 +340,13 @@ impl Client {
             .append_pair("q", soql_text)
             .finish();
         let mut path = format!("/services/data/{}/query?{q}", self.inner.api_version);
+        let progress = crate::progress::ReadProgress::start("Reading Salesforce");
+        let mut pages = 0;
         loop {
             let answer = self.read(&path, true).await?;
             let page: QueryPage = decode(&answer)?;
+            pages += 1;
+            progress.page(page.records.len() as u64, pages);
             for record in page.records {
                 each(record)?;
             }

@@ -456,3 +456,40 @@ async fn the_dry_run_table_lists_would_be_creates_and_report_all_lists_every_one
     assert_eq!(emu.org.counters().create_collection_calls, 0);
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_show_progress_on_a_terminal_and_nothing_on_a_pipe() {
+    // `script` runs a command on a pseudo-terminal (util-linux).
+    let probe = Command::new("script")
+        .args(["-qec", "true", "/dev/null"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: `script` (util-linux) is not available to give the run a terminal");
+        return;
+    }
+    // Given an org of 2,500 users (two pages of SOQL),
+    let emu = Emu::with_users(2_500).await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = clean_csv(dir.path(), 3);
+    let job = write_job(dir.path(), &emu.base_url, Some(&csv), "");
+    let cmd = format!(
+        "\"$SFSYNC\" -q plan --job {} --report {}/r.json",
+        job.display(),
+        dir.path().display()
+    );
+
+    // when a plan runs on a terminal, then the reads show records and pages;
+    let tty = sh(&format!("exec script -qec '{cmd}' /dev/null")).await;
+    assert_eq!(tty.status.code(), Some(0), "{}", text(&tty.stdout));
+    let screen = text(&tty.stdout);
+    assert!(screen.contains("Reading Salesforce: "), "{screen:?}");
+    // (how many pages a frame shows depends on when it was drawn)
+    assert!(screen.contains(" records  1 page"), "{screen:?}");
+
+    // and on a pipe nothing is printed at all.
+    let piped = sh(&format!("exec {cmd}")).await;
+    assert_eq!(piped.status.code(), Some(0));
+    assert_eq!(text(&piped.stderr), "");
+    assert_eq!(text(&piped.stdout), "");
+    emu.stop().await;
+}
