@@ -45,8 +45,9 @@ impl ReadProgress {
     /// A page of `records` arrived; `pages` is the count so far.
     pub fn page(&self, records: u64, pages: u64) {
         if let Some(bar) = &self.bar {
-            bar.inc(records);
+            // The message first: `inc` draws (rate-limited), and should show this page.
             bar.set_message(format!("{pages} page{}", if pages == 1 { "" } else { "s" }));
+            bar.inc(records);
         }
     }
 }
