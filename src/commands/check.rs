@@ -143,7 +143,7 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
                 Err(e) => {
                     lines.push(CheckLine::new(
                         "salesforce token",
-                        Err(format!("{e}; check the connected app and credentials")),
+                        Err(token_advice(&e, &job.salesforce.login_url)),
                     ));
                     None
                 }
@@ -211,6 +211,20 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
     };
     lines.push(CheckLine::new("api budget", budget));
     lines
+}
+
+/// What to fix when the token call failed: the credentials only when the
+/// login host answered and refused them; otherwise the host itself.
+fn token_advice(e: &crate::salesforce::SfError, login_url: &str) -> String {
+    match e {
+        crate::salesforce::SfError::Auth { .. } => {
+            format!("{e}; check the connected app and credentials")
+        }
+        crate::salesforce::SfError::Transport { .. } => format!(
+            "{e}; is {login_url} the right login host, and is it up (for the emulator: is `sfsync emulator` running there)?"
+        ),
+        _ => e.to_string(),
+    }
 }
 
 fn secret_refs(job: &Job) -> Vec<&SecretRef> {

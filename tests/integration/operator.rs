@@ -493,3 +493,31 @@ async fn reads_show_progress_on_a_terminal_and_nothing_on_a_pipe() {
     assert_eq!(text(&piped.stdout), "");
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_against_nothing_listening_names_the_host_not_the_connected_app() {
+    // Given a job pointed at a loopback port where nothing listens,
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(dir.path(), &format!("http://127.0.0.1:{port}"), None, "");
+
+    // when it is checked,
+    let out = sfsync(&["check", "--job", job.to_str().unwrap()]).await;
+
+    // then the token line asks whether the host is up, and exit 1 (nothing answered).
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let token = stdout
+        .lines()
+        .find(|l| l.contains("salesforce token"))
+        .unwrap();
+    assert!(
+        token.contains("is `sfsync emulator` running there"),
+        "{token}"
+    );
+    assert!(!token.contains("connected app"), "{token}");
+}
