@@ -51,7 +51,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
     print!("{text}");
     // Secrets and files are the job's set-up (exit 2, as `plan` would);
     // anything the network answered is exit 1.
-    let local = ["secret", "csv source"];
+    let local = ["secret", "csv source", "ca file"];
     Ok(if lines.iter().all(|l| l.result.is_ok()) {
         exit::OK
     } else if lines
@@ -110,6 +110,12 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
             lines.push(CheckLine::new("csv source", res));
         }
         SourceConfig::Ldap(cfg) => {
+            if let Some(ca) = &cfg.ca_file {
+                let res = std::fs::read(ca)
+                    .map(|_| format!("{} readable", ca.display()))
+                    .map_err(|e| format!("source.ca_file: cannot read {}: {e}", ca.display()));
+                lines.push(CheckLine::new("ca file", res));
+            }
             let password = cfg.bind_password.as_ref().and_then(|r| r.resolve().ok());
             for (what, res) in crate::source::ldap::check(cfg, password.as_ref()).await {
                 lines.push(CheckLine::new(what, res));
