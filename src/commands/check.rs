@@ -48,7 +48,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
         }
     };
     let text = render(&lines);
-    print!("{text}");
+    super::print_stdout(&text)?;
     // Secrets and files are the job's set-up (exit 2, as `plan` would);
     // anything the network answered is exit 1.
     let local = ["secret", "csv source", "ca file"];
@@ -75,7 +75,7 @@ pub fn render(lines: &[CheckLine]) -> String {
             out,
             "{mark}  {:<22} {}",
             l.what,
-            text.replace('\n', "\n      ")
+            crate::printable::escape_lines(text).replace('\n', "\n      ")
         );
     }
     out
@@ -116,6 +116,15 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
                     .map_err(|e| format!("source.ca_file: cannot read {}: {e}", ca.display()));
                 lines.push(CheckLine::new("ca file", res));
             }
+            if crate::job::load::plaintext_bind(cfg) {
+                lines.push(CheckLine::new(
+                    "ldap transport",
+                    Ok(format!(
+                        "WARNING: allow_plaintext_bind = true: the bind password goes to {} unencrypted",
+                        cfg.url
+                    )),
+                ));
+            }
             let password = cfg.bind_password.as_ref().and_then(|r| r.resolve().ok());
             for (what, res) in crate::source::ldap::check(cfg, password.as_ref()).await {
                 lines.push(CheckLine::new(what, res));
@@ -137,6 +146,7 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
                 concurrency: 1,
                 max_retries: 1,
                 timeout: std::time::Duration::from_secs(30),
+                api_reserve: None,
             };
             match Client::connect(&job.salesforce, creds, opts).await {
                 Ok(c) => {

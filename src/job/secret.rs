@@ -81,6 +81,7 @@ impl SecretRef {
                     Some(Err(())) => return Err(SecretError::NoCredentialsDirectory(self.clone())),
                     None => Cow::Borrowed(path),
                 };
+                warn_if_others_can_read(&expanded, &self.key);
                 std::fs::read_to_string(&*expanded)
                     .map_err(|e| SecretError::Unreadable(self.clone(), e))?
                     .trim_end_matches(['\n', '\r'])
@@ -91,6 +92,24 @@ impl SecretRef {
             return Err(SecretError::Empty(self.clone()));
         }
         Ok(Secret(SecretString::from(value)))
+    }
+}
+
+/// Warns (as ssh does for keys) when a secret file can be read by its group
+/// or by everyone: another local user may already have it.
+fn warn_if_others_can_read(path: &std::path::Path, key: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return; // reading it names the problem
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o044 != 0 {
+        tracing::warn!(
+            file = %path.display(),
+            key,
+            mode = %format!("{mode:04o}"),
+            "Secret file is readable by other users; run `chmod 600` on it."
+        );
     }
 }
 

@@ -10,5 +10,6 @@ mod operator;
 mod plan;
 mod readme;
 mod report_html;
+mod security;
 mod sync;
 mod unattended;
