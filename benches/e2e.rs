@@ -60,13 +60,8 @@ struct Emulator {
 impl Emulator {
     fn start(args: &[&str]) -> Emulator {
         let mut child = Command::new(BIN)
-            .args([
-                "-q",
-                "emulator",
-                "--admin-open",
-                "--daily-api-limit",
-                "100000000",
-            ])
+            .args(["-q", "emulator", "--admin-open", "--listen", "127.0.0.1:0"])
+            .args(["--daily-api-limit", "100000000"])
             .args(args)
             .stdout(Stdio::piped())
             .spawn()

@@ -91,6 +91,10 @@ pub struct RunArgs {
     /// Write the run's figures in the Prometheus text format (for node_exporter's textfile collector).
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+
+    /// Point this run at another org (e.g. the emulator): replaces both `instance_url` and `login_url` of the job.
+    #[arg(long, value_name = "URL")]
+    pub instance_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -122,6 +126,10 @@ pub struct CheckArgs {
     /// Job file (TOML) to check.
     #[arg(long, value_name = "FILE")]
     pub job: PathBuf,
+
+    /// Check against another org (e.g. the emulator): replaces both `instance_url` and `login_url` of the job.
+    #[arg(long, value_name = "URL")]
+    pub instance_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -129,8 +137,9 @@ pub struct DemoArgs {}
 
 #[derive(Debug, Clone, Args)]
 pub struct EmulatorArgs {
-    /// Address to listen on; port 0 picks a free port. The base URL is printed on stdout.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    /// Address to listen on (the default is the one `jobs/demo.toml` names); port 0 picks a free
+    /// port. The base URL is printed on stdout.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8484")]
     pub listen: SocketAddr,
 
     /// Seed the org from a CSV export of users (Username, Email, FirstName, LastName, Alias,

@@ -1,6 +1,6 @@
 //! The top-level error. It knows its exit code; `main` only asks.
 
-use crate::job::{JobError, SecretError};
+use crate::job::{JobError, PreflightError, SecretError};
 use crate::source::SourceError;
 
 /// SPEC's exit codes.
@@ -19,6 +19,9 @@ pub enum Error {
     Job(#[from] JobError),
     #[error("{0}")]
     Secret(#[from] SecretError),
+    /// Secrets and files a job names that are missing, all of them.
+    #[error("{0}")]
+    Preflight(#[from] PreflightError),
     #[error("{0}")]
     Source(#[from] SourceError),
     /// Usage problems found before anything was contacted.
@@ -35,7 +38,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Job(_) | Error::Secret(_) | Error::Usage(_) => exit::USAGE,
+            Error::Job(_) | Error::Secret(_) | Error::Preflight(_) | Error::Usage(_) => exit::USAGE,
             Error::Source(SourceError::Unusable(_)) => exit::USAGE,
             Error::Source(SourceError::Fatal(_)) | Error::Fatal(_) => exit::FATAL,
             Error::SafetyLimit(_) => exit::SAFETY_LIMIT,

@@ -13,6 +13,7 @@
 //! - [`plan`]: the diff against existing users (pure).
 //! - [`salesforce`]: the REST client (auth, SOQL, collections, limits).
 //! - [`execute`]: batching, pacing, retries, lost-answer recovery.
+//! - [`progress`]: the reads' spinner (records, pages, rate), on a terminal only.
 //! - [`report`]: the report value and its renderers; metrics; atomic writes.
 //! - [`safety`]: guards on the plan before any write (max creates, shrunken source).
 //! - [`state`]: the per-job run lock and the last run's state file.
@@ -37,6 +38,7 @@ pub mod logging;
 pub mod normalize;
 pub mod plan;
 pub mod printable;
+pub mod progress;
 pub mod report;
 pub mod safety;
 pub mod salesforce;

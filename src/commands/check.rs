@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::cli::CheckArgs;
 use crate::error::{Error, exit};
-use crate::job::{AuthConfig, DefaultValue, Job, REQUIRED_FIELDS, SecretRef, SourceConfig};
+use crate::job::{DefaultValue, Job, REQUIRED_FIELDS, SecretRef, SourceConfig};
 use crate::salesforce::{Client, ClientOptions, Credentials};
 
 /// One preflight line: what was checked and either what was found or what to fix.
@@ -25,8 +25,19 @@ impl CheckLine {
 }
 
 pub fn run(args: &CheckArgs) -> Result<u8, Error> {
-    let lines = match crate::job::load(&args.job) {
-        Err(e) => vec![CheckLine::new("job file", Err(e.to_string()))],
+    let loaded = crate::job::load(&args.job).map_err(|e| e.to_string());
+    let loaded = loaded.and_then(|mut job| match &args.instance_url {
+        Some(url) => crate::job::preflight::override_instance_url(&mut job, url)
+            .map(|()| job)
+            .map_err(|e| e.to_string()),
+        None => Ok(job),
+    });
+    let lines = match loaded {
+        Err(e) => {
+            // A job-file error is a usage error (SPEC: exit 2), as for `plan`.
+            print!("{}", render(&[CheckLine::new("job file", Err(e))]));
+            return Ok(exit::USAGE);
+        }
         Ok(job) => {
             let mut lines = vec![CheckLine::new(
                 "job file",
@@ -38,8 +49,16 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
     };
     let text = render(&lines);
     super::print_stdout(&text)?;
+    // Secrets and files are the job's set-up (exit 2, as `plan` would);
+    // anything the network answered is exit 1.
+    let local = ["secret", "csv source", "ca file"];
     Ok(if lines.iter().all(|l| l.result.is_ok()) {
         exit::OK
+    } else if lines
+        .iter()
+        .any(|l| l.result.is_err() && local.contains(&l.what.as_str()))
+    {
+        exit::USAGE
     } else {
         exit::FATAL
     })
@@ -91,6 +110,12 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
             lines.push(CheckLine::new("csv source", res));
         }
         SourceConfig::Ldap(cfg) => {
+            if let Some(ca) = &cfg.ca_file {
+                let res = std::fs::read(ca)
+                    .map(|_| format!("{} readable", ca.display()))
+                    .map_err(|e| format!("source.ca_file: cannot read {}: {e}", ca.display()));
+                lines.push(CheckLine::new("ca file", res));
+            }
             if crate::job::load::plaintext_bind(cfg) {
                 lines.push(CheckLine::new(
                     "ldap transport",
@@ -134,7 +159,7 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
                 Err(e) => {
                     lines.push(CheckLine::new(
                         "salesforce token",
-                        Err(format!("{e}; check the connected app and credentials")),
+                        Err(token_advice(&e, &job.salesforce.login_url)),
                     ));
                     None
                 }
@@ -204,32 +229,20 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
     lines
 }
 
-fn secret_refs(job: &Job) -> Vec<&SecretRef> {
-    let mut refs = Vec::new();
-    if let SourceConfig::Ldap(l) = &job.source
-        && let Some(r) = &l.bind_password
-    {
-        refs.push(r);
-    }
-    match &job.salesforce.auth {
-        AuthConfig::Password {
-            client_id,
-            client_secret,
-            username,
-            password,
-        } => {
-            refs.extend([client_id, client_secret, username, password]);
+/// What to fix when the token call failed: the credentials only when the
+/// login host answered and refused them; otherwise the host itself.
+fn token_advice(e: &crate::salesforce::SfError, login_url: &str) -> String {
+    match e {
+        crate::salesforce::SfError::Auth { .. } => {
+            format!("{e}; check the connected app and credentials")
         }
-        AuthConfig::ClientCredentials {
-            client_id,
-            client_secret,
-        } => refs.extend([client_id, client_secret]),
-        AuthConfig::Jwt {
-            client_id,
-            username,
-            private_key,
-            ..
-        } => refs.extend([client_id, username, private_key]),
+        crate::salesforce::SfError::Transport { .. } => format!(
+            "{e}; is {login_url} the right login host, and is it up (for the emulator: is `sfsync emulator` running there)?"
+        ),
+        _ => e.to_string(),
     }
-    refs
+}
+
+fn secret_refs(job: &Job) -> Vec<&SecretRef> {
+    crate::job::preflight::secret_refs(job)
 }

@@ -102,16 +102,39 @@ pub fn run() -> Result<u8, Error> {
         let result = run::run(&job, &req, cancel).await?;
         super::print_stdout(&format!(
             "\nFull report: {} (JSON) and {} (open in a browser).\n\
-             A real run would exit {} here: the sample has records that need a person, on purpose.\n\
-             Next: read README.md, then try `sfsync plan --job jobs/demo.toml` against `sfsync emulator`.\n",
+             A real run would exit {} here: the sample has records that need a person, on purpose.\n{}",
             report_path.display(),
             html.display(),
-            result.exit_code
+            result.exit_code,
+            next_steps(&root)
         ))?;
         let _ = emu.stop().await;
         Ok(crate::error::exit::OK)
     })
 }
+
+/// The demo's last words: the commands that run the same job by hand, exactly
+/// as they work from the checkout (the emulator's default address is the one
+/// `jobs/demo.toml` names). Outside a checkout there are no files to name.
+pub fn next_steps(root: &Path) -> String {
+    if root != Path::new(".") {
+        return "Next: clone the repository and read README.md; `sfsync demo` run from the checkout prints the commands to try.\n".to_owned();
+    }
+    format!(
+        "Next: the same job by hand, against a standalone emulator seeded with the sample org.\n\
+         Install sfsync first (`{INSTALL}`), then in one terminal:\n\
+         \x20 {EMULATOR_HINT}\n\
+         and in another:\n\
+         \x20 {PLAN_HINT}\n"
+    )
+}
+
+/// README's install line.
+pub const INSTALL: &str = "cargo install --locked --path .";
+/// The emulator half of the demo's hint (run from the checkout).
+pub const EMULATOR_HINT: &str = "sfsync emulator --users samples/salesforce-users.csv --foreign-usernames samples/foreign-usernames.txt";
+/// The plan half of the demo's hint (run from the checkout).
+pub const PLAN_HINT: &str = "sfsync plan --job jobs/demo.toml";
 
 fn emulator_defaults() -> EmulatorArgs {
     use clap::Parser;

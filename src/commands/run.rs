@@ -118,6 +118,7 @@ async fn run_inner(
         SourceConfig::Csv(_) => None,
     };
 
+    let spinner = crate::progress::ReadProgress::waiting("Reading the source");
     // Reads honour SIGTERM/SIGINT too: a hung directory or org must not keep
     // the lock (the lock is released when this returns).
     let mut reading = cancel.clone();
@@ -127,6 +128,7 @@ async fn run_inner(
         read_source(job, &req.only, ldap_password.as_ref()),
     )
     .await?;
+    drop(spinner);
     tracing::debug!(records = records.len(), "Read the source.");
 
     let limits = &job.limits;
@@ -265,7 +267,20 @@ async fn run_inner(
             ),
             (None, None) => (None, None),
         };
-        row(d, &records[i], csv_name, who)
+        // A dry run shows what a create would send, not only who.
+        let values = match by_record[i] {
+            Some(ci) if req.dry_run && d.outcome == Outcome::Create => Some(
+                normalizer
+                    .fields(&candidates[ci], &records[i])
+                    .map(|(name, v)| (name.to_owned(), v.into()))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        ReportUser {
+            values,
+            ..row(d, &records[i], csv_name, who)
+        }
     });
     let report = report::build(facts, rows, req.report_all);
     let exit_code = code.unwrap_or_else(|| report.exit_code());
@@ -507,6 +522,7 @@ fn row<'a>(
         error_code: d.error_code.as_deref().map(Cow::Borrowed),
         message,
         previous_email: d.previous_email.as_deref().map(Cow::Borrowed),
+        values: None,
     }
 }
 

@@ -12,7 +12,12 @@ pub fn run(
     max_creates: Option<u64>,
     results_dir: Option<PathBuf>,
 ) -> Result<u8, Error> {
-    let job = crate::job::load(&args.job)?;
+    let mut job = crate::job::load(&args.job)?;
+    if let Some(url) = &args.instance_url {
+        crate::job::preflight::override_instance_url(&mut job, url)?;
+    }
+    // Every missing secret and file at once, before the lock or the network.
+    crate::job::preflight::check_local(&job)?;
     let mut req = RunRequest::from_args(args, dry_run);
     req.max_creates = max_creates;
     req.results_dir = results_dir;

@@ -25,7 +25,7 @@ use serde::ser::SerializeMap;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::report::Outcome;
 use crate::salesforce::Client;
@@ -299,7 +299,7 @@ impl BatchJob {
                 return self.unsent(reason);
             }
             let delay = backoff(attempt, after, rand::random::<f64>());
-            warn!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Create call failed; will retry.");
+            info!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Create call failed; will retry.");
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = interrupted(&mut self.cancel) => return self.unsent(StopReason::Interrupted),
@@ -335,7 +335,7 @@ impl BatchJob {
     }
 
     async fn recover(&self, err: &crate::salesforce::SfError) -> BatchReport {
-        warn!(error = %err, users = self.items.len(), "Create answer lost; looking the users up before resending.");
+        info!(error = %err, users = self.items.len(), "Create answer lost; looking the users up before resending.");
         let asked: Vec<(usize, String)> = self
             .items
             .iter()

@@ -30,6 +30,20 @@ pub const REQUIRED_FIELDS: [&str; 9] = [
     "ProfileId",
 ];
 
+/// The `*_env` / `*_file` keys of `[salesforce]` across the three auth flows.
+const CREDENTIAL_KEYS: [&str; 10] = [
+    "client_id_env",
+    "client_id_file",
+    "client_secret_env",
+    "client_secret_file",
+    "username_env",
+    "username_file",
+    "password_env",
+    "password_file",
+    "private_key_env",
+    "private_key_file",
+];
+
 /// Every problem in one job file. Display lists them one per line under the path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", render(path, problems))]
@@ -243,7 +257,13 @@ impl Validator {
             }),
             (None, Some(file)) if !file.is_empty() => Some(SecretRef {
                 key: format!("{}.{file_key}", s.name),
-                from: SecretFrom::File(self.path(file)),
+                // `${CREDENTIALS_DIRECTORY}/name` (systemd's LoadCredential=)
+                // is expanded when the secret is read, not against this folder.
+                from: SecretFrom::File(if super::secret::names_credentials_dir(&file) {
+                    PathBuf::from(file)
+                } else {
+                    self.path(file)
+                }),
             }),
             (None, None) if !required => None,
             _ => {
@@ -507,6 +527,12 @@ impl Validator {
                 self.problem(format!(
                     "salesforce.auth: expected \"password\", \"client_credentials\" or \"jwt\", found \"{other}\""
                 ));
+                // The credential keys belong to whichever flow was meant: one
+                // line about `auth`, not an "unknown key" line for each.
+                for key in CREDENTIAL_KEYS {
+                    s.taken.insert(key);
+                }
+                s.taken.insert("audience");
                 None
             }
         };
@@ -609,8 +635,16 @@ impl Validator {
         let mut s = self.section(root, "match", false);
         let keys: Option<Vec<String>> = self.get(&mut s, "keys", "a list of User field names");
         self.finish(s);
-        let keys = keys.unwrap_or_else(|| vec!["FederationIdentifier".into(), "Username".into()]);
-        if keys.is_empty() {
+        // Without `[match]`, the default keys that the mapping fills (a job
+        // with no FederationIdentifier matches on Username alone).
+        let keys = keys.unwrap_or_else(|| {
+            ["FederationIdentifier", "Username"]
+                .into_iter()
+                .filter(|k| fields.iter().any(|f| f.name == *k && f.template.is_some()))
+                .map(String::from)
+                .collect()
+        });
+        if keys.is_empty() && root.contains_key("match") {
             self.problem("match.keys: expected at least one field, e.g. [\"Username\"]");
         }
         let mut out: Vec<String> = Vec::new();
@@ -745,7 +779,7 @@ pub fn plaintext_bind(source: &super::LdapSource) -> bool {
 }
 
 /// Plain http:// only on loopback (the emulator); everything else must be https://.
-fn check_https(url: &str) -> Result<(), &'static str> {
+pub(crate) fn check_https(url: &str) -> Result<(), &'static str> {
     let parsed = url::Url::parse(url).map_err(|_| "expected an https:// URL")?;
     match parsed.scheme() {
         "https" => Ok(()),

@@ -7,11 +7,13 @@
 //! command that needs them.
 
 pub mod load;
+pub mod preflight;
 pub mod secret;
 
 use std::path::PathBuf;
 
 pub use load::{JobError, REQUIRED_FIELDS, load, parse};
+pub use preflight::PreflightError;
 pub use secret::{Secret, SecretError, SecretFrom, SecretRef};
 
 use crate::template::Template;

@@ -1,5 +1,6 @@
 //! Secrets: where they come from (`*_env` / `*_file` keys) and a value type that never prints.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -37,6 +38,34 @@ pub enum SecretError {
     Empty(SecretRef),
     #[error("{0} cannot be read: {1}")]
     Unreadable(SecretRef, std::io::Error),
+    #[error(
+        "{0} names $CREDENTIALS_DIRECTORY, which is not set (systemd sets it for a unit with LoadCredential=)"
+    )]
+    NoCredentialsDirectory(SecretRef),
+}
+
+/// The prefixes under which a `*_file` path is read from systemd's
+/// credentials folder (`LoadCredential=name:/etc/...` in the unit).
+const CREDENTIALS_DIR_PREFIXES: [&str; 2] = ["${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY"];
+
+/// Whether a `*_file` value starts with `${CREDENTIALS_DIRECTORY}` (or `$CREDENTIALS_DIRECTORY`).
+pub fn names_credentials_dir(path: &str) -> bool {
+    CREDENTIALS_DIR_PREFIXES.iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// `${CREDENTIALS_DIRECTORY}/x` with the variable's value put in; other paths unchanged.
+fn expand_credentials_dir(path: &std::path::Path) -> Option<Result<PathBuf, ()>> {
+    let text = path.to_str()?;
+    let rest = CREDENTIALS_DIR_PREFIXES
+        .iter()
+        .find_map(|p| text.strip_prefix(p).filter(|r| r.starts_with('/')))?;
+    Some(match std::env::var_os("CREDENTIALS_DIRECTORY") {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir).join(rest.trim_start_matches('/'))),
+        _ => Err(()),
+    })
 }
 
 impl SecretRef {
@@ -47,8 +76,13 @@ impl SecretRef {
                 std::env::var(var).map_err(|_| SecretError::Unset(self.clone()))?
             }
             SecretFrom::File(path) => {
-                warn_if_others_can_read(path, &self.key);
-                std::fs::read_to_string(path)
+                let expanded = match expand_credentials_dir(path) {
+                    Some(Ok(p)) => Cow::Owned(p),
+                    Some(Err(())) => return Err(SecretError::NoCredentialsDirectory(self.clone())),
+                    None => Cow::Borrowed(path),
+                };
+                warn_if_others_can_read(&expanded, &self.key);
+                std::fs::read_to_string(&*expanded)
                     .map_err(|e| SecretError::Unreadable(self.clone(), e))?
                     .trim_end_matches(['\n', '\r'])
                     .to_owned()
@@ -131,6 +165,20 @@ mod tests {
         assert!(
             msg.contains("SFSYNC_TEST_SURELY_UNSET_VAR") && msg.contains("salesforce.password_env"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn credentials_directory_prefix_is_recognised_only_before_a_slash() {
+        assert!(names_credentials_dir(
+            "${CREDENTIALS_DIRECTORY}/sf-password"
+        ));
+        assert!(names_credentials_dir("$CREDENTIALS_DIRECTORY/sf-password"));
+        assert!(!names_credentials_dir("${CREDENTIALS_DIRECTORY}x"));
+        assert!(!names_credentials_dir("creds/sf-password"));
+        assert_eq!(
+            expand_credentials_dir(std::path::Path::new("/etc/sfsync/pw")),
+            None
         );
     }
 }

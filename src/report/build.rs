@@ -44,6 +44,7 @@ pub fn build<'a>(
         summary,
         users,
         context: facts.context,
+        list_all: report_all,
     }
 }
 
@@ -80,6 +81,7 @@ impl Report<'_> {
             summary: self.summary,
             users: Vec::new(),
             context: self.context,
+            list_all: self.list_all,
         }
     }
 }
@@ -98,6 +100,7 @@ mod tests {
             error_code: None,
             message: None,
             previous_email: None,
+            values: None,
         }
     }
 

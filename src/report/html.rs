@@ -119,6 +119,8 @@ enum Column {
     SalesforceId,
     ErrorCode,
     Message,
+    /// A dry run's create: the values a real run would send.
+    Values,
 }
 
 impl Column {
@@ -132,11 +134,13 @@ impl Column {
             Column::SalesforceId => "salesforce_id",
             Column::ErrorCode => "error_code",
             Column::Message => "message",
+            Column::Values => "values",
         }
     }
 
-    fn value<'u>(self, user: &'u ReportUser<'_>) -> &'u str {
+    fn value<'u>(self, user: &'u ReportUser<'_>) -> Cow<'u, str> {
         let value = match self {
+            Column::Values => return Cow::Owned(user.values_text()),
             Column::Username => user.username.as_deref(),
             Column::Email => user.email.as_deref(),
             Column::PreviousEmail => user.previous_email.as_deref(),
@@ -145,7 +149,7 @@ impl Column {
             Column::ErrorCode => user.error_code.as_deref(),
             Column::Message => user.message.as_deref(),
         };
-        value.unwrap_or("")
+        Cow::Borrowed(value.unwrap_or(""))
     }
 
     /// Codes and Ids are read (and copied) whole; everything else may wrap.
@@ -166,6 +170,7 @@ impl Column {
             (Column::Message, Outcome::Collision) => "Reason",
             (Column::Message, Outcome::Invalid) => "Why (field and reason)",
             (Column::Message, _) => "Message",
+            (Column::Values, _) => "Values to send",
         }
     }
 }
@@ -180,7 +185,8 @@ fn columns(outcome: Outcome) -> &'static [Column] {
         Outcome::DuplicateInSource => &[Username, Email, Source, Message],
         Outcome::EmailChangeSkipped => &[Username, PreviousEmail, Email, SalesforceId, Source],
         Outcome::NotAttempted => &[Username, Email, Source, Message],
-        Outcome::Create | Outcome::Created | Outcome::Inactive | Outcome::Unchanged => {
+        Outcome::Create => &[Username, Email, Source, Values],
+        Outcome::Created | Outcome::Inactive | Outcome::Unchanged => {
             &[Username, Email, Source, SalesforceId]
         }
     }
@@ -609,9 +615,9 @@ fn write_section(
             };
             out.write_all(open.as_bytes())?;
             if *col == Column::Message {
-                write_message(col.value(user), out)?;
+                write_message(&col.value(user), out)?;
             } else {
-                out.write_all(esc(col.value(user)).as_bytes())?;
+                out.write_all(esc(&col.value(user)).as_bytes())?;
             }
             if *col == Column::Message && wants_username_hint(outcome, user) {
                 out.write_all(HINT.as_bytes())?;
@@ -685,13 +691,13 @@ fn write_data(sections: &Sections<'_>, out: &mut impl Write) -> io::Result<()> {
                 let value = col.value(user);
                 let same_as_username = matches!(col, Column::Email | Column::PreviousEmail)
                     && !value.is_empty()
-                    && user.username.as_deref() == Some(value);
+                    && user.username.as_deref() == Some(&*value);
                 if value.is_empty() {
                     body.push('0');
                 } else if same_as_username {
                     body.push('1');
                 } else {
-                    tails.encode(value, &mut body);
+                    tails.encode(&value, &mut body);
                 }
             }
             body.push(']');
@@ -1064,6 +1070,7 @@ mod tests {
             summary: Default::default(),
             users: vec![],
             context: Default::default(),
+            list_all: false,
         };
         assert_eq!(duration(&report).as_deref(), Some("41 s"));
         report.finished_at = "2026-11-28T02:03:05Z".into();

@@ -4,7 +4,8 @@
 //! It says what the run was, counts every outcome, and lists the records a
 //! person must act on (needs-a-person outcomes, then e-mail changes to make
 //! by hand), capped at [`ATTENTION_ROWS`] with "and N more" so a paste stays
-//! readable; the HTML, JSON or CSV report has them all. Values are escaped so
+//! readable; the HTML, JSON or CSV report has them all. A dry run also lists
+//! who would be created with the values that would be sent. Values are escaped so
 //! a `|`, `*` or `<` in a name cannot break the table or inject markup.
 
 use std::fmt::Write as _;
@@ -102,9 +103,16 @@ pub fn render(report: &Report<'_>) -> String {
         .filter(|(o, _)| o.needs_person() || by_hand(*o))
         .flat_map(|(_, users)| users.iter().copied())
         .collect();
-    if attention.is_empty() {
-        return md;
+    if !attention.is_empty() {
+        needs_attention(&mut md, &attention);
     }
+    if report.dry_run {
+        would_create(&mut md, report);
+    }
+    md
+}
+
+fn needs_attention(md: &mut String, attention: &[&ReportUser<'_>]) {
     md.push_str("\n### Needs attention\n\n| Outcome | Username | E-mail | Source | Details |\n|---|---|---|---|---|\n");
     for user in attention.iter().take(ATTENTION_ROWS) {
         let _ = writeln!(
@@ -124,7 +132,45 @@ pub fn render(report: &Report<'_>) -> String {
             thousands((attention.len() - ATTENTION_ROWS) as u64)
         );
     }
-    md
+}
+
+/// A dry run's diff: who a real run would create and every value it would
+/// send; the first [`ATTENTION_ROWS`], or all of them with `--report-all`.
+fn would_create(md: &mut String, report: &Report<'_>) {
+    let creates: Vec<&ReportUser<'_>> = report
+        .users
+        .iter()
+        .filter(|u| u.outcome == Outcome::Create)
+        .collect();
+    if creates.is_empty() {
+        return;
+    }
+    let limit = if report.list_all {
+        usize::MAX
+    } else {
+        ATTENTION_ROWS
+    };
+    let _ = writeln!(
+        md,
+        "\n### Would be created ({})\n\n| Username | Source | Values to send |\n|---|---|---|",
+        thousands(creates.len() as u64)
+    );
+    for user in creates.iter().take(limit) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            escape(user.username.as_deref().unwrap_or("")),
+            escape(&user.source),
+            escape(&user.values_text()),
+        );
+    }
+    if creates.len() > limit {
+        let _ = writeln!(
+            md,
+            "\n_…and {} more; `--report-all` lists them all, and the JSON report has every value._",
+            thousands((creates.len() - limit) as u64)
+        );
+    }
 }
 
 /// The one cell that tells a reader what is wrong.
@@ -191,6 +237,7 @@ mod tests {
             error_code: None,
             message: None,
             previous_email: None,
+            values: None,
         }
     }
 
@@ -208,6 +255,7 @@ mod tests {
             summary,
             users,
             context: ReportContext::default(),
+            list_all: false,
         }
     }
 

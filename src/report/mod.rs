@@ -78,6 +78,9 @@ pub struct Report<'a> {
     pub users: Vec<ReportUser<'a>>,
     /// Extra context for people reading the report (not in SPEC's minimum).
     pub context: ReportContext,
+    /// `--report-all`: the table and Markdown list every row, not the first few.
+    #[serde(skip)]
+    pub list_all: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -164,6 +167,33 @@ pub struct ReportUser<'a> {
     pub error_code: Option<Cow<'a, str>>,
     pub message: Option<Cow<'a, str>>,
     pub previous_email: Option<Cow<'a, str>>,
+    /// A dry run's `create`: every field a real run would send, after mapping
+    /// and defaults (`{"LastName": "Lovelace", "IsActive": true, ...}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl ReportUser<'_> {
+    /// The values a dry run would send, as one line for people:
+    /// `FirstName: Ada · LastName: Lovelace · ...` (empty when there are none).
+    pub fn values_text(&self) -> String {
+        let Some(values) = &self.values else {
+            return String::new();
+        };
+        let mut out = String::new();
+        for (name, value) in values {
+            if !out.is_empty() {
+                out.push_str(" · ");
+            }
+            out.push_str(name);
+            out.push_str(": ");
+            match value {
+                serde_json::Value::String(s) => out.push_str(s),
+                other => out.push_str(&other.to_string()),
+            }
+        }
+        out
+    }
 }
 
 pub mod build;

@@ -81,7 +81,7 @@ pub fn write(dir: &Path, records: &[AttemptedRecord]) -> io::Result<()> {
 }
 
 fn csv_in(dir: &Path) -> io::Result<csv::Writer<NamedTempFile>> {
-    Ok(csv::Writer::from_writer(NamedTempFile::new_in(dir)?))
+    Ok(csv::Writer::from_writer(super::write::temp_in(dir)?))
 }
 
 fn finish(writer: csv::Writer<NamedTempFile>) -> io::Result<NamedTempFile> {

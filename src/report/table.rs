@@ -1,5 +1,6 @@
-//! The terminal table: a summary, then the records that need attention,
-//! readable on an 80-column terminal.
+//! The terminal table: a summary, then the records that need attention and,
+//! for a dry run, who a real run would create (the first [`LIMIT`] of each,
+//! all of them with `--report-all`), readable on an 80-column terminal.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -66,7 +67,7 @@ pub fn render(report: &Report<'_>) -> String {
         wrap_into(&mut out, &format!("Stopped early: {why}"), "");
     }
 
-    let sections: [(&str, &[Outcome]); 3] = [
+    let sections: [(&str, &[Outcome]); 4] = [
         (
             "Needs a person",
             &[
@@ -84,7 +85,10 @@ pub fn render(report: &Report<'_>) -> String {
             "Not attempted (run again to finish)",
             &[Outcome::NotAttempted],
         ),
+        // The dry run's diff: who a real run would create (SPEC "Report").
+        ("Would be created", &[Outcome::Create]),
     ];
+    let limit = if report.list_all { usize::MAX } else { LIMIT };
     for (title, outcomes) in sections {
         let total: u64 = outcomes.iter().map(|&o| s.count(o)).sum();
         if total == 0 {
@@ -94,7 +98,7 @@ pub fn render(report: &Report<'_>) -> String {
         let mut shown = 0;
         for &o in outcomes {
             for u in report.users.iter().filter(|u| u.outcome == o) {
-                if shown == LIMIT {
+                if shown == limit {
                     break;
                 }
                 shown += 1;
@@ -113,17 +117,44 @@ pub fn render(report: &Report<'_>) -> String {
                 if !why.is_empty() {
                     wrap_into(&mut out, &why, "      ");
                 }
+                if o == Outcome::Create {
+                    let keys = key_fields(u);
+                    if !keys.is_empty() {
+                        wrap_into(&mut out, &keys, "      ");
+                    }
+                }
             }
         }
         if (shown as u64) < total {
             let _ = writeln!(
                 out,
-                "  ... and {} more (see the JSON, CSV or HTML report)",
+                "  ... and {} more (--report-all lists them all; see the JSON, CSV or HTML report)",
                 total - shown as u64
             );
         }
     }
     out
+}
+
+/// The fields that tell a would-be create apart at a glance (the rest are in
+/// the JSON, HTML and Markdown reports): `FederationIdentifier: ada01 · Name: Ada Lovelace`.
+fn key_fields(u: &super::ReportUser<'_>) -> String {
+    let Some(values) = &u.values else {
+        return String::new();
+    };
+    let text = |k: &str| values.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let mut parts = Vec::new();
+    if !text("FederationIdentifier").is_empty() {
+        parts.push(format!(
+            "FederationIdentifier: {}",
+            text("FederationIdentifier")
+        ));
+    }
+    let name = format!("{} {}", text("FirstName"), text("LastName"));
+    if !name.trim().is_empty() {
+        parts.push(format!("Name: {}", name.trim()));
+    }
+    parts.join(" · ")
 }
 
 /// `s` with control characters made visible ([`crate::printable`]), cut to `width`.

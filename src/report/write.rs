@@ -1,6 +1,7 @@
 //! Writing reports and other result files atomically: a temp file in the
 //! same folder, flushed and synced, then renamed over the target. A crash
-//! leaves either the old file or the new one, never half of one.
+//! leaves either the old file or the new one, never half of one. Files get
+//! the process umask's mode (0666 less the umask), not a fixed 0600.
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -11,10 +12,7 @@ pub fn atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) 
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".sfsync-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut tmp = temp_in(dir)?;
     {
         let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
         fill(&mut w)?;
@@ -23,6 +21,18 @@ pub fn atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) 
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A temp file in `dir` to be renamed over a result file, created 0666 less
+/// the process umask, as Unix tools create files (the rename keeps its bits):
+/// a metrics collector or web server running as another user reads what the
+/// umask lets it. `tempfile`'s own default is 0600 whatever the umask.
+pub fn temp_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".sfsync-").suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.tempfile_in(dir)
 }
 
 /// Checks, before a run contacts anything, that [`atomic`] will be able to

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 use url::form_urlencoded;
 
 use super::auth::Credentials;
@@ -209,7 +209,7 @@ impl Client {
     /// One fewer call in flight from now on (never below one). Returns the new cap.
     pub fn lower_concurrency(&self) -> usize {
         let now = self.inner.pacer.lower_concurrency();
-        warn!(
+        info!(
             concurrency = now,
             "Salesforce reports too many concurrent requests; lowering concurrency."
         );
@@ -376,6 +376,8 @@ impl Client {
             .append_pair("q", soql_text)
             .finish();
         let mut path = format!("/services/data/{}/query?{q}", self.inner.api_version);
+        let progress = crate::progress::ReadProgress::start("Reading Salesforce");
+        let mut pages = 0;
         // Bounds: every page must bring records, the total may not pass the
         // first page's totalSize, and no locator may come twice.
         let mut seen = std::collections::HashSet::new();
@@ -385,6 +387,8 @@ impl Client {
             self.check_read_budget()?;
             let answer = self.read(&path, true).await?;
             let page: QueryPage = decode(&answer)?;
+            pages += 1;
+            progress.page(page.records.len() as u64, pages);
             let refuse = |why: String| SfError::Refused {
                 url: display_url(&answer.url),
                 why,
@@ -501,7 +505,7 @@ impl Client {
                 return Err(err);
             }
             let delay = backoff(attempt, after, rand::random::<f64>());
-            warn!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Salesforce read failed; will retry.");
+            info!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Salesforce read failed; will retry.");
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
@@ -627,7 +631,7 @@ impl Client {
                 return Err(err);
             }
             let delay = backoff(attempt, err.retry_after(), rand::random::<f64>());
-            warn!(error = %err, attempt = attempt + 1, "Salesforce login failed; will retry.");
+            info!(error = %err, attempt = attempt + 1, "Salesforce login failed; will retry.");
             tokio::time::sleep(delay).await;
             attempt += 1;
         }

@@ -14,6 +14,8 @@ pub enum TransportKind {
     Timeout,
     /// The connection closed after the request went out: it may have been processed.
     Closed,
+    /// The host name does not resolve: a wrong URL, not a passing fault, so never retried.
+    Unresolvable,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +158,18 @@ pub(crate) fn transport(url: &str, err: &reqwest::Error, timeout: Duration) -> S
     while let Some(next) = cause.source() {
         cause = next;
     }
-    let (kind, detail) = if err.is_connect() {
+    let (kind, detail) = if err.is_connect() && is_dns_failure(err) {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        (
+            TransportKind::Unresolvable,
+            format!(
+                "the host name {host} does not resolve ({cause}); check the URL in the job or --instance-url"
+            ),
+        )
+    } else if err.is_connect() {
         (
             TransportKind::NotSent,
             format!("could not connect ({cause})"),
@@ -177,6 +190,19 @@ pub(crate) fn transport(url: &str, err: &reqwest::Error, timeout: Duration) -> S
         kind,
         detail,
     }
+}
+
+/// hyper-util's resolver wraps every lookup failure as "dns error: ..."; its
+/// error type is private, so its text is the one mark there is.
+fn is_dns_failure(err: &reqwest::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(err);
+    while let Some(c) = cause {
+        if c.to_string().starts_with("dns error") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// A URL as shown in messages: SOQL queries can be 2,000 characters long, so the

@@ -26,6 +26,7 @@ fn user(outcome: Outcome, username: &str, source: &str) -> ReportUser<'static> {
         error_code: None,
         message: None,
         previous_email: None,
+        values: None,
     }
 }
 
@@ -141,6 +142,7 @@ fn report_of(users: Vec<ReportUser<'static>>, unchanged: u64) -> Report<'static>
             api_max: Some(15_000),
             stopped: None,
         },
+        list_all: false,
     }
 }
 

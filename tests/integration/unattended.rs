@@ -404,7 +404,8 @@ async fn check_reports_every_preflight_and_each_failure_says_what_to_fix() {
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1));
+    // A missing secret is a set-up problem: exit 2, as `plan` gives for it (#14).
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         stdout.contains("FAIL  secret") && stdout.contains("SFSYNC_TEST_PASSWORD"),
         "{stdout}"
