@@ -39,11 +39,12 @@ pub const FALLBACK_ROWS: usize = 100;
 
 /// The order sections appear in: what needs a person first, then hand work,
 /// then what went (or would go) through.
-pub const SECTION_ORDER: [Outcome; 10] = [
+pub const SECTION_ORDER: [Outcome; 11] = [
     Outcome::Collision,
     Outcome::Invalid,
     Outcome::DuplicateInSource,
     Outcome::Failed,
+    Outcome::NotFound,
     Outcome::EmailChangeSkipped,
     Outcome::NotAttempted,
     Outcome::Create,
@@ -180,6 +181,7 @@ fn columns(outcome: Outcome) -> &'static [Column] {
         Outcome::DuplicateInSource => &[Username, Email, Source, Message],
         Outcome::EmailChangeSkipped => &[Username, PreviousEmail, Email, SalesforceId, Source],
         Outcome::NotAttempted => &[Username, Email, Source, Message],
+        Outcome::NotFound => &[Username, Message],
         Outcome::Create | Outcome::Created | Outcome::Inactive | Outcome::Unchanged => {
             &[Username, Email, Source, SalesforceId]
         }
@@ -199,6 +201,7 @@ pub(crate) fn label(outcome: Outcome) -> &'static str {
         Outcome::Collision => "Collision",
         Outcome::Failed => "Failed",
         Outcome::NotAttempted => "Not attempted",
+        Outcome::NotFound => "Not found in the source",
     }
 }
 
@@ -232,6 +235,10 @@ fn guidance(outcome: Outcome) -> &'static str {
         }
         Outcome::NotAttempted => {
             "The run stopped before reaching these records; running again picks them up."
+        }
+        Outcome::NotFound => {
+            "These addresses were asked for with --only, but no source record has them: check \
+             the spelling, or whether the person is in the directory (and the job's filter) yet."
         }
         Outcome::Create => "A real run would create these users.",
         Outcome::Created => "Created in Salesforce by this run.",

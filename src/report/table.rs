@@ -70,6 +70,7 @@ pub fn render(report: &Report<'_>) -> String {
                 Outcome::Invalid,
                 Outcome::DuplicateInSource,
                 Outcome::Failed,
+                Outcome::NotFound,
             ],
         ),
         (

@@ -65,6 +65,7 @@ fn csv_people(attributes: &[String]) -> Vec<Vec<Option<String>>> {
         path: slapd::samples_dir().join("people.csv"),
         display: "people.csv".into(),
         delimiter: b',',
+        encoding: None,
     };
     sfsync::source::csv::read(&cfg, attributes, &[], None)
         .unwrap()
