@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod e2e;
 mod emulator;
+mod inputs;
 mod ldap;
 mod plan;
 mod report_html;
