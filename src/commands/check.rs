@@ -54,7 +54,12 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
 }
 
 /// Checks whose failure is the job file's fault (exit 2), not the world's.
-const JOB_CHECKS: [&str; 3] = ["csv columns", "user fields", "job file"];
+const JOB_CHECKS: [&str; 4] = [
+    "csv columns",
+    "sample attributes",
+    "user fields",
+    "job file",
+];
 
 pub fn render(lines: &[CheckLine]) -> String {
     let mut out = String::new();
@@ -109,7 +114,9 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
         }
         SourceConfig::Ldap(cfg) => {
             let password = cfg.bind_password.as_ref().and_then(|r| r.resolve().ok());
-            for (what, res) in crate::source::ldap::check(cfg, password.as_ref()).await {
+            for (what, res) in
+                crate::source::ldap::check(cfg, password.as_ref(), &job.attributes).await
+            {
                 lines.push(CheckLine::new(what, res));
             }
         }
