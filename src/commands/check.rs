@@ -54,7 +54,8 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
 }
 
 /// Checks whose failure is the job file's fault (exit 2), not the world's.
-const JOB_CHECKS: [&str; 4] = [
+const JOB_CHECKS: [&str; 5] = [
+    "csv source",
     "csv columns",
     "sample attributes",
     "user fields",

@@ -101,6 +101,15 @@ async fn a_semicolon_file_read_with_a_comma_is_a_job_error_naming_the_delimiter(
     }
     // and nothing was contacted
     assert_eq!(emu.counters().requests, 0);
+
+    // and check says the same on its csv source line, exit 2
+    let out = sfsync(&["check", "--job", job.to_str().unwrap()]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  csv source") && stdout.contains("set delimiter = \";\" in [source]"),
+        "{stdout}"
+    );
     emu.stop().await;
 }
 
