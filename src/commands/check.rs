@@ -39,7 +39,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
         }
     };
     let text = render(&lines);
-    print!("{text}");
+    super::print_stdout(&text)?;
     Ok(if lines.iter().all(|l| l.result.is_ok()) {
         exit::OK
     } else if lines
@@ -73,7 +73,7 @@ pub fn render(lines: &[CheckLine]) -> String {
             out,
             "{mark}  {:<22} {}",
             l.what,
-            text.replace('\n', "\n      ")
+            crate::printable::escape_lines(text).replace('\n', "\n      ")
         );
     }
     out
@@ -114,6 +114,15 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
             }
         }
         SourceConfig::Ldap(cfg) => {
+            if crate::job::load::plaintext_bind(cfg) {
+                lines.push(CheckLine::new(
+                    "ldap transport",
+                    Ok(format!(
+                        "WARNING: allow_plaintext_bind = true: the bind password goes to {} unencrypted",
+                        cfg.url
+                    )),
+                ));
+            }
             let password = cfg.bind_password.as_ref().and_then(|r| r.resolve().ok());
             for (what, res) in
                 crate::source::ldap::check(cfg, password.as_ref(), &job.attributes).await
@@ -137,6 +146,7 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
                 concurrency: 1,
                 max_retries: 1,
                 timeout: std::time::Duration::from_secs(30),
+                api_reserve: None,
             };
             match Client::connect(&job.salesforce, creds, opts).await {
                 Ok(c) => {
