@@ -5,6 +5,8 @@ mod support;
 mod cli;
 mod e2e;
 mod emulator;
+mod emulator_access;
+mod emulator_lifecycle;
 mod inputs;
 mod ldap;
 mod plan;
