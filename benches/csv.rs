@@ -71,6 +71,7 @@ fn bench(c: &mut Criterion) {
         path: dir.path().join("people.csv"),
         display: "people.csv".into(),
         delimiter: b',',
+        encoding: None,
     };
     let size = write_csv(&cfg.path, n);
     let read = || sfsync::source::csv::read(&cfg, &job.attributes, &[], None).unwrap();

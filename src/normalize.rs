@@ -141,44 +141,56 @@ pub enum Normalized {
     Invalid(Invalid),
 }
 
-/// Field lengths from the reference (4.2); fields not listed are not checked here.
+/// Field lengths from the User field table ([`crate::salesforce::user_fields`]);
+/// fields without a documented length are not checked here.
 pub fn max_length(field: &str) -> Option<usize> {
-    Some(match field {
-        "Username" | "LastName" | "Title" | "Department" | "CompanyName" | "State" | "Country" => {
-            80
-        }
-        "Email" => 128,
-        "FirstName" | "MiddleName" | "Suffix" | "CommunityNickname" | "City" | "Phone"
-        | "MobilePhone" | "Fax" | "TimeZoneSidKey" | "LocaleSidKey" | "EmailEncodingKey"
-        | "LanguageLocaleKey" => 40,
-        "Alias" => 8,
-        "FederationIdentifier" => 512,
-        "EmployeeNumber" | "PostalCode" => 20,
-        _ => return None,
-    })
+    crate::salesforce::user_fields::max_length(field)
 }
 
-/// Whether `s` has the shape of an e-mail address as Salesforce checks it:
-/// one `@`, a dot-atom local part, and a domain of at least two labels.
+/// Whether `s` is an address Salesforce takes in `Username` and `Email`. The
+/// rule, written down here and only here (Salesforce Help 000384328 "Email
+/// Address Format Technical Standards Validation" and knowledge article
+/// 000001145; reference sheet §4.3):
+///
+/// - exactly one `@`, a local part before it and a domain after it;
+/// - the local part: ASCII letters and digits, ``!#$%&'*+/=?^_`{|}~-`` and
+///   dots. A dot may not come first, but dots may follow one another
+///   (`a..b@`) and may end the local part (`a.@`): Salesforce allows both,
+///   unlike RFC 5322, for Japanese mobile carriers' addresses;
+/// - the domain: at least two labels of ASCII letters, digits and `-`,
+///   separated by single dots; no label starts or ends with `-`;
+/// - nothing else: no space, quote, comment or non-ASCII character.
+///   Internationalized addresses need the org's EAI setting, which is off
+///   unless an admin turns it on, so they are refused here.
+///
+/// Capitals are allowed (`Email` keeps them; usernames are lower-cased
+/// before this check). Lengths are the fields' own limits, checked apart.
 pub fn is_email(s: &str) -> bool {
     // One pass over bytes (every allowed character is ASCII): this runs twice per record.
     let Some(at) = s.bytes().position(|b| b == b'@') else {
         return false;
     };
-    dot_atom(&s.as_bytes()[..at], false) && dot_atom(&s.as_bytes()[at + 1..], true)
+    local_part(&s.as_bytes()[..at]) && domain(&s.as_bytes()[at + 1..])
 }
 
-/// A local part (`domain` false) or a domain: not empty, dots only between
-/// other characters; a domain has a dot and no label starting or ending with `-`.
-fn dot_atom(part: &[u8], domain: bool) -> bool {
+/// Not empty, no leading dot; dots anywhere else (see [`is_email`]).
+fn local_part(part: &[u8]) -> bool {
+    part.first().is_some_and(|&b| b != b'.')
+        && part
+            .iter()
+            .all(|&b| matches!(b, b'.' | b'-') || ATOM[usize::from(b)] != 0)
+}
+
+/// Labels of letters, digits and inner hyphens, single dots between, two at least.
+fn domain(part: &[u8]) -> bool {
     // As if a dot came first: a leading dot or hyphen fails like one after a dot.
     let mut prev = b'.';
     let mut dots = 0;
     for &b in part {
         let ok = match b {
-            b'.' => prev != b'.' && !(domain && prev == b'-'),
-            b'-' => !(domain && prev == b'.'),
-            _ => ATOM[usize::from(b)] == WORD || (!domain && ATOM[usize::from(b)] == LOCAL),
+            b'.' => prev != b'.' && prev != b'-',
+            b'-' => prev != b'.',
+            _ => ATOM[usize::from(b)] == WORD,
         };
         if !ok {
             return false;
@@ -186,7 +198,7 @@ fn dot_atom(part: &[u8], domain: bool) -> bool {
         dots += usize::from(b == b'.');
         prev = b;
     }
-    !part.is_empty() && prev != b'.' && (!domain || (prev != b'-' && dots > 0))
+    prev != b'.' && prev != b'-' && dots > 0
 }
 
 /// Per byte: a letter or digit ([`WORD`]), a character allowed only in a
@@ -210,6 +222,137 @@ const ATOM: [u8; 256] = {
 };
 const WORD: u8 = 1;
 const LOCAL: u8 = 2;
+
+/// Characters that hide in an address or pass for another one, by their
+/// Unicode names: what a person cannot see in a message they are named.
+const HIDDEN: &[(char, &str)] = &[
+    ('\u{0}', "NULL"),
+    ('\t', "CHARACTER TABULATION"),
+    ('\n', "LINE FEED"),
+    ('\r', "CARRIAGE RETURN"),
+    (' ', "SPACE"),
+    ('\u{a0}', "NO-BREAK SPACE"),
+    ('\u{ad}', "SOFT HYPHEN"),
+    ('\u{34f}', "COMBINING GRAPHEME JOINER"),
+    ('\u{3bf}', "GREEK SMALL LETTER OMICRON"),
+    ('\u{430}', "CYRILLIC SMALL LETTER A"),
+    ('\u{435}', "CYRILLIC SMALL LETTER IE"),
+    ('\u{43e}', "CYRILLIC SMALL LETTER O"),
+    ('\u{440}', "CYRILLIC SMALL LETTER ER"),
+    ('\u{441}', "CYRILLIC SMALL LETTER ES"),
+    ('\u{445}', "CYRILLIC SMALL LETTER HA"),
+    ('\u{455}', "CYRILLIC SMALL LETTER DZE"),
+    ('\u{456}', "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I"),
+    ('\u{458}', "CYRILLIC SMALL LETTER JE"),
+    ('\u{61c}', "ARABIC LETTER MARK"),
+    ('\u{115f}', "HANGUL CHOSEONG FILLER"),
+    ('\u{1160}', "HANGUL JUNGSEONG FILLER"),
+    ('\u{180e}', "MONGOLIAN VOWEL SEPARATOR"),
+    ('\u{2000}', "EN QUAD"),
+    ('\u{2001}', "EM QUAD"),
+    ('\u{2002}', "EN SPACE"),
+    ('\u{2003}', "EM SPACE"),
+    ('\u{2004}', "THREE-PER-EM SPACE"),
+    ('\u{2005}', "FOUR-PER-EM SPACE"),
+    ('\u{2006}', "SIX-PER-EM SPACE"),
+    ('\u{2007}', "FIGURE SPACE"),
+    ('\u{2008}', "PUNCTUATION SPACE"),
+    ('\u{2009}', "THIN SPACE"),
+    ('\u{200a}', "HAIR SPACE"),
+    ('\u{200b}', "ZERO WIDTH SPACE"),
+    ('\u{200c}', "ZERO WIDTH NON-JOINER"),
+    ('\u{200d}', "ZERO WIDTH JOINER"),
+    ('\u{200e}', "LEFT-TO-RIGHT MARK"),
+    ('\u{200f}', "RIGHT-TO-LEFT MARK"),
+    ('\u{2010}', "HYPHEN"),
+    ('\u{2011}', "NON-BREAKING HYPHEN"),
+    ('\u{2012}', "FIGURE DASH"),
+    ('\u{2013}', "EN DASH"),
+    ('\u{2014}', "EM DASH"),
+    ('\u{2018}', "LEFT SINGLE QUOTATION MARK"),
+    ('\u{2019}', "RIGHT SINGLE QUOTATION MARK"),
+    ('\u{2024}', "ONE DOT LEADER"),
+    ('\u{2028}', "LINE SEPARATOR"),
+    ('\u{2029}', "PARAGRAPH SEPARATOR"),
+    ('\u{202a}', "LEFT-TO-RIGHT EMBEDDING"),
+    ('\u{202b}', "RIGHT-TO-LEFT EMBEDDING"),
+    ('\u{202c}', "POP DIRECTIONAL FORMATTING"),
+    ('\u{202d}', "LEFT-TO-RIGHT OVERRIDE"),
+    ('\u{202e}', "RIGHT-TO-LEFT OVERRIDE"),
+    ('\u{202f}', "NARROW NO-BREAK SPACE"),
+    ('\u{205f}', "MEDIUM MATHEMATICAL SPACE"),
+    ('\u{2060}', "WORD JOINER"),
+    ('\u{2061}', "FUNCTION APPLICATION"),
+    ('\u{2062}', "INVISIBLE TIMES"),
+    ('\u{2063}', "INVISIBLE SEPARATOR"),
+    ('\u{2064}', "INVISIBLE PLUS"),
+    ('\u{2066}', "LEFT-TO-RIGHT ISOLATE"),
+    ('\u{2067}', "RIGHT-TO-LEFT ISOLATE"),
+    ('\u{2068}', "FIRST STRONG ISOLATE"),
+    ('\u{2069}', "POP DIRECTIONAL ISOLATE"),
+    ('\u{2212}', "MINUS SIGN"),
+    ('\u{3000}', "IDEOGRAPHIC SPACE"),
+    ('\u{3002}', "IDEOGRAPHIC FULL STOP"),
+    ('\u{3164}', "HANGUL FILLER"),
+    ('\u{fe0f}', "VARIATION SELECTOR-16"),
+    ('\u{feff}', "ZERO WIDTH NO-BREAK SPACE (byte-order mark)"),
+    ('\u{ff0e}', "FULLWIDTH FULL STOP"),
+    ('\u{ff20}', "FULLWIDTH COMMERCIAL AT"),
+    ('\u{ffa0}', "HALFWIDTH HANGUL FILLER"),
+    ('\u{fffd}', "REPLACEMENT CHARACTER"),
+];
+
+/// The name of a character a person may not see or may take for another.
+fn hidden_name(c: char) -> Option<&'static str> {
+    HIDDEN
+        .binary_search_by_key(&c, |&(h, _)| h)
+        .ok()
+        .map(|i| HIDDEN[i].1)
+}
+
+/// `s` with every hidden or confusable character written `<U+200B>`, so a
+/// quoted address shows what is really there.
+fn shown(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|b| b.is_ascii_graphic()) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| match hidden_name(c) {
+            Some(_) => format!("<U+{:04X}>", u32::from(c)),
+            None if c.is_control() => format!("<U+{:04X}>", u32::from(c)),
+            None => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// `"; it holds U+200B ZERO WIDTH SPACE at position 5"`, naming every
+/// character of `s` no address may hold that a reader could miss or mistake:
+/// the hidden ones by name, other non-ASCII ones by code point. Positions
+/// count characters from 1. Empty when there is none.
+fn hidden(s: &str) -> String {
+    let found: Vec<String> = s
+        .chars()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let name = match hidden_name(c) {
+                Some(name) => name.to_owned(),
+                None if c.is_control() => "(a control character)".to_owned(),
+                None if !c.is_ascii() => format!("'{c}' (not allowed: addresses are ASCII)"),
+                None => return None,
+            };
+            Some(format!(
+                "U+{:04X} {name} at position {}",
+                u32::from(c),
+                i + 1
+            ))
+        })
+        .collect();
+    match found.as_slice() {
+        [] => String::new(),
+        _ => format!("; it holds {}", found.join(", ")),
+    }
+}
 
 /// `s` in lower case, borrowed when it already is (no second copy per value).
 fn lower(s: &str) -> Cow<'_, str> {
@@ -384,13 +527,21 @@ impl<'j> Normalizer<'j> {
         if !is_email(username) {
             return invalid(
                 "FIELD_INTEGRITY_EXCEPTION",
-                format!("Username must be in the form of an email address, found \"{username}\""),
+                format!(
+                    "Username must be in the form of an email address, found \"{}\"{}",
+                    shown(username),
+                    hidden(username)
+                ),
             );
         }
         if !is_email(email) {
             return invalid(
                 "INVALID_EMAIL_ADDRESS",
-                format!("Email: invalid email address: {email}"),
+                format!(
+                    "Email: invalid email address: {}{}",
+                    shown(email),
+                    hidden(email)
+                ),
             );
         }
         for (i, field) in self.job.fields.iter().enumerate() {
@@ -615,26 +766,68 @@ UserPermissionsMarketingUser = false
         let Some((local, domain)) = s.split_once('@') else {
             return false;
         };
-        let atom_ok = |part: &str, extra: &str| {
-            !part.is_empty()
-                && !part.starts_with('.')
-                && !part.ends_with('.')
-                && !part.contains("..")
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || extra.contains(c))
-        };
-        let labels_ok = domain.split('.').count() >= 2
-            && domain
-                .split('.')
-                .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
-        atom_ok(local, "!#$%&'*+/=?^_`{|}~-") && atom_ok(domain, "-") && labels_ok
+        let local_ok = !local.is_empty()
+            && !local.starts_with('.')
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        local_ok && domain_ok
     }
 
     proptest::proptest! {
         #[test]
-        fn is_email_agrees_with_the_plain_rule(s in "[a-c.@+_~-]{0,12}|[a-z]{1,4}@[a-z.-]{1,8}|\\PC{0,10}") {
+        fn is_email_agrees_with_the_plain_rule(
+            s in "[a-cA-C.@+_~-]{0,12}|[a-zA-Z.]{1,6}@[a-zA-Z.-]{1,8}|[a-zé.Ü]{0,5}\\.\\.?@[a-z]{1,4}\\.jp|\\PC{0,10}"
+        ) {
             proptest::prop_assert_eq!(is_email(&s), is_email_plainly(&s), "{}", s);
+        }
+
+        /// Salesforce's Japanese-carrier allowance: dots may repeat and may end
+        /// the local part, in any case; never lead it.
+        #[test]
+        fn consecutive_and_trailing_dots_pass_a_leading_dot_fails(
+            words in proptest::collection::vec("[a-zA-Z0-9_+-]{1,5}", 1..4),
+            dots in proptest::collection::vec(1usize..4, 1..4),
+            trailing in 0usize..3,
+            domain in "[a-zA-Z0-9]{1,6}\\.(jp|co\\.jp|COM)",
+        ) {
+            let mut local = String::new();
+            for (i, w) in words.iter().enumerate() {
+                local.push_str(w);
+                if i + 1 < words.len() {
+                    local.push_str(&".".repeat(dots[i % dots.len()]));
+                }
+            }
+            local.push_str(&".".repeat(trailing));
+            let address = format!("{local}@{domain}");
+            proptest::prop_assert!(is_email(&address), "{}", address);
+            let leading = format!(".{address}");
+            proptest::prop_assert!(!is_email(&leading), "{}", leading);
+        }
+
+        /// A non-ASCII character anywhere refuses the address, and the message
+        /// names it by code point and position.
+        #[test]
+        fn non_ascii_is_refused_and_named(
+            before in "[a-z]{1,5}",
+            c in "[\\u{80}-\\u{10ffff}]",
+            after in "[a-z]{0,5}@example\\.com",
+        ) {
+            let address = format!("{before}{c}{after}");
+            proptest::prop_assert!(!is_email(&address));
+            let ch = c.chars().next().unwrap();
+            let named = format!("U+{:04X} ", u32::from(ch));
+            let at = format!("at position {}", before.chars().count() + 1);
+            let said = hidden(&address);
+            proptest::prop_assert!(said.contains(&named) && said.contains(&at), "{}", said);
         }
     }
 
@@ -644,6 +837,12 @@ UserPermissionsMarketingUser = false
             "a@b.co",
             "first.last+tag@sub.example.com",
             "o'neil@example.ie",
+            "Ada.Lovelace@Example.COM",
+            // Japanese carrier addresses, as Salesforce documents them.
+            "a..a@test.jp",
+            "a..@test.jp",
+            "taro.@docomo.ne.jp",
+            "-x-@example.com",
         ] {
             assert!(is_email(ok), "{ok}");
         }
@@ -652,13 +851,51 @@ UserPermissionsMarketingUser = false
             "a",
             "a@b",
             "@b.com",
+            ".a@test.jp",
             "a@.com",
-            "a..b@c.com",
+            "a@b..com",
+            "a@b.com.",
             "a b@c.com",
             "a@b@c.com",
             "a@-b.com",
+            "a@b-.com",
+            "jos\u{e9}@example.com",
         ] {
             assert!(!is_email(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_hidden_character_table_is_sorted_for_its_binary_search() {
+        assert!(HIDDEN.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn an_address_with_a_hidden_character_names_it() {
+        let job = job();
+        let n = Normalizer::new(&job, None);
+        let message = |mail: &str| match n.normalize(
+            0,
+            &rec(&job, &[("mail", mail), ("givenName", "A"), ("sn", "B")]),
+        ) {
+            Normalized::Invalid(i) => (i.code, i.message),
+            Normalized::Candidate(c) => panic!("expected invalid, got {c:?}"),
+        };
+        let (code, m) = message("adam\u{200b}@example.com");
+        assert_eq!(code, "FIELD_INTEGRITY_EXCEPTION");
+        assert_eq!(
+            m,
+            "Username must be in the form of an email address, found \"adam<U+200B>@example.com\"; it holds U+200B ZERO WIDTH SPACE at position 5"
+        );
+        let (_, m) = message("\u{feff}bob@example.com");
+        assert!(
+            m.ends_with("U+FEFF ZERO WIDTH NO-BREAK SPACE (byte-order mark) at position 1"),
+            "{m}"
+        );
+        let (_, m) = message("p\u{430}ul@example.com");
+        assert!(
+            m.ends_with("U+0430 CYRILLIC SMALL LETTER A at position 2"),
+            "{m}"
+        );
     }
 }

@@ -76,7 +76,7 @@ impl Template {
                         chars.next();
                     }
                     if !literal.is_empty() {
-                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                        parts.push(literal_part(std::mem::take(&mut literal)));
                     }
                     parts.push(parse_placeholder(inner, attributes)?);
                 }
@@ -84,7 +84,7 @@ impl Template {
             }
         }
         if !literal.is_empty() {
-            parts.push(Part::Literal(literal));
+            parts.push(literal_part(literal));
         }
         Ok(Template {
             source: source.to_owned(),
@@ -138,6 +138,17 @@ impl Template {
 impl fmt::Display for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
+    }
+}
+
+/// Literal text in NFC, like every source value (SPEC), so a rendered value
+/// is composed whichever way the job file was typed.
+fn literal_part(text: String) -> Part {
+    use unicode_normalization::UnicodeNormalization;
+    if text.is_ascii() {
+        Part::Literal(text)
+    } else {
+        Part::Literal(text.nfc().collect())
     }
 }
 
@@ -281,6 +292,15 @@ mod tests {
     }
 
     #[test]
+    fn literal_text_is_composed_and_first_counts_composed_characters() {
+        // A decomposed "É" typed in the job file renders composed.
+        assert_eq!(
+            render("E\u{301}-{sn|first:1}", &[("sn", "\u{c9}mile")]).as_deref(),
+            Some("\u{c9}-\u{c9}")
+        );
+    }
+
+    #[test]
     fn missing_attribute_or_empty_result_yields_nothing() {
         assert_eq!(render("{givenName|first:1}{sn}", &[("sn", "Doe")]), None);
         assert_eq!(render("{sn|trim}", &[("sn", "   ")]), None);
@@ -325,8 +345,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn literal_text_without_braces_renders_as_itself(s in "[^{}]{1,40}") {
-            prop_assert_eq!(render(&s, &[]), Some(s.clone()));
+        fn literal_text_without_braces_renders_as_itself_in_nfc(s in "[^{}]{1,40}") {
+            use unicode_normalization::UnicodeNormalization;
+            prop_assert_eq!(render(&s, &[]), Some(s.nfc().collect::<String>()));
         }
 
         #[test]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::cli::CheckArgs;
 use crate::error::{Error, exit};
-use crate::job::{DefaultValue, Job, REQUIRED_FIELDS, SecretRef, SourceConfig};
+use crate::job::{CsvSource, DefaultValue, Job, REQUIRED_FIELDS, SecretRef, SourceConfig};
 use crate::salesforce::{Client, ClientOptions, Credentials};
 
 /// One preflight line: what was checked and either what was found or what to fix.
@@ -49,20 +49,31 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
     };
     let text = render(&lines);
     super::print_stdout(&text)?;
-    // Secrets and files are the job's set-up (exit 2, as `plan` would);
-    // anything the network answered is exit 1.
-    let local = ["secret", "csv source", "ca file"];
     Ok(if lines.iter().all(|l| l.result.is_ok()) {
         exit::OK
     } else if lines
         .iter()
-        .any(|l| l.result.is_err() && local.contains(&l.what.as_str()))
+        .any(|l| l.result.is_err() && JOB_CHECKS.contains(&l.what.as_str()))
     {
+        // The job names a column or a field the file or the org lacks: a job error.
         exit::USAGE
     } else {
         exit::FATAL
     })
 }
+
+/// Checks whose failure is the job's set-up (exit 2, as `plan` would): the
+/// job file, its secrets and files, a column or field the file or the org
+/// lacks. Anything else the network answered is exit 1.
+const JOB_CHECKS: [&str; 7] = [
+    "secret",
+    "ca file",
+    "csv source",
+    "csv columns",
+    "sample attributes",
+    "user fields",
+    "job file",
+];
 
 pub fn render(lines: &[CheckLine]) -> String {
     let mut out = String::new();
@@ -103,11 +114,17 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
 
     match &job.source {
         SourceConfig::Csv(cfg) => {
-            let attrs = job.attributes.clone();
-            let res = crate::source::csv::read(cfg, &attrs, &[], None)
+            let needed = job.required_attributes();
+            let res = crate::source::csv::read_checked(cfg, &job.attributes, &needed, &[], None)
                 .map(|r| format!("{} readable, {} records", cfg.path.display(), r.len()))
                 .map_err(|e| e.to_string());
             lines.push(CheckLine::new("csv source", res));
+            if let Ok(header) = crate::source::csv::header(cfg) {
+                lines.push(CheckLine::new(
+                    "csv columns",
+                    csv_columns(job, cfg, &header),
+                ));
+            }
         }
         SourceConfig::Ldap(cfg) => {
             if let Some(ca) = &cfg.ca_file {
@@ -126,7 +143,9 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
                 ));
             }
             let password = cfg.bind_password.as_ref().and_then(|r| r.resolve().ok());
-            for (what, res) in crate::source::ldap::check(cfg, password.as_ref()).await {
+            for (what, res) in
+                crate::source::ldap::check(cfg, password.as_ref(), &job.attributes).await
+            {
                 lines.push(CheckLine::new(what, res));
             }
         }
@@ -178,6 +197,25 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
         ));
         return lines;
     };
+    let fields = match client.describe_user_fields().await {
+        Ok(described) => {
+            let keys = job.field_keys();
+            let refused = crate::salesforce::user_fields::refused_by_org(
+                keys.iter().map(|(k, n)| (k.as_str(), *n)),
+                &described,
+            );
+            if refused.is_empty() {
+                Ok(format!(
+                    "the org's User object takes all {} fields on create",
+                    keys.len()
+                ))
+            } else {
+                Err(refused.join("\n"))
+            }
+        }
+        Err(e) => Err(format!("cannot describe User: {e}")),
+    };
+    lines.push(CheckLine::new("user fields", fields));
     for (field, default) in job
         .fields
         .iter()
@@ -227,6 +265,48 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
     };
     lines.push(CheckLine::new("api budget", budget));
     lines
+}
+
+/// Every template attribute the CSV header lacks, with the field that reads
+/// it and the column a typo most likely meant.
+fn csv_columns(job: &Job, cfg: &CsvSource, header: &[String]) -> Result<String, String> {
+    let mut problems = Vec::new();
+    for (a, attr) in job.attributes.iter().enumerate() {
+        if header.contains(attr) {
+            continue;
+        }
+        let readers: Vec<String> = job
+            .fields
+            .iter()
+            .filter_map(|f| {
+                let t = f.template.as_ref()?;
+                t.attributes()
+                    .any(|i| i == a)
+                    .then(|| format!("mapping.{} = \"{t}\"", f.name))
+            })
+            .collect();
+        let meant = header
+            .iter()
+            .map(|h| (crate::salesforce::user_fields::edits(attr, h), h))
+            .filter(|&(e, _)| e <= 2)
+            .min_by_key(|&(e, _)| e)
+            .map(|(_, h)| format!("; did you mean {{{h}}}?"))
+            .unwrap_or_default();
+        problems.push(format!(
+            "{{{attr}}} ({}) is not a column of {}{meant}",
+            readers.join(", "),
+            cfg.path.display()
+        ));
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "every attribute the mapping reads is a column ({})",
+            job.attributes.join(", ")
+        ))
+    } else {
+        problems.push(format!("the header has: {}", header.join(", ")));
+        Err(problems.join("\n"))
+    }
 }
 
 /// What to fix when the token call failed: the credentials only when the

@@ -149,6 +149,10 @@ async fn run_inner(
     })
     .await?;
 
+    if req.dry_run {
+        let fields = check_fields_with_org(job, &client);
+        unless_interrupted(&mut reading, "checking the job's fields", fields).await?;
+    }
     let (profile_id, existing) = unless_interrupted(&mut reading, "reading the org", async {
         let profile_id = resolve_profile(job, &client).await?;
         let existing = client
@@ -282,6 +286,25 @@ async fn run_inner(
             ..row(d, &records[i], csv_name, who)
         }
     });
+    let only_attr = username_attribute(job);
+    let missing = not_found(&req.only, &records, only_attr);
+    let attr = only_attr.map_or("mail", |a| job.attributes[a].as_str());
+    for address in &missing {
+        tracing::warn!(%address, "No source record has this --only address.");
+    }
+    let rows = rows.chain(missing.iter().map(|&address| ReportUser {
+        outcome: Outcome::NotFound,
+        username: Some(Cow::Borrowed(address)),
+        email: None,
+        source: Cow::Borrowed("--only"),
+        salesforce_id: None,
+        error_code: None,
+        message: Some(Cow::Owned(format!(
+            "no source record has {attr} = {address}"
+        ))),
+        previous_email: None,
+        values: None,
+    }));
     let report = report::build(facts, rows, req.report_all);
     let exit_code = code.unwrap_or_else(|| report.exit_code());
 
@@ -322,10 +345,18 @@ async fn read_source(
     match &job.source {
         SourceConfig::Csv(cfg) => {
             let (cfg, attrs, only) = (cfg.clone(), job.attributes.clone(), only.to_vec());
-            tokio::task::spawn_blocking(move || source::csv::read(&cfg, &attrs, &only, only_attr))
-                .await
-                .map_err(|e| Error::Fatal(format!("the CSV reader failed: {e}")))?
-                .map_err(Error::from)
+            let needed: Vec<Option<String>> = job
+                .required_attributes()
+                .into_iter()
+                .map(|f| f.map(str::to_owned))
+                .collect();
+            tokio::task::spawn_blocking(move || {
+                let needed: Vec<Option<&str>> = needed.iter().map(Option::as_deref).collect();
+                source::csv::read_checked(&cfg, &attrs, &needed, &only, only_attr)
+            })
+            .await
+            .map_err(|e| Error::Fatal(format!("the CSV reader failed: {e}")))?
+            .map_err(Error::from)
         }
         SourceConfig::Ldap(cfg) => {
             let result = if only.is_empty() {
@@ -337,6 +368,52 @@ async fn read_source(
             result.map_err(Error::from)
         }
     }
+}
+
+/// The `--only` addresses (trimmed, first spelling kept, each once) that no
+/// record's `attr` value equals, ignoring case.
+fn not_found<'a>(
+    only: &'a [String],
+    records: &[SourceRecord],
+    attr: Option<usize>,
+) -> Vec<&'a str> {
+    let Some(attr) = attr.filter(|_| !only.is_empty()) else {
+        return Vec::new();
+    };
+    let present: std::collections::HashSet<String> = records
+        .iter()
+        .filter_map(|r| r.value(attr))
+        .map(str::to_lowercase)
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    only.iter()
+        .map(|m| m.trim())
+        .filter(|m| {
+            let m = m.to_lowercase();
+            !present.contains(&m) && seen.insert(m)
+        })
+        .collect()
+}
+
+/// Asks the org's describe (one call) whether every field the job sends
+/// exists and can be set on create; a refused one is a job error (exit 2),
+/// found before anything is written.
+pub(crate) async fn check_fields_with_org(job: &Job, client: &Client) -> Result<(), Error> {
+    let described = client.describe_user_fields().await.map_err(read_error)?;
+    let keys = job.field_keys();
+    let refused = crate::salesforce::user_fields::refused_by_org(
+        keys.iter().map(|(k, n)| (k.as_str(), *n)),
+        &described,
+    );
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "job file {}: the org refuses {} of its fields (sobjects/User/describe); nothing was written:\n  - {}",
+        job.path.display(),
+        refused.len(),
+        refused.join("\n  - ")
+    )))
 }
 
 /// `--report`, the extra reports, `--metrics-file` and `--results-dir`,

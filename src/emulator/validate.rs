@@ -52,7 +52,8 @@ impl NewUser {
     }
 }
 
-/// Username and e-mail shape: `local@domain.tld`, printable ASCII, no spaces.
+/// Username and e-mail shape: `local@domain.tld`, printable ASCII, no spaces;
+/// a local part may end with a dot and hold `..` (Salesforce Help 000384328).
 pub fn email_shaped(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
@@ -61,7 +62,6 @@ pub fn email_shaped(s: &str) -> bool {
     !local.is_empty()
         && ok_chars(local)
         && !local.starts_with('.')
-        && !local.ends_with('.')
         && ok_chars(domain)
         && domain.contains('.')
         && domain.split('.').all(|l| !l.is_empty())

@@ -351,11 +351,33 @@ impl Validator {
                         None
                     }
                 };
+                let label: Option<String> = self.get(
+                    &mut s,
+                    "encoding",
+                    "a character set label, e.g. \"windows-1252\" or \"utf-16le\"",
+                );
+                let encoding = match label.as_deref() {
+                    None => Some(None),
+                    // WHATWG labels (what browsers accept), via encoding_rs.
+                    Some(l) => match encoding_rs::Encoding::for_label(l.trim().as_bytes()) {
+                        Some(e) if e == encoding_rs::UTF_8 => Some(None),
+                        Some(e) if e == encoding_rs::REPLACEMENT => {
+                            self.problem(format!("source.encoding: \"{l}\" cannot be decoded (WHATWG maps it to the replacement encoding)"));
+                            None
+                        }
+                        Some(e) => Some(Some(e)),
+                        None => {
+                            self.problem(format!("source.encoding: unknown character set \"{l}\"; expected a WHATWG label such as \"utf-8\", \"utf-16le\", \"windows-1252\", \"iso-8859-15\", \"shift_jis\""));
+                            None
+                        }
+                    },
+                };
                 let path = path?;
                 Some(SourceConfig::Csv(CsvSource {
                     path: self.path(path.clone()),
                     display: path,
                     delimiter: delimiter?,
+                    encoding: encoding?,
                 }))
             }
             Some("ldap") => {
@@ -560,6 +582,11 @@ impl Validator {
                     self.problem(format!("mapping.{field}: not a Salesforce field API name"));
                     continue;
                 }
+                if let Err(why) = user_field(field) {
+                    self.problem(format!("mapping.{field}: {why}"));
+                    self.broken.push(field.clone());
+                    continue;
+                }
                 let Value::String(src) = value else {
                     self.problem(format!(
                         "mapping.{field}: expected a template string like \"{{mail|lower}}\", found {}",
@@ -599,6 +626,11 @@ impl Validator {
                 };
                 if !is_field_name(name) {
                     self.problem(format!("defaults.{field}: not a Salesforce field API name"));
+                    continue;
+                }
+                if let Err(why) = user_field(name) {
+                    self.problem(format!("defaults.{field}: {why}"));
+                    self.broken.push(name.to_owned());
                     continue;
                 }
                 match fields.iter_mut().find(|f| f.name.eq_ignore_ascii_case(name)) {
@@ -790,6 +822,30 @@ pub(crate) fn check_https(url: &str) -> Result<(), &'static str> {
             _ => Err("plain http:// is refused except on loopback (the emulator); use https://"),
         },
         _ => Err("expected an https:// URL"),
+    }
+}
+
+/// Whether a job may set User field `name` on create, by the User field
+/// table: a standard createable field, a `UserPreferences...` boolean, or a
+/// custom field (`__c`, which only the org can confirm: `check` and `plan`
+/// ask its describe). The error says why not, with the field a typo meant.
+fn user_field(name: &str) -> Result<(), String> {
+    use crate::salesforce::user_fields::{Known, lookup, nearest};
+    match lookup(name) {
+        Known::Standard(f) if f.createable => Ok(()),
+        Known::Standard(f) => Err(format!(
+            "User.{} is read-only: Salesforce sets it, a create cannot",
+            f.name
+        )),
+        Known::Preference | Known::Custom => Ok(()),
+        Known::Unknown => Err(match nearest(name) {
+            Some(meant) => format!(
+                "\"{name}\" is not a User field; did you mean \"{meant}\"? (custom fields end in __c)"
+            ),
+            None => format!(
+                "\"{name}\" is not a standard User field, and a custom field's name ends in __c"
+            ),
+        }),
     }
 }
 

@@ -66,6 +66,9 @@ pub struct CsvSource {
     /// The path as the job file wrote it: `source` in reports reads `people.csv:12`.
     pub display: String,
     pub delimiter: u8,
+    /// `encoding = "windows-1252"` (a WHATWG label): the file's character set.
+    /// `None`: UTF-8, or UTF-16 when the file starts with its byte-order mark.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +150,40 @@ pub struct Safety {
 }
 
 impl Job {
+    /// Every field the job sends with the job-file key that names it
+    /// (`mapping.Title`, `defaults.Profile`), for messages about fields.
+    pub fn field_keys(&self) -> Vec<(String, &str)> {
+        self.fields
+            .iter()
+            .map(|f| {
+                let key = match (&f.template, &f.default) {
+                    (Some(_), _) => format!("mapping.{}", f.name),
+                    (None, Some(DefaultValue::ProfileName(_))) => "defaults.Profile".to_owned(),
+                    (None, _) => format!("defaults.{}", f.name),
+                };
+                (key, f.name.as_str())
+            })
+            .collect()
+    }
+
+    /// Per attribute in [`Job::attributes`], the required field (SPEC: required
+    /// on create) whose template needs it and that has no `[defaults]` entry to
+    /// fall back on; `None` when no such field reads it. A source without such
+    /// an attribute cannot give anyone that field: a job error, not a row error.
+    pub fn required_attributes(&self) -> Vec<Option<&str>> {
+        let mut needed = vec![None; self.attributes.len()];
+        for f in &self.fields {
+            let Some(t) = &f.template else { continue };
+            if f.default.is_some() || !REQUIRED_FIELDS.contains(&f.name.as_str()) {
+                continue;
+            }
+            for a in t.attributes() {
+                needed[a].get_or_insert(f.name.as_str());
+            }
+        }
+        needed
+    }
+
     /// Index of a User field in [`Job::fields`], by API name (case-insensitive).
     pub fn field_index(&self, name: &str) -> Option<usize> {
         self.fields

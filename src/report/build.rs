@@ -29,7 +29,8 @@ pub fn build<'a>(
     };
     let mut users = Vec::new();
     for row in rows {
-        summary.source_records += 1;
+        // A `not_found` row is an `--only` address, not a record of the source.
+        summary.source_records += u64::from(row.outcome != Outcome::NotFound);
         summary.add(row.outcome);
         if report_all || row.outcome != Outcome::Unchanged {
             users.push(row);

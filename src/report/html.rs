@@ -39,11 +39,12 @@ pub const FALLBACK_ROWS: usize = 100;
 
 /// The order sections appear in: what needs a person first, then hand work,
 /// then what went (or would go) through.
-pub const SECTION_ORDER: [Outcome; 10] = [
+pub const SECTION_ORDER: [Outcome; 11] = [
     Outcome::Collision,
     Outcome::Invalid,
     Outcome::DuplicateInSource,
     Outcome::Failed,
+    Outcome::NotFound,
     Outcome::EmailChangeSkipped,
     Outcome::NotAttempted,
     Outcome::Create,
@@ -51,6 +52,15 @@ pub const SECTION_ORDER: [Outcome; 10] = [
     Outcome::Inactive,
     Outcome::Unchanged,
 ];
+
+/// [`SECTION_ORDER`] as summaries show it: `not_found` only when an `--only`
+/// address was missed (it exists only in `--only` runs).
+pub(crate) fn outcomes_shown(summary: &super::Summary) -> Vec<Outcome> {
+    SECTION_ORDER
+        .into_iter()
+        .filter(|&o| o != Outcome::NotFound || summary.not_found > 0)
+        .collect()
+}
 
 /// The error code Salesforce gives for a username held in another org.
 const DUPLICATE_USERNAME: &str = "DUPLICATE_USERNAME";
@@ -185,6 +195,7 @@ fn columns(outcome: Outcome) -> &'static [Column] {
         Outcome::DuplicateInSource => &[Username, Email, Source, Message],
         Outcome::EmailChangeSkipped => &[Username, PreviousEmail, Email, SalesforceId, Source],
         Outcome::NotAttempted => &[Username, Email, Source, Message],
+        Outcome::NotFound => &[Username, Message],
         Outcome::Create => &[Username, Email, Source, Values],
         Outcome::Created | Outcome::Inactive | Outcome::Unchanged => {
             &[Username, Email, Source, SalesforceId]
@@ -205,6 +216,7 @@ pub(crate) fn label(outcome: Outcome) -> &'static str {
         Outcome::Collision => "Collision",
         Outcome::Failed => "Failed",
         Outcome::NotAttempted => "Not attempted",
+        Outcome::NotFound => "Not found in the source",
     }
 }
 
@@ -238,6 +250,10 @@ fn guidance(outcome: Outcome) -> &'static str {
         }
         Outcome::NotAttempted => {
             "The run stopped before reaching these records; running again picks them up."
+        }
+        Outcome::NotFound => {
+            "These addresses were asked for with --only, but no source record has them: check \
+             the spelling, or whether the person is in the directory (and the job's filter) yet."
         }
         Outcome::Create => "A real run would create these users.",
         Outcome::Created => "Created in Salesforce by this run.",
@@ -439,7 +455,7 @@ fn write_summary(
     }
 
     out.write_all(b"<div class=\"summary-grid\">\n<table class=\"counts\">\n<thead><tr><th scope=\"col\">Outcome</th><th scope=\"col\" class=\"n\">Records</th></tr></thead>\n<tbody>\n")?;
-    for outcome in SECTION_ORDER {
+    for outcome in outcomes_shown(summary) {
         let count = summary.count(outcome);
         let listed = sections.listed(outcome);
         let name = if listed > 0 {
@@ -498,19 +514,20 @@ fn write_chart(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     const LABEL_W: u64 = 170;
     const BAR_W: u64 = 260;
     const ROW_H: u64 = 24;
-    let max = SECTION_ORDER
+    let shown = outcomes_shown(&report.summary);
+    let max = shown
         .iter()
         .map(|&o| report.summary.count(o))
         .max()
         .unwrap_or(0)
         .max(1);
-    let height = ROW_H * SECTION_ORDER.len() as u64 + 8;
+    let height = ROW_H * shown.len() as u64 + 8;
     writeln!(
         out,
         "<svg class=\"chart\" role=\"img\" aria-labelledby=\"chart-title\" viewBox=\"0 0 {w} {height}\" width=\"{w}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\n<title id=\"chart-title\">Records per outcome</title>",
         w = LABEL_W + BAR_W + 70,
     )?;
-    for (i, outcome) in SECTION_ORDER.iter().enumerate() {
+    for (i, outcome) in shown.iter().enumerate() {
         let count = report.summary.count(*outcome);
         let y = 4 + ROW_H * i as u64;
         // A non-zero count always shows a sliver, so three collisions beside

@@ -21,10 +21,13 @@ pub enum Outcome {
     Collision,
     Failed,
     NotAttempted,
+    /// An `--only` address no source record has: named so a typo or a person
+    /// missing from the directory is not a silent success.
+    NotFound,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Create,
         Outcome::Created,
         Outcome::Unchanged,
@@ -35,6 +38,7 @@ impl Outcome {
         Outcome::Collision,
         Outcome::Failed,
         Outcome::NotAttempted,
+        Outcome::NotFound,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +53,7 @@ impl Outcome {
             Outcome::Collision => "collision",
             Outcome::Failed => "failed",
             Outcome::NotAttempted => "not_attempted",
+            Outcome::NotFound => "not_found",
         }
     }
 
@@ -56,7 +61,11 @@ impl Outcome {
     pub fn needs_person(self) -> bool {
         matches!(
             self,
-            Outcome::Invalid | Outcome::DuplicateInSource | Outcome::Collision | Outcome::Failed
+            Outcome::Invalid
+                | Outcome::DuplicateInSource
+                | Outcome::Collision
+                | Outcome::Failed
+                | Outcome::NotFound
         )
     }
 }
@@ -110,6 +119,8 @@ pub struct Summary {
     pub collision: u64,
     pub failed: u64,
     pub not_attempted: u64,
+    /// `--only` addresses that matched no source record (not source records).
+    pub not_found: u64,
     pub api_calls: u64,
 }
 
@@ -126,6 +137,7 @@ impl Summary {
             Outcome::Collision => self.collision,
             Outcome::Failed => self.failed,
             Outcome::NotAttempted => self.not_attempted,
+            Outcome::NotFound => self.not_found,
         }
     }
 
@@ -141,6 +153,7 @@ impl Summary {
             Outcome::Collision => &mut self.collision,
             Outcome::Failed => &mut self.failed,
             Outcome::NotAttempted => &mut self.not_attempted,
+            Outcome::NotFound => &mut self.not_found,
         };
         *slot += 1;
     }

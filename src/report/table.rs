@@ -75,6 +75,7 @@ pub fn render(report: &Report<'_>) -> String {
                 Outcome::Invalid,
                 Outcome::DuplicateInSource,
                 Outcome::Failed,
+                Outcome::NotFound,
             ],
         ),
         (

@@ -27,7 +27,8 @@ use super::auth::Credentials;
 use super::error::{display_url, transport};
 use super::limits::{ApiUsage, parse_limit_info};
 use super::wire::{
-    ApiErrorItem, CollectionRequest, LimitsAnswer, QueryPage, RecordResult, TokenAnswer, TokenError,
+    ApiErrorItem, CollectionRequest, DescribeAnswer, DescribedField, LimitsAnswer, QueryPage,
+    RecordResult, TokenAnswer, TokenError,
 };
 use super::{SfError, SfUser, soql};
 use crate::execute::pace::Pacer;
@@ -304,6 +305,18 @@ impl Client {
             used: pair.max.saturating_sub(pair.remaining),
             max: pair.max,
         })
+    }
+
+    /// `sobjects/User/describe`: every User field of this org, custom ones
+    /// included, with whether a create may set it. One call.
+    pub async fn describe_user_fields(&self) -> Result<Vec<DescribedField>, SfError> {
+        let path = format!(
+            "/services/data/{}/sobjects/User/describe",
+            self.inner.api_version
+        );
+        let answer = self.read(&path, false).await?;
+        let describe: DescribeAnswer = decode(&answer)?;
+        Ok(describe.fields)
     }
 
     /// One sObject Collections create (`allOrNone: false`) of up to 200 records,

@@ -7,19 +7,21 @@
 //! - [`wire`]: the JSON shapes.
 //! - [`limits`]: `Sforce-Limit-Info` and [`ApiUsage`].
 //! - [`error`]: [`SfError`] and its predicates.
+//! - [`user_fields`]: the standard User fields (lengths, createable), one table.
 
 pub mod auth;
 pub mod client;
 pub mod error;
 pub mod limits;
 pub mod soql;
+pub mod user_fields;
 pub mod wire;
 
 pub use auth::Credentials;
 pub use client::{Client, ClientOptions};
 pub use error::{SfError, TransportKind};
 pub use limits::{ApiUsage, parse_limit_info};
-pub use wire::{RecordError, RecordResult};
+pub use wire::{DescribedField, RecordError, RecordResult};
 
 /// An existing Salesforce user, as the planner needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

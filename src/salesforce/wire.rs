@@ -84,6 +84,23 @@ pub(crate) struct LimitsAnswer {
     pub daily_api_requests: LimitPair,
 }
 
+/// `GET sobjects/User/describe`: only the field list, and of each field
+/// only what sfsync checks; the real answer has many more keys.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DescribeAnswer {
+    pub fields: Vec<DescribedField>,
+}
+
+/// One field of an org's User object, as its describe gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DescribedField {
+    /// API name (`Title`, `Cost_Center__c`).
+    pub name: String,
+    /// Whether a create may set it.
+    #[serde(default)]
+    pub createable: bool,
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct LimitPair {
     #[serde(rename = "Max")]

@@ -19,8 +19,36 @@ pub fn read(
     only: &[String],
     only_attr: Option<usize>,
 ) -> Result<Vec<SourceRecord>, SourceError> {
+    read_checked(cfg, attributes, &[], only, only_attr)
+}
+
+/// [`read`], refusing the file before any row is read when its header lacks
+/// a column a required field needs: `needed_by[i]` names the field that
+/// needs `attributes[i]` ([`crate::job::Job::required_attributes`]). The
+/// error (a usage error, exit 2) names the column, the header found, and the
+/// delimiter that would have found it.
+pub fn read_checked(
+    cfg: &CsvSource,
+    attributes: &[String],
+    needed_by: &[Option<&str>],
+    only: &[String],
+    only_attr: Option<usize>,
+) -> Result<Vec<SourceRecord>, SourceError> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    read_in_parts(cfg, attributes, only, only_attr, threads, MIN_PART)
+    let want = Wanted {
+        attributes,
+        needed_by,
+        only,
+        only_attr,
+    };
+    read_in_parts(cfg, &want, threads, MIN_PART)
+}
+
+/// The header's column names (trimmed, lower case), decoded as [`read`]
+/// decodes the file; for `check`, which names the columns a template reads
+/// that the file lacks.
+pub fn header(cfg: &CsvSource) -> Result<Vec<String>, SourceError> {
+    Ok(open(cfg)?.1)
 }
 
 /// The longest row read, in bytes of values (64 KiB): a person's row is a
@@ -30,19 +58,23 @@ pub const MAX_ROW_BYTES: usize = 64 << 10;
 /// Below this many bytes per part, a thread costs more than it saves.
 const MIN_PART: usize = 4 << 20;
 
-fn read_in_parts(
-    cfg: &CsvSource,
-    attributes: &[String],
-    only: &[String],
+/// What a read is asked for (see [`read_checked`]).
+struct Wanted<'a> {
+    attributes: &'a [String],
+    needed_by: &'a [Option<&'a str>],
+    only: &'a [String],
     only_attr: Option<usize>,
-    threads: usize,
-    min_part: usize,
-) -> Result<Vec<SourceRecord>, SourceError> {
+}
+
+/// The file as UTF-8 bytes, its header names (trimmed, lower case) and where
+/// the rows start.
+fn open(cfg: &CsvSource) -> Result<(Vec<u8>, Vec<String>, usize), SourceError> {
     // Read whole: the bytes give each record's real starting line and let
     // the parts be read at once.
     let data = std::fs::read(&cfg.path).map_err(|e| {
         SourceError::Unusable(format!("cannot open CSV file {}: {e}", cfg.path.display()))
     })?;
+    let data = decode(cfg, data);
     // Record offsets and line numbers are 32-bit (a record is small, and
     // so are a million of them).
     if u32::try_from(data.len()).is_err() {
@@ -60,12 +92,7 @@ fn read_in_parts(
     })?;
     let headers: Vec<String> = headers
         .iter()
-        .map(|h| {
-            String::from_utf8_lossy(h)
-                .trim()
-                .trim_start_matches('\u{feff}')
-                .to_ascii_lowercase()
-        })
+        .map(|h| column_name(&String::from_utf8_lossy(h)))
         .collect();
     if headers.iter().all(String::is_empty) {
         return Err(SourceError::Unusable(format!(
@@ -74,11 +101,131 @@ fn read_in_parts(
         )));
     }
     let body = reader.position().byte() as usize;
+    Ok((data, headers, body))
+}
+
+fn column_name(h: &str) -> String {
+    h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()
+}
+
+/// The file's bytes as UTF-8. UTF-8 (the usual case, with or without a
+/// byte-order mark) is kept as read: no copy, no second pass. A file that
+/// starts with a UTF-16 byte-order mark (Excel's "Unicode Text"), or any file
+/// when the job names its `encoding`, is decoded once, up front, by
+/// `encoding_rs`; a byte-order mark wins over the job's `encoding`, as in
+/// browsers.
+fn decode(cfg: &CsvSource, raw: Vec<u8>) -> Vec<u8> {
+    let encoding = match (encoding_rs::Encoding::for_bom(&raw), cfg.encoding) {
+        (Some((e, _)), _) if e == encoding_rs::UTF_8 => return raw,
+        (Some((e, _)), _) => e,
+        (None, Some(e)) => e,
+        (None, None) => return raw,
+    };
+    let (text, used, malformed) = encoding.decode(&raw);
+    if malformed {
+        tracing::warn!(file = %cfg.path.display(), encoding = used.name(), "Some bytes of the CSV file are not valid in its encoding; they read as U+FFFD REPLACEMENT CHARACTER.");
+    }
+    text.into_owned().into_bytes()
+}
+
+/// How a delimiter is named in messages.
+fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_owned(),
+        b';' => "\";\"".to_owned(),
+        b',' => "\",\"".to_owned(),
+        b'|' => "\"|\"".to_owned(),
+        d => format!("{:?}", char::from(d).to_string()),
+    }
+}
+
+/// Why the header lacks `missing` (attribute, the required field that needs
+/// it): the header found and, when it is the cause, the delimiter that
+/// would have found the columns or the encoding that would have read them.
+fn missing_columns(
+    cfg: &CsvSource,
+    data: &[u8],
+    headers: &[String],
+    missing: &[(&str, &str)],
+) -> String {
+    let names: Vec<String> = missing
+        .iter()
+        .map(|(a, f)| format!("\"{a}\" (needed by {f})"))
+        .collect();
+    let first = &data[..data.iter().position(|&b| b == b'\n').unwrap_or(data.len())];
+    let line = String::from_utf8_lossy(first);
+    let line = line.trim_start_matches('\u{feff}').trim_end_matches('\r');
+    let shown: String = line.chars().take(200).collect();
+    let mut msg = format!(
+        "{}: the header has no column {}; the header found, split on {}, has {} column{}: {shown:?}",
+        cfg.path.display(),
+        names.join(", "),
+        delimiter_name(cfg.delimiter),
+        headers.len(),
+        if headers.len() == 1 { "" } else { "s" },
+    );
+    let finds = |d: u8| {
+        let cols: Vec<String> = line
+            .split(char::from(d))
+            .map(|c| column_name(c.trim().trim_matches('"')))
+            .collect();
+        missing.iter().all(|(a, _)| cols.iter().any(|c| c == a))
+    };
+    let other = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .find(|&d| d != cfg.delimiter && finds(d));
+    if let Some(d) = other {
+        let written = if d == b'\t' {
+            "\\t".to_owned()
+        } else {
+            char::from(d).to_string()
+        };
+        msg.push_str(&format!(
+            ". Splitting on {} finds {}: set delimiter = \"{written}\" in [source]",
+            delimiter_name(d),
+            if missing.len() == 1 { "it" } else { "them" },
+        ));
+    } else if first.contains(&0) {
+        msg.push_str(". The header holds NUL bytes: the file looks like UTF-16 without a byte-order mark; set encoding = \"utf-16le\" (or \"utf-16be\") in [source], or save the file as UTF-8");
+    } else if let Some(e) = cfg.encoding {
+        msg.push_str(&format!(
+            ". The file was decoded as {} (source.encoding); if it is UTF-8, remove `encoding`",
+            e.name()
+        ));
+    }
+    msg
+}
+
+fn read_in_parts(
+    cfg: &CsvSource,
+    want: &Wanted<'_>,
+    threads: usize,
+    min_part: usize,
+) -> Result<Vec<SourceRecord>, SourceError> {
+    let Wanted {
+        attributes,
+        needed_by,
+        only,
+        only_attr,
+    } = *want;
+    let (data, headers, body) = open(cfg)?;
     // For each job attribute, the column that holds it.
     let columns: Vec<Option<usize>> = attributes
         .iter()
         .map(|a| headers.iter().position(|h| h == a))
         .collect();
+    let missing: Vec<(&str, &str)> = attributes
+        .iter()
+        .zip(&columns)
+        .zip(needed_by.iter().chain(std::iter::repeat(&None)))
+        .filter(|((_, c), _)| c.is_none())
+        .filter_map(|((a, _), f)| Some((a.as_str(), (*f)?)))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SourceError::Unusable(missing_columns(
+            cfg, &data, &headers, &missing,
+        )));
+    }
     let absent: Vec<&str> = attributes
         .iter()
         .zip(&columns)
@@ -326,7 +473,11 @@ impl Rows<'_> {
             let value = match col.and_then(&get) {
                 Some(Ok(v)) => Some(super::trim(v)),
                 Some(Err(_)) => {
-                    problem.get_or_insert_with(|| format!("column {attr} is not valid UTF-8"));
+                    problem.get_or_insert_with(|| {
+                        format!(
+                            "column {attr} is not valid UTF-8; if the file is a legacy export, name its character set in [source] (e.g. encoding = \"windows-1252\")"
+                        )
+                    });
                     None
                 }
                 None => None,
@@ -368,9 +519,16 @@ mod tests {
             path,
             display: "people.csv".into(),
             delimiter: b',',
+            encoding: None,
         };
         let attrs: Vec<String> = attrs.iter().map(|s| s.to_string()).collect();
-        read_in_parts(&cfg, &attrs, &[], None, threads, 1)
+        let want = Wanted {
+            attributes: &attrs,
+            needed_by: &[],
+            only: &[],
+            only_attr: None,
+        };
+        read_in_parts(&cfg, &want, threads, 1)
     }
 
     fn vals(r: &SourceRecord) -> Vec<Option<&str>> {
@@ -408,9 +566,13 @@ mod tests {
             recs[0].problem.as_deref(),
             Some("row has 3 fields, the header has 2")
         );
-        assert_eq!(
-            recs[1].problem.as_deref(),
-            Some("column uid is not valid UTF-8")
+        assert!(
+            recs[1]
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.starts_with("column uid is not valid UTF-8; ")),
+            "{:?}",
+            recs[1].problem
         );
         assert_eq!(recs[2].problem, None);
         assert_eq!(recs[2].origin(), crate::source::Origin::Line(5));
@@ -436,6 +598,7 @@ mod tests {
             path: "/nonexistent/people.csv".into(),
             display: "x".into(),
             delimiter: b',',
+            encoding: None,
         };
         let e = read(&cfg, &[], &[], None).unwrap_err();
         assert!(
@@ -474,7 +637,7 @@ mod tests {
                     Ok(v) => Some(v.trim().to_owned()).filter(|v| !v.is_empty()),
                     Err(_) => {
                         let name = ["uid", "mail"][c];
-                        problem.get_or_insert(format!("column {name} is not valid UTF-8"));
+                        problem.get_or_insert(format!("column {name} is not valid UTF-8; if the file is a legacy export, name its character set in [source] (e.g. encoding = \"windows-1252\")"));
                         None
                     }
                 })
@@ -546,6 +709,119 @@ mod tests {
         assert_eq!(recs[1].origin(), crate::source::Origin::Line(53));
     }
 
+    fn cfg_for(dir: &tempfile::TempDir, bytes: &[u8], delimiter: u8) -> CsvSource {
+        let path = dir.path().join("people.csv");
+        std::fs::write(&path, bytes).unwrap();
+        CsvSource {
+            path,
+            display: "people.csv".into(),
+            delimiter,
+            encoding: None,
+        }
+    }
+
+    fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        if bom {
+            out.extend_from_slice(if big_endian {
+                &[0xfe, 0xff]
+            } else {
+                &[0xff, 0xfe]
+            });
+        }
+        for unit in text.encode_utf16() {
+            out.extend_from_slice(&if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn utf16_with_a_bom_is_decoded_either_way_round() {
+        let dir = tempfile::tempdir().unwrap();
+        for big_endian in [false, true] {
+            let cfg = cfg_for(
+                &dir,
+                &utf16(
+                    "mail\tsn\r\nj\u{fc}rgen@example.com\tM\u{fc}ller\r\n",
+                    big_endian,
+                    true,
+                ),
+                b'\t',
+            );
+            let recs = read(&cfg, &["mail".into(), "sn".into()], &[], None).unwrap();
+            assert_eq!(recs.len(), 1, "big endian: {big_endian}");
+            assert_eq!(
+                vals(&recs[0]),
+                [Some("j\u{fc}rgen@example.com"), Some("M\u{fc}ller")]
+            );
+            assert_eq!(recs[0].origin(), crate::source::Origin::Line(2));
+        }
+    }
+
+    #[test]
+    fn a_named_encoding_decodes_legacy_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = cfg_for(&dir, b"mail,sn\nj@example.com,Garc\xeda\n", b',');
+        cfg.encoding = encoding_rs::Encoding::for_label(b"windows-1252");
+        let recs = read(&cfg, &["sn".into()], &[], None).unwrap();
+        assert_eq!(vals(&recs[0]), [Some("Garc\u{ed}a")]);
+        assert_eq!(recs[0].problem, None);
+    }
+
+    #[test]
+    fn a_missing_required_column_names_the_column_the_header_and_the_delimiter() {
+        let dir = tempfile::tempdir().unwrap();
+        let attrs = ["mail".to_owned(), "title".to_owned()];
+        let needed = [Some("Username"), None];
+        let cfg = cfg_for(&dir, b"uid\tmail\tsn\na\ta@example.com\tA\n", b',');
+        let e = read_checked(&cfg, &attrs, &needed, &[], None).unwrap_err();
+        let SourceError::Unusable(m) = e else {
+            panic!("not a usage error: {e}")
+        };
+        assert!(
+            m.ends_with(
+                "the header has no column \"mail\" (needed by Username); the header found, split on \",\", has 1 column: \"uid\\tmail\\tsn\". Splitting on tab finds it: set delimiter = \"\\t\" in [source]"
+            ),
+            "{m}"
+        );
+        // A column only an optional field reads is no job error.
+        let cfg = cfg_for(&dir, b"mail\na@example.com\n", b',');
+        assert_eq!(
+            read_checked(&cfg, &attrs, &needed, &[], None)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn utf16_without_a_bom_read_as_utf8_says_what_the_file_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = cfg_for(
+            &dir,
+            &utf16("mail,sn\na@example.com,A\n", false, false),
+            b',',
+        );
+        let e = read_checked(&cfg, &["mail".into()], &[Some("Username")], &[], None).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("the header has no column \"mail\" (needed by Username)")
+                && m.contains("the file looks like UTF-16 without a byte-order mark; set encoding = \"utf-16le\""),
+            "{m}"
+        );
+        // Named, it reads.
+        let cfg = CsvSource {
+            encoding: encoding_rs::Encoding::for_label(b"utf-16le"),
+            ..cfg
+        };
+        let recs = read_checked(&cfg, &["mail".into()], &[Some("Username")], &[], None).unwrap();
+        assert_eq!(vals(&recs[0]), [Some("a@example.com")]);
+    }
+
     #[test]
     fn only_keeps_the_named_addresses() {
         let dir = tempfile::tempdir().unwrap();
@@ -555,6 +831,7 @@ mod tests {
             path,
             display: "p.csv".into(),
             delimiter: b',',
+            encoding: None,
         };
         let recs = read(&cfg, &["mail".into()], &["b@example.COM".into()], Some(0)).unwrap();
         assert_eq!(recs.len(), 1);

@@ -199,9 +199,14 @@ fn bounded(entry: &SearchEntry, read: usize, dns: &mut HashSet<u64>) -> Result<(
 /// Preflight for `sfsync check`: one line per check, every check attempted.
 ///
 /// Checks that depend on an earlier one that failed say so instead of running.
+///
+/// `attributes` are the job's: the one entry the filter finds is read with
+/// them, and a template attribute it lacks is a failed line (a typo such as
+/// `{titel}` reads nothing from anyone).
 pub async fn check(
     cfg: &LdapSource,
     password: Option<&Secret>,
+    attributes: &[String],
 ) -> Vec<(String, Result<String, String>)> {
     let mut lines = Vec::new();
     let not_checked = |why: &str| Err(format!("not checked: {why}"));
@@ -289,19 +294,55 @@ pub async fn check(
     // 5. The filter finds someone: a size-limited search, so a big directory
     //    is not read just to count it.
     let filter_line = format!("filter {} matches at least one entry", cfg.filter);
+    // "1.1": no attributes, when the caller has none to check.
+    let wanted = match attributes {
+        [] => vec!["1.1".to_owned()],
+        some => some.to_vec(),
+    };
     match conn.as_mut() {
         Some(c) if base_ok => {
             let res = c
                 .ldap
                 .with_timeout(connect::timeout(cfg))
                 .with_search_options(SearchOptions::new().sizelimit(1))
-                .search(&cfg.base_dn, Scope::Subtree, &cfg.filter, vec!["1.1"])
+                .search(&cfg.base_dn, Scope::Subtree, &cfg.filter, wanted)
                 .await;
             match res {
                 // 4 = sizeLimitExceeded: more than the one entry asked for.
                 Ok(r) if (r.1.rc == 0 || r.1.rc == 4) && !r.0.is_empty() => {
-                    let dn = SearchEntry::construct(r.0.into_iter().next().expect("one entry")).dn;
-                    lines.push((filter_line, Ok(format!("e.g. {dn}"))));
+                    let entry = SearchEntry::construct(r.0.into_iter().next().expect("one entry"));
+                    lines.push((filter_line, Ok(format!("e.g. {}", entry.dn))));
+                    let has = |a: &String| {
+                        entry
+                            .attrs
+                            .keys()
+                            .chain(entry.bin_attrs.keys())
+                            .any(|k| k.eq_ignore_ascii_case(a))
+                    };
+                    let absent: Vec<&str> = attributes
+                        .iter()
+                        .filter(|a| !has(a))
+                        .map(String::as_str)
+                        .collect();
+                    let res = if absent.is_empty() {
+                        Ok(format!(
+                            "{} has every attribute the mapping reads",
+                            entry.dn
+                        ))
+                    } else {
+                        Err(format!(
+                            "{} has no {}: a typo in a template, or an attribute the bind DN may not read",
+                            entry.dn,
+                            absent
+                                .iter()
+                                .map(|a| format!("{{{a}}}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    };
+                    if !attributes.is_empty() {
+                        lines.push(("sample attributes".to_owned(), res));
+                    }
                 }
                 Ok(r) if r.1.rc == 0 => lines.push((
                     filter_line,

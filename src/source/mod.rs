@@ -100,8 +100,22 @@ impl RecordBuilder {
     }
 
     /// The next attribute's value (already trimmed); `None` or empty: no value.
+    ///
+    /// The value is stored in Unicode NFC (SPEC: templates and length checks
+    /// see composed text, as Salesforce counts it; macOS exports names
+    /// decomposed). ASCII and text already in NFC, nearly every value, are
+    /// copied as they are: the quick check answers without normalizing.
     pub fn push(&mut self, value: Option<&str>) -> &mut Self {
-        self.text.push_str(value.unwrap_or_default());
+        let value = value.unwrap_or_default();
+        if value.is_ascii()
+            || unicode_normalization::is_nfc_quick(value.chars())
+                == unicode_normalization::IsNormalized::Yes
+        {
+            self.text.push_str(value);
+        } else {
+            self.text
+                .extend(unicode_normalization::UnicodeNormalization::nfc(value));
+        }
         self.ends.push(offset(&self.text));
         self
     }
@@ -164,6 +178,30 @@ mod tests {
         #[test]
         fn trim_is_str_trim(s in "[ \\ta\\x0b\\u{a0}\\u{3000}é]{0,6}|\\PC{0,8}") {
             proptest::prop_assert_eq!(trim(&s), s.trim());
+        }
+    }
+
+    #[test]
+    fn values_are_stored_in_nfc() {
+        // "Émile" as macOS writes it: E + U+0301 COMBINING ACUTE ACCENT.
+        let nfd = "E\u{301}mile Zo\u{308}e";
+        let r = RecordBuilder::default()
+            .start("")
+            .push(Some(nfd))
+            .push(Some("Ada"))
+            .finish(2, None, None);
+        assert_eq!(r.value(0), Some("\u{c9}mile Z\u{f6}e"));
+        assert_eq!(r.value(0).unwrap().chars().count(), 9);
+        assert_eq!(r.value(1), Some("Ada"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_value_is_its_nfc_form(s in "\\PC{0,12}|[eEaAoO\u{300}-\u{36f}\u{1100}-\u{1175}]{0,8}") {
+            use unicode_normalization::UnicodeNormalization;
+            let r = RecordBuilder::default().start("").push(Some(&s)).finish(1, None, None);
+            let nfc: String = s.nfc().collect();
+            proptest::prop_assert_eq!(r.value(0).unwrap_or_default(), nfc.as_str());
         }
     }
 

@@ -65,6 +65,7 @@ fn csv_people(attributes: &[String]) -> Vec<Vec<Option<String>>> {
         path: slapd::samples_dir().join("people.csv"),
         display: "people.csv".into(),
         delimiter: b',',
+        encoding: None,
     };
     sfsync::source::csv::read(&cfg, attributes, &[], None)
         .unwrap()
@@ -377,11 +378,27 @@ async fn check_reports_every_line() {
     source.starttls = true;
     source.ca_file = Some(server.ca_file.clone());
 
-    // All good: five lines, all passing.
-    let lines = ldap::check(&source, Some(&Slapd::password())).await;
+    // All good: six lines, all passing (the sample entry has every attribute).
+    let attrs: Vec<String> = ["mail", "givenname", "sn", "uid"]
+        .map(String::from)
+        .to_vec();
+    let lines = ldap::check(&source, Some(&Slapd::password()), &attrs).await;
     let failed: Vec<_> = lines.iter().filter(|(_, r)| r.is_err()).collect();
-    assert_eq!(lines.len(), 5);
+    assert_eq!(lines.len(), 6);
     assert!(failed.is_empty(), "{failed:?}");
+
+    // A template typo (`{titel}`): the sample entry lacks it, and the line names it.
+    let typo: Vec<String> = ["mail", "titel"].map(String::from).to_vec();
+    let lines = ldap::check(&source, Some(&Slapd::password()), &typo).await;
+    assert_eq!(lines[5].0, "sample attributes");
+    let said = lines[5].1.as_ref().unwrap_err();
+    assert!(
+        said.contains("has no {titel}: a typo in a template"),
+        "{said}"
+    );
+
+    let lines = ldap::check(&source, Some(&Slapd::password()), &[]).await;
+    assert_eq!(lines.len(), 5, "no attributes asked: no sample line");
     assert_eq!(lines[1].1.as_deref(), Ok("StartTLS, certificate verified"));
     // slapd answers with whichever matching entry its index gives first.
     let example = lines[4].1.as_deref().unwrap();
@@ -391,7 +408,7 @@ async fn check_reports_every_line() {
     );
 
     // Wrong password: the bind line says why, the rest say they were not checked.
-    let lines = ldap::check(&source, Some(&Secret::new("nope-nope"))).await;
+    let lines = ldap::check(&source, Some(&Secret::new("nope-nope")), &attrs).await;
     let verdicts: Vec<bool> = lines.iter().map(|(_, r)| r.is_ok()).collect();
     assert_eq!(verdicts, [true, true, false, false, false]);
     let bind = lines[2].1.as_ref().unwrap_err();
@@ -404,7 +421,7 @@ async fn check_reports_every_line() {
     // A filter that matches nobody.
     let mut nobody = source.clone();
     nobody.filter = "(&(objectClass=person)(sn=Nobody-At-All))".into();
-    let lines = ldap::check(&nobody, Some(&Slapd::password())).await;
+    let lines = ldap::check(&nobody, Some(&Slapd::password()), &attrs).await;
     assert!(lines[3].1.is_ok());
     assert!(
         lines[4].1.as_ref().unwrap_err().contains("no entry"),
@@ -414,7 +431,7 @@ async fn check_reports_every_line() {
     // The untrusted CA: reachable, but the TLS line fails.
     let mut untrusted = source.clone();
     untrusted.ca_file = Some(server.other_ca_file.clone());
-    let lines = ldap::check(&untrusted, Some(&Slapd::password())).await;
+    let lines = ldap::check(&untrusted, Some(&Slapd::password()), &attrs).await;
     let verdicts: Vec<bool> = lines.iter().map(|(_, r)| r.is_ok()).collect();
     assert_eq!(verdicts, [true, false, false, false, false]);
 }

@@ -9,6 +9,7 @@ mod emulator;
 mod emulator_access;
 mod emulator_any_client;
 mod emulator_lifecycle;
+mod inputs;
 mod ldap;
 mod operator;
 mod plan;

@@ -57,11 +57,12 @@ async fn plan_on_the_samples_gives_every_person_the_documented_outcome_and_write
         .unwrap();
     assert_eq!(mgarcia["previous_email"], "maria.lopez@example.com");
 
-    // and not one write reached Salesforce: a token, a profile lookup and the user read
+    // and not one write reached Salesforce: a token, the User describe (the
+    // job's fields checked), a profile lookup and the user read
     let c = emu.counters();
     assert_eq!(
         (c.create_one_calls, c.create_collection_calls, c.other_calls),
-        (0, 0, 0)
+        (0, 0, 1)
     );
     assert_eq!(c.token_calls, 1);
     assert_eq!(

@@ -76,6 +76,24 @@ fn user_page(base_total: u64, next: Option<&str>) -> Reply {
     )
 }
 
+/// The User describe `plan` reads first (#13): every standard field of
+/// sfsync's table, so the job's fields pass and the read goes on.
+fn describe_answer() -> Reply {
+    let fields: Vec<serde_json::Value> = sfsync::salesforce::user_fields::USER_FIELDS
+        .iter()
+        .map(|f| serde_json::json!({"name": f.name, "createable": f.createable}))
+        .collect();
+    http(
+        200,
+        &[("content-type", "application/json")],
+        &serde_json::json!({ "fields": fields }).to_string(),
+    )
+}
+
+fn is_describe(req: &Seen) -> bool {
+    req.target().ends_with("/sobjects/User/describe")
+}
+
 fn is_token(req: &Seen) -> bool {
     req.target().starts_with("/services/oauth2/token")
 }
@@ -189,6 +207,8 @@ async fn a_foreign_next_records_url_never_gets_the_token() {
     let org = Hostile::start(move |req, base| {
         if is_token(req) {
             token_answer(base)
+        } else if is_describe(req) {
+            describe_answer()
         } else {
             user_page(5, Some(&locator))
         }
@@ -208,7 +228,8 @@ async fn a_foreign_next_records_url_never_gets_the_token() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("refusing the nextRecordsUrl"), "{err}");
     assert_eq!(evil.connections(), 0);
-    assert_eq!(gets(&org), 1);
+    // The User describe `plan` reads first (#13), then the first page.
+    assert_eq!(gets(&org), 2);
     assert_no_secret(&err);
 }
 
@@ -217,6 +238,8 @@ async fn a_query_that_hands_out_the_same_locator_again_stops() {
     let org = Hostile::start(|req, base| {
         if is_token(req) {
             token_answer(base)
+        } else if is_describe(req) {
+            describe_answer()
         } else {
             user_page(1000, Some("/services/data/v62.0/query/01g-LOOP-2000"))
         }
@@ -238,8 +261,9 @@ async fn a_query_that_hands_out_the_same_locator_again_stops() {
         err.contains("handed out the locator") && err.contains("twice"),
         "{err}"
     );
-    // The first page, then the locator once; its second appearance stops the read.
-    assert_eq!(gets(&org), 2);
+    // The describe (#13), the first page, then the locator once; its second
+    // appearance stops the read.
+    assert_eq!(gets(&org), 3);
 }
 
 #[tokio::test]
@@ -248,6 +272,9 @@ async fn pages_beyond_total_size_stop_the_read() {
     let org = Hostile::start(move |req, base| {
         if is_token(req) {
             return token_answer(base);
+        }
+        if is_describe(req) {
+            return describe_answer();
         }
         let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         user_page(2, Some(&format!("/services/data/v62.0/query/01g-{i}")))
@@ -269,7 +296,8 @@ async fn pages_beyond_total_size_stop_the_read() {
         err.contains("more records (3) than its totalSize (2)"),
         "{err}"
     );
-    assert_eq!(gets(&org), 3);
+    // The describe (#13), then three pages.
+    assert_eq!(gets(&org), 4);
 }
 
 #[tokio::test]
