@@ -15,7 +15,7 @@ use crate::support::emu::Emu;
 use crate::support::run::{sample_org, sfsync, write_job};
 
 /// `n` new people `exitNNNN@exit.example.com`, as a CSV next to the job.
-fn people_csv(dir: &Path, n: usize) -> PathBuf {
+pub(crate) fn people_csv(dir: &Path, n: usize) -> PathBuf {
     let mut text = String::from("uid,givenName,sn,mail\n");
     for i in 0..n {
         text.push_str(&format!(

@@ -9,5 +9,6 @@ mod exit_codes;
 mod ldap;
 mod plan;
 mod report_html;
+mod signals;
 mod sync;
 mod unattended;
