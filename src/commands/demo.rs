@@ -12,7 +12,7 @@ use crate::cli::{EmulatorArgs, ReportFormat};
 use crate::error::Error;
 
 /// (path relative to the checkout, contents) of everything the demo reads.
-const BUNDLE: [(&str, &str); 9] = [
+const BUNDLE: [(&str, &str); 10] = [
     ("jobs/demo.toml", include_str!("../../jobs/demo.toml")),
     (
         "jobs/demo-credentials/client-id",
@@ -41,6 +41,10 @@ const BUNDLE: [(&str, &str); 9] = [
     (
         "samples/foreign-usernames.txt",
         include_str!("../../samples/foreign-usernames.txt"),
+    ),
+    (
+        "samples/salesforce-access.toml",
+        include_str!("../../samples/salesforce-access.toml"),
     ),
     ("samples/README.md", include_str!("../../samples/README.md")),
 ];
@@ -72,6 +76,7 @@ pub fn run() -> Result<u8, Error> {
         let args = EmulatorArgs {
             users: Some(root.join("samples/salesforce-users.csv")),
             foreign_usernames: Some(root.join("samples/foreign-usernames.txt")),
+            access: Some(root.join("samples/salesforce-access.toml")),
             ..emulator_defaults()
         };
         let cfg = crate::emulator::OrgConfig::from_args(&args)?;
@@ -80,8 +85,10 @@ pub fn run() -> Result<u8, Error> {
             .map_err(|e| Error::Fatal(format!("cannot start the emulator: {e}")))?;
         job.salesforce.instance_url = emu.base_url.clone();
         job.salesforce.login_url = emu.base_url.clone();
-        println!("Emulator with the sample org (samples/salesforce-users.csv) at {}", emu.base_url);
-        println!("Syncing samples/people.csv into it with jobs/demo.toml...\n");
+        super::print_stdout(&format!(
+            "Emulator with the sample org (samples/salesforce-users.csv) at {}\nSyncing samples/people.csv into it with jobs/demo.toml...\n\n",
+            emu.base_url
+        ))?;
 
         let html = out_dir.join("report.html");
         let req = RunRequest {
@@ -93,12 +100,14 @@ pub fn run() -> Result<u8, Error> {
         };
         let (_tx, cancel) = tokio::sync::watch::channel(false);
         let result = run::run(&job, &req, cancel).await?;
-        println!("\nFull report: {} (JSON) and {} (open in a browser).", report_path.display(), html.display());
-        println!(
-            "A real run would exit {} here: the sample has records that need a person, on purpose.",
+        super::print_stdout(&format!(
+            "\nFull report: {} (JSON) and {} (open in a browser).\n\
+             A real run would exit {} here: the sample has records that need a person, on purpose.\n\
+             Next: read README.md, then try `sfsync plan --job jobs/demo.toml` against `sfsync emulator`.\n",
+            report_path.display(),
+            html.display(),
             result.exit_code
-        );
-        println!("Next: read README.md, then try `sfsync plan --job jobs/demo.toml` against `sfsync emulator`.");
+        ))?;
         let _ = emu.stop().await;
         Ok(crate::error::exit::OK)
     })
