@@ -76,12 +76,25 @@ impl Emulator {
         }
     }
 
+    /// `GET /_emulator/counters` over a plain socket (HTTP/1.0: the answer
+    /// is the body until the server closes; no `curl` needed on CI).
     fn counters(&self) -> serde_json::Value {
-        let out = Command::new("curl")
-            .args(["-s", &format!("{}/_emulator/counters", self.url)])
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
+        use std::io::Read;
+        let host = self.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            stream,
+            "GET /_emulator/counters HTTP/1.0\r\nHost: {host}\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let at = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        assert!(answer.starts_with(b"HTTP/1.0 200") || answer.starts_with(b"HTTP/1.1 200"));
+        serde_json::from_slice(&answer[at + 4..]).unwrap()
     }
 }
 

@@ -114,6 +114,14 @@ fn main() {
     for concurrency in [1, 4, 8] {
         let (calls, create_calls, wall, created) = rt.block_on(one_run(n, concurrency));
         assert_eq!(created, n, "every user must be created");
+        // The figures BENCHMARKS.md records (51 / 50 at 10,000 users): one
+        // call per batch, plus the one token call; no retry, no extra read.
+        assert_eq!(
+            create_calls,
+            n.div_ceil(BATCH) as u64,
+            "one call per {BATCH} users"
+        );
+        assert_eq!(calls, create_calls + 1, "the creates and one token call");
         println!(
             "{concurrency:>11} {calls:>6} {create_calls:>12} {:>9.2} {:>8.0} {created:>9}",
             wall.as_secs_f64(),

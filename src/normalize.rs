@@ -654,6 +654,60 @@ UserPermissionsMarketingUser = false
         b.finish(2, None, None)
     }
 
+    /// Issue 21: more records than one thread takes (20,000), on 1, 2, 3
+    /// and 8 threads: every candidate and every invalid record keeps its own
+    /// record index, in record order, and the slices' results agree.
+    #[test]
+    fn normalize_all_over_the_thread_threshold_keeps_order_and_record_indexes() {
+        use crate::commands::run::normalize_on;
+        let job = job();
+        let n = Normalizer::new(&job, None);
+        const N: usize = 45_001;
+        let records: Vec<SourceRecord> = (0..N)
+            .map(|i| {
+                let mail = format!("P{i}@Example.com");
+                let uid = format!("U{i}");
+                // every 7th person has no surname: invalid, naming LastName
+                let sn = if i % 7 == 0 { "" } else { "Surname" };
+                rec(
+                    &job,
+                    &[
+                        ("mail", &mail),
+                        ("givenName", "Given"),
+                        ("sn", sn),
+                        ("uid", &uid),
+                    ],
+                )
+            })
+            .collect();
+        let one = normalize_on(&n, &records, 1);
+        for cores in [2, 3, 8] {
+            let (cands, invalid) = normalize_on(&n, &records, cores);
+            assert_eq!(cands.len(), N - N.div_ceil(7), "{cores} threads");
+            let mut wanted = (0..N).filter(|i| i % 7 != 0);
+            for c in &cands {
+                let i = wanted.next().unwrap();
+                assert_eq!(c.record, i, "{cores} threads");
+                assert_eq!(c.username(), format!("p{i}@example.com"));
+                assert_eq!(c.email(), format!("P{i}@Example.com"));
+                assert_eq!(c.key(0), Some(format!("u{i}").as_str()));
+            }
+            let bad: Vec<usize> = invalid.iter().map(|b| b.record).collect();
+            assert_eq!(
+                bad,
+                (0..N).step_by(7).collect::<Vec<_>>(),
+                "{cores} threads"
+            );
+            for b in &invalid {
+                assert_eq!(
+                    b.username.as_deref(),
+                    Some(format!("p{}@example.com", b.record).as_str())
+                );
+            }
+            assert_eq!((cands, invalid), one, "{cores} threads agree with one");
+        }
+    }
+
     #[test]
     fn a_complete_person_becomes_a_candidate_with_the_record_to_send() {
         let job = job();
@@ -782,11 +836,24 @@ UserPermissionsMarketingUser = false
         local_ok && domain_ok
     }
 
+    /// Addresses to try: half of them address-shaped with a non-ASCII
+    /// character somewhere (a letter with an accent, `ß`, `İ`, final sigma,
+    /// a fullwidth `＠`, an NFD combining accent, an emoji), the rest ASCII
+    /// near-misses and anything printable.
+    fn addresses() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            1 => "[a-cA-C.@+_~-]{0,12}",
+            1 => "[a-zA-Z.]{1,6}@[a-zA-Z.-]{1,8}",
+            1 => "[a-zé.Ü]{0,5}\\.\\.?@[a-z]{1,4}\\.jp",
+            1 => "\\PC{0,10}",
+            3 => "[a-z]{0,3}[éßİςÅ\u{301}\u{FF20}😀][a-z]{0,3}@[a-z]{1,4}\\.[a-z]{2,3}",
+            3 => "[a-z]{1,4}@[a-z]{0,3}[éßİςÅ\u{301}\u{FF20}😀-][a-z]{0,3}\\.[a-z]{2,3}",
+        ]
+    }
+
     proptest::proptest! {
         #[test]
-        fn is_email_agrees_with_the_plain_rule(
-            s in "[a-cA-C.@+_~-]{0,12}|[a-zA-Z.]{1,6}@[a-zA-Z.-]{1,8}|[a-zé.Ü]{0,5}\\.\\.?@[a-z]{1,4}\\.jp|\\PC{0,10}"
-        ) {
+        fn is_email_agrees_with_the_plain_rule(s in addresses()) {
             proptest::prop_assert_eq!(is_email(&s), is_email_plainly(&s), "{}", s);
         }
 

@@ -70,8 +70,9 @@ pub fn interrupt_signal() -> watch::Receiver<bool> {
         }
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
-        tracing::warn!("Interrupted: finishing the calls in flight, then writing the report.");
+        // The flag first: once the line is out, no call starts (tests rely on it).
         let _ = tx.send(true);
+        tracing::warn!("Interrupted: finishing the calls in flight, then writing the report.");
     });
     rx
 }

@@ -508,12 +508,20 @@ pub fn normalize_all(
     n: &Normalizer<'_>,
     records: &[SourceRecord],
 ) -> (Vec<Candidate>, Vec<Invalid>) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    normalize_on(n, records, cores)
+}
+
+/// [`normalize_all`] on at most `cores` threads (tests choose, so the
+/// threaded path runs whatever machine they run on).
+pub(crate) fn normalize_on(
+    n: &Normalizer<'_>,
+    records: &[SourceRecord],
+    cores: usize,
+) -> (Vec<Candidate>, Vec<Invalid>) {
     /// Below this, a thread costs more than it saves.
     const PER_THREAD: usize = 20_000;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(records.len().div_ceil(PER_THREAD))
-        .max(1);
+    let threads = cores.min(records.len().div_ceil(PER_THREAD)).max(1);
     let chunk = records.len().div_ceil(threads).max(1);
     let slice = |start: usize, part: &[SourceRecord]| {
         let mut candidates = Vec::with_capacity(part.len());

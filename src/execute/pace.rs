@@ -120,6 +120,37 @@ impl Pacer {
 mod tests {
     use super::*;
 
+    /// Issue 21 (mutants): the cap goes down by exactly one slot, at once
+    /// when a slot is free, else as soon as one is handed back; never below one.
+    #[tokio::test]
+    async fn lowering_concurrency_retires_exactly_one_slot_and_never_the_last() {
+        let settle = || async {
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        };
+        // every slot free: one is retired at once
+        let p = Pacer::new(1000.0, 3);
+        assert_eq!(p.concurrency(), 3);
+        assert_eq!(p.lower_concurrency(), 2);
+        settle().await;
+        assert_eq!((p.concurrency(), p.slots.available_permits()), (2, 2));
+        // every slot in use: the first one handed back is retired
+        let first = p.admit().await;
+        let second = p.admit().await;
+        assert_eq!(p.slots.available_permits(), 0);
+        assert_eq!(p.lower_concurrency(), 1);
+        drop(first);
+        settle().await;
+        assert_eq!(p.slots.available_permits(), 0, "the freed slot was retired");
+        drop(second);
+        settle().await;
+        assert_eq!(p.slots.available_permits(), 1);
+        // never below one
+        assert_eq!(p.lower_concurrency(), 1);
+        assert_eq!(p.concurrency(), 1);
+    }
+
     #[test]
     fn spacing_is_one_over_r() {
         assert_eq!(period(5.0), Duration::from_millis(200));

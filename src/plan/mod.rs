@@ -358,3 +358,6 @@ fn duplicate(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

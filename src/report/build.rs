@@ -128,6 +128,8 @@ mod tests {
         };
         let r = build(facts(), rows(), false);
         assert_eq!(r.summary.source_records, 3);
+        // the run's own figures are carried into the summary
+        assert_eq!((r.summary.salesforce_users, r.summary.api_calls), (7, 3));
         assert_eq!(
             (r.summary.unchanged, r.summary.create, r.summary.collision),
             (1, 1, 1)
