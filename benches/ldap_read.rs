@@ -79,9 +79,10 @@ fn main() {
             .block_on(sfsync::source::ldap::read_all(
                 &source,
                 Some(&password),
-                &attributes,
+                sfsync::source::ldap::Wanted::text(&attributes),
             ))
-            .expect("sfsync LDAP read");
+            .expect("sfsync LDAP read")
+            .records;
         sfsync_times.push(t.elapsed());
         sfsync_count = records.len();
         assert!(records.iter().all(|r| r.values().all(|v| v.is_some())));

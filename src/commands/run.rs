@@ -115,7 +115,7 @@ async fn run_inner(
         SourceConfig::Csv(_) => None,
     };
 
-    let records = read_source(job, &req.only, ldap_password.as_ref()).await?;
+    let (records, source_references) = read_source(job, &req.only, ldap_password.as_ref()).await?;
     tracing::debug!(records = records.len(), "Read the source.");
 
     let limits = &job.limits;
@@ -228,6 +228,7 @@ async fn run_inner(
             api_remaining: usage.map(|u| u.max.saturating_sub(u.used)),
             api_max: usage.map(|u| u.max),
             stopped: stopped.clone(),
+            source_references,
         },
     };
     let csv_name = match &job.source {
@@ -279,11 +280,12 @@ async fn run_inner(
     })
 }
 
+/// The records, and the LDAP continuation references skipped (for the report).
 async fn read_source(
     job: &Job,
     only: &[String],
     ldap_password: Option<&crate::job::Secret>,
-) -> Result<Vec<SourceRecord>, Error> {
+) -> Result<(Vec<SourceRecord>, Vec<String>), Error> {
     let only_attr = username_attribute(job);
     match &job.source {
         SourceConfig::Csv(cfg) => {
@@ -291,16 +293,23 @@ async fn read_source(
             tokio::task::spawn_blocking(move || source::csv::read(&cfg, &attrs, &only, only_attr))
                 .await
                 .map_err(|e| Error::Fatal(format!("the CSV reader failed: {e}")))?
+                .map(|records| (records, Vec::new()))
                 .map_err(Error::from)
         }
         SourceConfig::Ldap(cfg) => {
+            let wanted = source::ldap::Wanted {
+                names: &job.attributes,
+                kinds: &job.attribute_kinds,
+            };
             let result = if only.is_empty() {
-                source::ldap::read_all(cfg, ldap_password, &job.attributes).await
+                source::ldap::read_all(cfg, ldap_password, wanted).await
             } else {
                 let attr = only_attr.map_or("mail", |i| job.attributes[i].as_str());
-                source::ldap::read_only(cfg, ldap_password, &job.attributes, attr, only).await
+                source::ldap::read_only(cfg, ldap_password, wanted, attr, only).await
             };
-            result.map_err(Error::from)
+            result
+                .map(|read| (read.records, read.references))
+                .map_err(Error::from)
         }
     }
 }

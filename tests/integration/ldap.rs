@@ -32,7 +32,13 @@ fn dn(r: &SourceRecord) -> &str {
 }
 
 async fn read(source: &LdapSource) -> Result<Vec<SourceRecord>, SourceError> {
-    ldap::read_all(source, Some(&Slapd::password()), &attributes()).await
+    ldap::read_all(
+        source,
+        Some(&Slapd::password()),
+        ldap::Wanted::text(&attributes()),
+    )
+    .await
+    .map(|read| read.records)
 }
 
 fn by_uid(records: &[SourceRecord]) -> BTreeMap<String, &SourceRecord> {
@@ -254,9 +260,13 @@ async fn a_server_certificate_from_an_untrusted_ca_is_refused() {
 async fn a_wrong_password_is_fatal_and_names_the_bind_dn_not_the_password() {
     let server = Slapd::start();
     let wrong = "Wr0ng-but-distinctive-pw";
-    let err = ldap::read_all(&server.source(), Some(&Secret::new(wrong)), &attributes())
-        .await
-        .unwrap_err();
+    let err = ldap::read_all(
+        &server.source(),
+        Some(&Secret::new(wrong)),
+        ldap::Wanted::text(&attributes()),
+    )
+    .await
+    .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains(SERVICE_DN), "{msg}");
     assert!(msg.contains("invalidCredentials (49)"), "{msg}");
@@ -333,12 +343,13 @@ async fn only_searches_each_address_escaped_within_the_job_filter() {
             let records = ldap::read_only(
                 &source,
                 Some(&Slapd::password()),
-                &attributes(),
+                ldap::Wanted::text(&attributes()),
                 "mail",
                 &mails,
             )
             .await
-            .unwrap();
+            .unwrap()
+            .records;
             let mut uids: Vec<String> = records
                 .iter()
                 .map(|r| r.value(UID).unwrap().to_owned())
@@ -500,9 +511,14 @@ LanguageLocaleKey = "en_US"
     let mut names = job.attributes.clone();
     names.sort();
     assert_eq!(names, ["givenname", "mail", "sn", "uid"]);
-    let records = ldap::read_all(source, Some(&password), &job.attributes)
+    let wanted = ldap::Wanted {
+        names: &job.attributes,
+        kinds: &job.attribute_kinds,
+    };
+    let records = ldap::read_all(source, Some(&password), wanted)
         .await
-        .unwrap();
+        .unwrap()
+        .records;
 
     // then it is the sample company, paged in pages of 20, values in the job's order.
     assert_eq!(records.len(), 50);
