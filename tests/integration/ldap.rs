@@ -326,6 +326,66 @@ async fn a_missing_base_dn_or_a_bad_filter_is_fatal() {
     assert!(msg.contains("not a valid LDAP filter"), "{msg}");
 }
 
+/// A `referral` entry under `ou=people`: slapd answers a subtree search above
+/// it with a continuation reference (SearchResultReference), and a search based
+/// on it with a referral result, as AD does for its other partitions.
+const REFERRAL_LDIF: &str = "dn: ou=elsewhere,ou=people,dc=example,dc=com\n\
+    objectClass: referral\nobjectClass: extensibleObject\nou: elsewhere\n\
+    ref: ldap://ldap2.example.com/ou=elsewhere,ou=people,dc=example,dc=com\n\n";
+
+#[tokio::test]
+async fn a_continuation_reference_is_skipped_and_counted() {
+    // Given the sample directory with part of ou=people referred elsewhere,
+    let server = Slapd::start_with(Options {
+        extra_ldif: REFERRAL_LDIF.to_owned(),
+        ..Options::default()
+    });
+    let source = server.source();
+
+    // when the whole subtree is read,
+    let read = ldap::read_all(
+        &source,
+        Some(&Slapd::password()),
+        ldap::Wanted::text(&attributes()),
+    )
+    .await
+    .unwrap();
+
+    // then every person this server holds arrives, and the reference is
+    // handed back once, not followed and not fatal.
+    assert_eq!(read.records.len(), 50);
+    assert_eq!(read.references.len(), 1, "{:?}", read.references);
+    assert!(
+        read.references[0]
+            .starts_with("ldap://ldap2.example.com/ou=elsewhere,ou=people,dc=example,dc=com"),
+        "{:?}",
+        read.references
+    );
+
+    // `check` (one entry long) passes the job that the read now handles.
+    let lines = ldap::check(&source, Some(&Slapd::password())).await;
+    assert!(lines.iter().all(|(_, r)| r.is_ok()), "{lines:?}");
+
+    // A referral *result* (the base DN itself lives elsewhere) stays fatal.
+    let mut moved = server.source();
+    moved.base_dn = "ou=elsewhere,ou=people,dc=example,dc=com".into();
+    let msg = fatal(read_records(&moved).await);
+    assert!(
+        msg.contains("was referred to ldap://ldap2.example.com/")
+            && msg.contains("does not hold ou=elsewhere,ou=people,dc=example,dc=com itself"),
+        "{msg}"
+    );
+    let lines = ldap::check(&moved, Some(&Slapd::password())).await;
+    assert!(
+        lines[3].1.as_ref().unwrap_err().contains("was referred to"),
+        "{lines:?}"
+    );
+}
+
+async fn read_records(source: &LdapSource) -> Result<Vec<SourceRecord>, SourceError> {
+    read(source).await
+}
+
 #[tokio::test]
 async fn only_searches_each_address_escaped_within_the_job_filter() {
     // Given a person whose address holds filter metacharacters,
