@@ -140,7 +140,10 @@ fn every_example_job_in_jobs_is_valid() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 3, "demo, nightly-ldap and initial-migration-csv");
+    assert_eq!(
+        seen, 4,
+        "demo, nightly-ldap, nightly-ad and initial-migration-csv"
+    );
 }
 
 #[test]

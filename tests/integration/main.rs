@@ -2,6 +2,7 @@
 
 mod support;
 
+mod ad;
 mod cli;
 mod e2e;
 mod emulator;

@@ -1,5 +1,6 @@
-//! Test harnesses: an in-process emulator, a throwaway slapd, helpers to run the binary.
+//! Test harnesses: an in-process emulator, a throwaway slapd, a throwaway Samba AD DC, helpers to run the binary.
 
 pub mod emu;
 pub mod run;
+pub mod samba;
 pub mod slapd;
