@@ -140,7 +140,8 @@ impl Samba {
         std::fs::write(&ldif_path, ldif).expect("write people.ldif");
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/support/samba-dc.sh");
-        let dc = dir.join("dc");
+        // The script provisions into the same folder, and its watchdog removes it.
+        let dc = dir;
         let out = Command::new("bash")
             .arg(&script)
             .arg(&dc)
@@ -228,7 +229,7 @@ impl Samba {
     }
 
     /// `ldapsearch` inside the namespace, bound as the service account, paged.
-    pub fn ldapsearch(&self, base: &str, filter: &str, attrs: &[&str], page: usize) -> Command {
+    pub fn ldapsearch(&self, base: &str, filter: &str, attrs: &[&str], page: i32) -> Command {
         let mut cmd = self.command("ldapsearch");
         cmd.env("LDAPTLS_CACERT", &self.ca_file)
             .args([
