@@ -55,6 +55,7 @@ fn main() {
         samples: false,
         extra_ldif: slapd::bulk_people(entries),
         unlimited_service_account: true,
+        ..Options::default()
     });
     println!(
         "slapd with {entries} generated people loaded (slapadd -q) and started in {:.1} s",

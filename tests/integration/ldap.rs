@@ -257,6 +257,38 @@ async fn a_server_certificate_from_an_untrusted_ca_is_refused() {
 }
 
 #[tokio::test]
+async fn a_certificate_without_subject_alt_name_is_named_not_the_ca_file() {
+    // Given a server whose certificate, signed by the right CA, names its
+    // address only in the CN,
+    let server = Slapd::start_with(Options {
+        cn_only_certificate: true,
+        ..Options::default()
+    });
+    let mut ldaps = server.source();
+    ldaps.url = server.ldaps_url();
+    ldaps.ca_file = Some(server.ca_file.clone());
+    let mut starttls = server.source();
+    starttls.starttls = true;
+    starttls.ca_file = Some(server.ca_file.clone());
+
+    for source in [ldaps, starttls] {
+        // when sfsync connects, the error says what is wrong with the
+        // certificate and does not send the operator after source.ca_file.
+        let msg = fatal(read(&source).await);
+        assert!(
+            msg.contains("the server's certificate has no subjectAltName"),
+            "{msg}"
+        );
+        assert!(!msg.contains("is source.ca_file the CA"), "{msg}");
+        assert!(msg.contains(&source.url), "{msg}");
+        // `check` says the same on its TLS line.
+        let lines = ldap::check(&source, Some(&Slapd::password())).await;
+        let tls = lines[1].1.as_ref().unwrap_err();
+        assert!(tls.contains("has no subjectAltName"), "{lines:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_fatal_and_names_the_bind_dn_not_the_password() {
     let server = Slapd::start();
     let wrong = "Wr0ng-but-distinctive-pw";
