@@ -25,7 +25,7 @@ pub fn render(report: &Report<'_>) -> String {
     }
     if let [first, ..] = report.context.source_references.as_slice() {
         let n = report.context.source_references.len();
-        let line = format!("{n} continuation reference(s) not followed, e.g. {first}");
+        let line = format!("{n} continuation reference(s) not followed: {first}");
         let _ = writeln!(out, "  skipped:    {}", clip(&line, WIDTH - 14));
     }
     if !report.context.salesforce.is_empty() {

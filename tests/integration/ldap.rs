@@ -361,7 +361,7 @@ async fn a_missing_base_dn_or_a_bad_filter_is_fatal() {
 /// A `referral` entry under `ou=people`: slapd answers a subtree search above
 /// it with a continuation reference (SearchResultReference), and a search based
 /// on it with a referral result, as AD does for its other partitions.
-const REFERRAL_LDIF: &str = "dn: ou=elsewhere,ou=people,dc=example,dc=com\n\
+pub const REFERRAL_LDIF: &str = "dn: ou=elsewhere,ou=people,dc=example,dc=com\n\
     objectClass: referral\nobjectClass: extensibleObject\nou: elsewhere\n\
     ref: ldap://ldap2.example.com/ou=elsewhere,ou=people,dc=example,dc=com\n\n";
 
