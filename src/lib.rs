@@ -5,7 +5,7 @@
 //! - [`error`]: the top-level error and SPEC's exit codes.
 //! - [`logging`]: tracing set-up (text or JSON, -q/-v), dependencies kept quiet.
 //! - [`job`]: job file TOML -> validated [`job::Job`]; secrets that never print.
-//! - [`template`]: `{mail|lower}` templates.
+//! - [`template`]: `{mail|lower}` templates; directory filters (`guid`, `sid`, ...) decide how an attribute is read.
 //! - [`source`]: people from LDAP or CSV as [`source::SourceRecord`]s.
 //! - [`normalize`]: mapping + defaults -> candidate or invalid (pure).
 //! - [`plan`]: the diff against existing users (pure).
