@@ -71,6 +71,9 @@ pub async fn run(
     req: &RunRequest,
     cancel: watch::Receiver<bool>,
 ) -> Result<RunResult, Error> {
+    // Every output path is checked before anything is contacted or written:
+    // a report that cannot be written must not be found after the creates.
+    check_outputs(req)?;
     let started = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
     let result = run_inner(job, req, cancel, started).await;
@@ -115,28 +118,44 @@ async fn run_inner(
         SourceConfig::Csv(_) => None,
     };
 
-    let (records, source_references) = read_source(job, &req.only, ldap_password.as_ref()).await?;
+    // Reads honour SIGTERM/SIGINT too: a hung directory or org must not keep
+    // the lock (the lock is released when this returns).
+    let mut reading = cancel.clone();
+    let (records, source_references) = unless_interrupted(
+        &mut reading,
+        "reading the source",
+        read_source(job, &req.only, ldap_password.as_ref()),
+    )
+    .await?;
     tracing::debug!(records = records.len(), "Read the source.");
 
     let limits = &job.limits;
-    let client = Client::connect(
-        &job.salesforce,
-        credentials,
-        ClientOptions {
-            requests_per_second: limits.requests_per_second,
-            concurrency: limits.concurrency,
-            max_retries: limits.max_retries,
-            timeout: std::time::Duration::from_secs(120),
-        },
-    )
-    .await
-    .map_err(|e| Error::Fatal(e.to_string()))?;
-
-    let profile_id = resolve_profile(job, &client).await?;
-    let existing = client
-        .query_users(&job.match_keys)
+    let client = unless_interrupted(&mut reading, "logging in to Salesforce", async {
+        Client::connect(
+            &job.salesforce,
+            credentials,
+            ClientOptions {
+                requests_per_second: limits.requests_per_second,
+                concurrency: limits.concurrency,
+                max_retries: limits.max_retries,
+                timeout: std::time::Duration::from_secs(120),
+                api_reserve: Some(limits.api_reserve),
+            },
+        )
         .await
-        .map_err(|e| Error::Fatal(e.to_string()))?;
+        .map_err(|e| Error::Fatal(e.to_string()))
+    })
+    .await?;
+
+    let (profile_id, existing) = unless_interrupted(&mut reading, "reading the org", async {
+        let profile_id = resolve_profile(job, &client).await?;
+        let existing = client
+            .query_users(&job.match_keys)
+            .await
+            .map_err(read_error)?;
+        Ok((profile_id, existing))
+    })
+    .await?;
     tracing::debug!(users = existing.len(), "Read the org's users.");
 
     let normalizer = Normalizer::new(job, profile_id.as_deref());
@@ -314,6 +333,65 @@ async fn read_source(
     }
 }
 
+/// `--report`, the extra reports, `--metrics-file` and `--results-dir`,
+/// checked writable (exit 2 naming the flag and path when not).
+fn check_outputs(req: &RunRequest) -> Result<(), Error> {
+    use report::write::{check_file_target, check_folder_target};
+    let files = req
+        .report
+        .iter()
+        .map(|p| ("--report", p))
+        .chain(req.extra_reports.iter().map(|(p, _)| ("report", p)))
+        .chain(req.metrics_file.iter().map(|p| ("--metrics-file", p)));
+    for (flag, path) in files {
+        check_file_target(path).map_err(|why| {
+            Error::Usage(format!(
+                "{flag} {}: {why}; nothing was contacted or written",
+                path.display()
+            ))
+        })?;
+    }
+    if let Some(dir) = &req.results_dir {
+        check_folder_target(dir).map_err(|why| {
+            Error::Usage(format!(
+                "--results-dir {}: {why}; nothing was contacted or written",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs `work` unless the run is interrupted first (SIGINT/SIGTERM), which
+/// ends it at once as a fatal error naming what was being done.
+async fn unless_interrupted<T>(
+    cancel: &mut watch::Receiver<bool>,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let interrupted = async {
+        if cancel.wait_for(|stop| *stop).await.is_err() {
+            // No one can interrupt any more: never fire.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = work => result,
+        () = interrupted => Err(Error::Fatal(format!(
+            "interrupted while {what}; nothing was written"
+        ))),
+    }
+}
+
+/// A failed Salesforce read: the API reserve reached is a safety stop (exit
+/// 4), anything else fatal (exit 1).
+fn read_error(e: crate::salesforce::SfError) -> Error {
+    match e {
+        crate::salesforce::SfError::ReserveReached { .. } => Error::SafetyLimit(e.to_string()),
+        e => Error::Fatal(e.to_string()),
+    }
+}
+
 /// The source attribute behind `Username` (`mail` in `{mail|lower}`): what `--only` filters on.
 pub fn username_attribute(job: &Job) -> Option<usize> {
     let i = job.field_index("Username")?;
@@ -330,7 +408,7 @@ async fn resolve_profile(job: &Job, client: &Client) -> Result<Option<String>, E
     let ids = client
         .profile_ids_by_name(std::slice::from_ref(&name))
         .await
-        .map_err(|e| Error::Fatal(e.to_string()))?;
+        .map_err(read_error)?;
     match ids.get(&name) {
         Some(id) => Ok(Some(id.clone())),
         None => Err(Error::Fatal(format!(

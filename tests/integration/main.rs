@@ -9,5 +9,6 @@ mod emulator;
 mod ldap;
 mod plan;
 mod report_html;
+mod security;
 mod sync;
 mod unattended;
