@@ -156,7 +156,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub fault_rate: f64,
 
-    /// Fraction (0..1) of create calls whose answer is lost: committed, then the connection is closed.
+    /// Fraction (0..1) of write calls (creates and PATCHes) whose answer is lost: committed, then
+    /// the connection is closed.
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub lost_answer_rate: f64,
 
@@ -201,10 +202,23 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "URL")]
     pub jwt_audience: Vec<String>,
 
-    /// Active users each profile's license allows (past it: LICENSE_LIMIT_EXCEEDED).
-    /// A `Licenses` column in --profiles overrides it per profile. Default: unlimited.
-    #[arg(long, value_name = "N")]
+    /// Active users each license allows, counted per profile's license on create and on
+    /// reactivation (past it: LICENSE_LIMIT_EXCEEDED "License Limit Exceeded"). Deactivating a
+    /// user frees one. A `Licenses` column in --profiles overrides it per profile. Default: unlimited.
+    #[arg(long = "license-limit", visible_alias = "licenses", value_name = "N")]
     pub licenses: Option<u64>,
+
+    /// Usernames, one per line, whose deactivation is refused the way Salesforce refuses the
+    /// Default Workflow User or a default lead owner: 400 FIELD_INTEGRITY_EXCEPTION
+    /// "You cannot deactivate the Default Workflow User".
+    #[arg(long, value_name = "FILE")]
+    pub undeactivatable: Option<PathBuf>,
+
+    /// Seed permission sets, permission set groups, public groups and roles from a TOML file
+    /// (`[[permission_set]] name, label, license`, `[[permission_set_group]] developer_name`,
+    /// `[[group]] developer_name`, `[[role]] developer_name`; see samples/salesforce-access.toml).
+    #[arg(long, value_name = "FILE")]
+    pub access: Option<PathBuf>,
 
     /// Tokens also expire this many seconds after they were issued (INVALID_SESSION_ID).
     #[arg(long, value_name = "N")]

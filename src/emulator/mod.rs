@@ -10,6 +10,10 @@
 //! - [`org`]: the state ([`Org`]): packed users, indexes, licenses, sessions, cursors.
 //! - [`schema`]: User and Profile fields, labels, lengths, picklists.
 //! - [`validate`]: record-level create rules (pure); [`wire`]: create bodies, parsed without a `Value` tree.
+//! - [`access`]: PermissionSet, PermissionSetGroup, Group, UserRole (seeded, `--access`),
+//!   PermissionSetAssignment and GroupMember inserts.
+//! - [`lifecycle`]: PATCH of User (single and collections), UserLogin freeze, the update,
+//!   deactivation and license rules.
 //! - [`soql`]: the SOQL subset: parser and evaluator (pure); [`query`] runs and pages it.
 //! - [`auth`]: token endpoint decisions for the three flows (pure).
 //! - [`faults`]: the seeded fault plan (pure).
@@ -17,10 +21,12 @@
 //! - [`routes`]: the HTTP pipeline (axum).
 //! - [`ids`]: 15/18-character Ids.
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod faults;
 pub mod ids;
+pub mod lifecycle;
 pub mod log;
 pub mod org;
 pub mod query;
@@ -41,9 +47,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 use tower_service::Service;
 
+pub use access::{AccessSeed, NamedSeed, PermissionSetSeed};
 pub use config::{
     CHATTER_FREE_PROFILE_ID, Credentials, OrgConfig, ProfileSeed, STANDARD_USER_PROFILE_ID,
-    SYSTEM_ADMIN_PROFILE_ID, SeedUser, default_profiles,
+    SYSTEM_ADMIN_PROFILE_ID, SeedUser, UNDEACTIVATABLE_MESSAGE, default_profiles,
 };
 pub use faults::{FaultKind, FaultPlan};
 pub use log::{Counters, RequestKind, RequestRecord};

@@ -72,8 +72,10 @@ pub const EMAIL_ENCODING: usize = 15;
 pub const LANGUAGE: usize = 16;
 pub const CREATED_DATE: usize = 29;
 pub const LAST_MODIFIED_DATE: usize = 30;
-/// Number of text slots in a packed User.
-pub const TEXT_SLOTS: usize = 31;
+pub const USER_ROLE_ID: usize = 31;
+pub const MANAGER_ID: usize = 32;
+/// Number of text slots in a packed User (at most 64: null slots are bits of a u64).
+pub const TEXT_SLOTS: usize = 33;
 
 pub const IS_ACTIVE_BIT: u8 = 0;
 
@@ -103,6 +105,8 @@ pub static USER_FIELDS: &[FieldDef] = &[
     ),
     text("EmployeeNumber", "Employee Number", EMPLOYEE_NUMBER, 20),
     required(text("ProfileId", "Profile ID", PROFILE_ID, 18)),
+    text("UserRoleId", "Role ID", USER_ROLE_ID, 18),
+    text("ManagerId", "Manager ID", MANAGER_ID, 18),
     read_only(text("UserType", "User Type", USER_TYPE, 40)),
     required(text("TimeZoneSidKey", "Time Zone", TIME_ZONE, 40)),
     required(text("LocaleSidKey", "Locale", LOCALE, 40)),
@@ -175,6 +179,40 @@ pub fn profile_field(name: &str) -> Option<(ProfileField, &'static str)> {
     ]
     .into_iter()
     .find(|(_, n)| n.eq_ignore_ascii_case(name))
+}
+
+/// How a field of a small object (UserLogin, the access objects) compares and prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    /// An Id: compared exactly in 18-character form.
+    Id,
+    Bool,
+}
+
+/// A field of a small object: its API name, kind, and position in the row.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ObjField {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub idx: usize,
+}
+
+const fn of(name: &'static str, kind: FieldKind, idx: usize) -> ObjField {
+    ObjField { name, kind, idx }
+}
+
+/// `UserLogin` (lifecycle reference §2.3): one row per user.
+pub static USER_LOGIN_FIELDS: &[ObjField] = &[
+    of("Id", FieldKind::Id, 0),
+    of("UserId", FieldKind::Id, 1),
+    of("IsFrozen", FieldKind::Bool, 2),
+    of("IsPasswordLocked", FieldKind::Bool, 3),
+];
+
+/// Looks a field of a small object up by API name, case-insensitively.
+pub fn obj_field(fields: &'static [ObjField], name: &str) -> Option<&'static ObjField> {
+    fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
 }
 
 /// `EmailEncodingKey` values (restricted picklist, reference §4.1).

@@ -70,7 +70,7 @@ pub fn email_shaped(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
-fn picklist_ok(f: &FieldDef, v: &str) -> bool {
+pub(crate) fn picklist_ok(f: &FieldDef, v: &str) -> bool {
     match f.name {
         "TimeZoneSidKey" => schema::valid_time_zone(v),
         "LocaleSidKey" => schema::valid_locale(v),
@@ -234,6 +234,22 @@ pub fn validate_create(
                 &["ProfileId"],
             )),
             Some(id) => texts[schema::PROFILE_ID] = Some(id),
+        }
+    }
+
+    for (slot, prefix, label) in [
+        (schema::USER_ROLE_ID, "00E", "Role ID"),
+        (schema::MANAGER_ID, "005", "Manager ID"),
+    ] {
+        if let Some(v) = texts[slot].clone() {
+            match ids::to18(&v).filter(|id| id.starts_with(prefix)) {
+                Some(id) => texts[slot] = Some(id),
+                None => errors.push(RecError::new(
+                    "MALFORMED_ID",
+                    format!("{label}: id value of incorrect type: {v}"),
+                    &[schema::slot_field(slot).name],
+                )),
+            }
         }
     }
 

@@ -6,6 +6,8 @@ mod ad;
 mod cli;
 mod e2e;
 mod emulator;
+mod emulator_access;
+mod emulator_lifecycle;
 mod ldap;
 mod plan;
 mod report_html;
