@@ -55,6 +55,7 @@ fn main() {
         samples: false,
         extra_ldif: slapd::bulk_people(entries),
         unlimited_service_account: true,
+        ..Options::default()
     });
     println!(
         "slapd with {entries} generated people loaded (slapadd -q) and started in {:.1} s",
@@ -79,9 +80,10 @@ fn main() {
             .block_on(sfsync::source::ldap::read_all(
                 &source,
                 Some(&password),
-                &attributes,
+                sfsync::source::ldap::Wanted::text(&attributes),
             ))
-            .expect("sfsync LDAP read");
+            .expect("sfsync LDAP read")
+            .records;
         sfsync_times.push(t.elapsed());
         sfsync_count = records.len();
         assert!(records.iter().all(|r| r.values().all(|v| v.is_some())));

@@ -7,7 +7,7 @@
 //! - [`printable`]: control characters escaped in everything shown to a person.
 //! - [`harden`]: process-wide hardening at start (core dumps off).
 //! - [`job`]: job file TOML -> validated [`job::Job`]; secrets that never print.
-//! - [`template`]: `{mail|lower}` templates.
+//! - [`template`]: `{mail|lower}` templates; directory filters (`guid`, `sid`, ...) decide how an attribute is read.
 //! - [`source`]: people from LDAP or CSV as [`source::SourceRecord`]s.
 //! - [`normalize`]: mapping + defaults -> candidate or invalid (pure).
 //! - [`plan`]: the diff against existing users (pure).

@@ -5,6 +5,14 @@
 //! `first:N` (N characters, not bytes). Attribute names are case-insensitive,
 //! as in LDAP. If any attribute a template uses is missing, the template
 //! yields nothing, so the field's `[defaults]` entry applies (SPEC).
+//!
+//! Directory filters (SPEC "Active Directory"), each first in its placeholder
+//! because it decides how the source reads the attribute ([`AttrKind`]):
+//! `guid`, `sid`, `base64` and `hex` read the attribute's raw bytes (the
+//! source hands them over as lower-case hex text, see [`AttrKind::Binary`]);
+//! `smtp` takes the primary address of `proxyAddresses` (`SMTP:` in capitals)
+//! without its prefix. A value such a filter cannot read (a GUID that is not
+//! 16 bytes, no `SMTP:` value) counts as missing.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -27,6 +35,42 @@ enum Filter {
     Upper,
     Trim,
     First(usize),
+    /// Raw bytes -> `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (objectGUID).
+    Guid,
+    /// Raw bytes -> `S-1-5-21-...` (objectSid).
+    Sid,
+    /// Raw bytes -> standard base64 with padding (the ADFS/Entra "ImmutableID").
+    Base64,
+    /// Raw bytes -> lower-case hex.
+    Hex,
+    /// `SMTP:primary@x` -> `primary@x`.
+    Smtp,
+}
+
+/// How a source must deliver an attribute, decided by the filters templates
+/// use on it, never by what its bytes look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttrKind {
+    /// Text (UTF-8); several values follow the job's `multi_value` rule.
+    #[default]
+    Text,
+    /// Raw bytes (`guid`, `sid`, `base64`, `hex`), delivered as lower-case hex
+    /// text so a record stays one string; the filter decodes it again.
+    Binary,
+    /// The value of a multi-valued address list that starts with `SMTP:` in
+    /// capitals (`smtp`), with its prefix; other values are expected, not noted.
+    PrimarySmtp,
+}
+
+impl AttrKind {
+    /// The filter names that make an attribute this kind, for messages.
+    pub fn filters(self) -> &'static str {
+        match self {
+            AttrKind::Text => "no directory filter",
+            AttrKind::Binary => "guid, sid, base64 or hex",
+            AttrKind::PrimarySmtp => "smtp",
+        }
+    }
 }
 
 /// Why a template does not parse. Shown after the job-file key that holds it.
@@ -40,8 +84,14 @@ pub enum TemplateError {
     EmptyAttribute(String),
     #[error("attribute name `{0}` has characters other than letters, digits, `-` and `_`")]
     BadAttribute(String),
-    #[error("unknown filter `{0}` (known: lower, upper, trim, first:N)")]
+    #[error(
+        "unknown filter `{0}` (known: lower, upper, trim, first:N, guid, sid, base64, hex, smtp)"
+    )]
     UnknownFilter(String),
+    #[error(
+        "`{0}` reads how the attribute is stored, so it must come first in its placeholder, as in `{{objectGUID|{0}|upper}}`"
+    )]
+    DirectoryFilterNotFirst(String),
     #[error("`first` needs a positive count, as in `first:8`, found `{0}`")]
     BadCount(String),
 }
@@ -110,13 +160,12 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Attr { index, filters } => match value(*index) {
-                    Some(raw) => push_filtered(out, raw, filters),
-                    None => {
+                Part::Attr { index, filters } => {
+                    if !value(*index).is_some_and(|raw| push_filtered(out, raw, filters)) {
                         out.truncate(start);
                         return false;
                     }
-                },
+                }
             }
         }
         true
@@ -130,8 +179,65 @@ impl Template {
         })
     }
 
+    /// Each attribute use with the kind its filters ask for (an attribute may
+    /// appear more than once).
+    pub fn attribute_kinds(&self) -> impl Iterator<Item = (usize, AttrKind)> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Attr { index, filters } => Some((*index, kind_of(filters))),
+            Part::Literal(_) => None,
+        })
+    }
+
     pub fn source(&self) -> &str {
         &self.source
+    }
+}
+
+fn kind_of(filters: &[Filter]) -> AttrKind {
+    match filters.first() {
+        Some(Filter::Guid | Filter::Sid | Filter::Base64 | Filter::Hex) => AttrKind::Binary,
+        Some(Filter::Smtp) => AttrKind::PrimarySmtp,
+        _ => AttrKind::Text,
+    }
+}
+
+/// The kind of every attribute in `attributes`, from the templates that use it
+/// (`(job-file key, template)`); `Err` lists every attribute read two ways
+/// (`{objectGUID|guid}` in one field and `{objectGUID}` in another), naming
+/// the keys, since one read cannot give both bytes and text.
+pub fn attribute_kinds<'a>(
+    attributes: &[String],
+    templates: impl IntoIterator<Item = (&'a str, &'a Template)>,
+) -> Result<Vec<AttrKind>, Vec<String>> {
+    let mut kinds: Vec<Option<(AttrKind, &str)>> = vec![None; attributes.len()];
+    let mut problems = Vec::new();
+    for (key, template) in templates {
+        for (index, kind) in template.attribute_kinds() {
+            match kinds[index] {
+                None => kinds[index] = Some((kind, key)),
+                Some((k, _)) if k == kind => {}
+                Some((k, first)) => {
+                    let problem = format!(
+                        "{key}: `{}` is read with {} here but with {} in {first}; \
+                         one attribute is read one way, so use the same kind of filter in both",
+                        attributes[index],
+                        kind.filters(),
+                        k.filters()
+                    );
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(kinds
+            .into_iter()
+            .map(|k| k.map_or(AttrKind::Text, |(k, _)| k))
+            .collect())
+    } else {
+        Err(problems)
     }
 }
 
@@ -172,7 +278,16 @@ fn parse_placeholder(inner: &str, attributes: &mut Vec<String>) -> Result<Part, 
             attributes.len() - 1
         }
     };
-    let filters = pieces.map(parse_filter).collect::<Result<_, _>>()?;
+    let filters: Vec<Filter> = pieces.map(parse_filter).collect::<Result<_, _>>()?;
+    if let Some(late) = filters
+        .iter()
+        .skip(1)
+        .find(|f| kind_of(&[**f]) != AttrKind::Text)
+    {
+        return Err(TemplateError::DirectoryFilterNotFirst(
+            filter_name(*late).to_owned(),
+        ));
+    }
     Ok(Part::Attr { index, filters })
 }
 
@@ -182,6 +297,11 @@ fn parse_filter(text: &str) -> Result<Filter, TemplateError> {
         "lower" => Ok(Filter::Lower),
         "upper" => Ok(Filter::Upper),
         "trim" => Ok(Filter::Trim),
+        "guid" => Ok(Filter::Guid),
+        "sid" => Ok(Filter::Sid),
+        "base64" => Ok(Filter::Base64),
+        "hex" => Ok(Filter::Hex),
+        "smtp" => Ok(Filter::Smtp),
         _ => match text.strip_prefix("first:") {
             Some(n) => match n.trim().parse::<usize>() {
                 Ok(n) if n > 0 => Ok(Filter::First(n)),
@@ -192,42 +312,162 @@ fn parse_filter(text: &str) -> Result<Filter, TemplateError> {
     }
 }
 
-/// Appends `raw` through `filters`. A last `lower` or `upper` on ASCII text
-/// (`{mail|lower}`) changes the copy in `out` instead of making another.
-fn push_filtered(out: &mut String, raw: &str, filters: &[Filter]) {
-    let start = out.len();
-    match filters.split_last() {
-        Some((Filter::Lower, rest)) if raw.is_ascii() => {
-            out.push_str(&apply(raw, rest));
-            out[start..].make_ascii_lowercase();
-        }
-        Some((Filter::Upper, rest)) if raw.is_ascii() => {
-            out.push_str(&apply(raw, rest));
-            out[start..].make_ascii_uppercase();
-        }
-        _ => out.push_str(&apply(raw, filters)),
+fn filter_name(filter: Filter) -> &'static str {
+    match filter {
+        Filter::Lower => "lower",
+        Filter::Upper => "upper",
+        Filter::Trim => "trim",
+        Filter::First(_) => "first",
+        Filter::Guid => "guid",
+        Filter::Sid => "sid",
+        Filter::Base64 => "base64",
+        Filter::Hex => "hex",
+        Filter::Smtp => "smtp",
     }
 }
 
+/// Appends `raw` through `filters`; `false`, with `out` as it was, when a
+/// directory filter cannot read the value. A last `lower` or `upper` on ASCII
+/// text (`{mail|lower}`) changes the copy in `out` instead of making another.
+fn push_filtered(out: &mut String, raw: &str, filters: &[Filter]) -> bool {
+    let start = out.len();
+    let (value, fold) = match filters.split_last() {
+        Some((Filter::Lower, rest)) if raw.is_ascii() => (apply(raw, rest), Some(true)),
+        Some((Filter::Upper, rest)) if raw.is_ascii() => (apply(raw, rest), Some(false)),
+        _ => (apply(raw, filters), None),
+    };
+    let Some(value) = value else {
+        return false;
+    };
+    out.push_str(&value);
+    match fold {
+        Some(true) => out[start..].make_ascii_lowercase(),
+        Some(false) => out[start..].make_ascii_uppercase(),
+        None => {}
+    }
+    true
+}
+
 /// The filters in order; borrows `raw` unless a filter must change characters.
-fn apply<'a>(raw: &'a str, filters: &[Filter]) -> Cow<'a, str> {
-    filters
-        .iter()
-        .fold(Cow::Borrowed(raw), |value, filter| match *filter {
-            // ASCII text without the letters to change is already right.
-            Filter::Lower if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_uppercase()) => {
-                value
-            }
-            Filter::Upper if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_lowercase()) => {
-                value
-            }
-            Filter::Lower => Cow::Owned(value.to_lowercase()),
-            Filter::Upper => Cow::Owned(value.to_uppercase()),
-            Filter::Trim => narrow(value, str::trim),
-            Filter::First(n) => narrow(value, |s| {
-                &s[..s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)]
+/// `None` when a directory filter cannot read the value.
+fn apply<'a>(raw: &'a str, filters: &[Filter]) -> Option<Cow<'a, str>> {
+    let (value, text_filters) = match filters.split_first() {
+        Some((first, rest)) if kind_of(&[*first]) != AttrKind::Text => {
+            (Cow::Owned(directory(raw, *first)?), rest)
+        }
+        _ => (Cow::Borrowed(raw), filters),
+    };
+    Some(
+        text_filters
+            .iter()
+            .fold(value, |value, filter| match *filter {
+                // ASCII text without the letters to change is already right.
+                Filter::Lower
+                    if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_uppercase()) =>
+                {
+                    value
+                }
+                Filter::Upper
+                    if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_lowercase()) =>
+                {
+                    value
+                }
+                Filter::Lower => Cow::Owned(value.to_lowercase()),
+                Filter::Upper => Cow::Owned(value.to_uppercase()),
+                Filter::Trim => narrow(value, str::trim),
+                Filter::First(n) => narrow(value, |s| {
+                    &s[..s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)]
+                }),
+                // Only ever first (checked at parse time), handled above.
+                Filter::Guid | Filter::Sid | Filter::Base64 | Filter::Hex | Filter::Smtp => value,
             }),
+    )
+}
+
+/// A directory filter on the value as the source delivered it (hex text for
+/// the binary ones, see [`AttrKind::Binary`]).
+fn directory(raw: &str, filter: Filter) -> Option<String> {
+    use base64::Engine as _;
+    match filter {
+        Filter::Smtp => raw.strip_prefix("SMTP:").map(|a| a.trim().to_owned()),
+        Filter::Hex => decode_hex(raw).map(|_| raw.to_ascii_lowercase()),
+        Filter::Base64 => {
+            decode_hex(raw).map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+        }
+        Filter::Guid => format_guid(&decode_hex(raw)?),
+        Filter::Sid => format_sid(&decode_hex(raw)?),
+        _ => None,
+    }
+}
+
+/// Lower-case hex of `bytes`: how a source hands raw bytes to the templates.
+pub fn encode_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let digits = text.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let hi = char::from(pair[0]).to_digit(16)?;
+            let lo = char::from(pair[1]).to_digit(16)?;
+            u8::try_from(hi * 16 + lo).ok()
         })
+        .collect()
+}
+
+/// AD's string form of a 16-byte GUID: the first three groups are stored
+/// little-endian, the last two in byte order (MS-DTYP 2.3.4.2).
+fn format_guid(b: &[u8]) -> Option<String> {
+    let b: &[u8; 16] = b.try_into().ok()?;
+    Some(format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}",
+        b[3],
+        b[2],
+        b[1],
+        b[0],
+        b[5],
+        b[4],
+        b[7],
+        b[6],
+        b[8],
+        b[9],
+        encode_hex(&b[10..])
+    ))
+}
+
+/// The `S-1-5-21-...` form of a binary SID (MS-DTYP 2.4.2): revision, count of
+/// sub-authorities, a 48-bit big-endian authority, then 32-bit little-endian
+/// sub-authorities. An authority of 2^32 or more is written in hex, as Windows does.
+fn format_sid(b: &[u8]) -> Option<String> {
+    let (&revision, rest) = b.split_first()?;
+    let (&count, rest) = rest.split_first()?;
+    if rest.len() != 6 + 4 * usize::from(count) {
+        return None;
+    }
+    let authority = rest[..6]
+        .iter()
+        .fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte));
+    let mut out = if authority < 1 << 32 {
+        format!("S-{revision}-{authority}")
+    } else {
+        format!("S-{revision}-0x{authority:012X}")
+    };
+    for sub in rest[6..].chunks_exact(4) {
+        let value = u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]]);
+        out.push_str(&format!("-{value}"));
+    }
+    Some(out)
 }
 
 /// A slice of `value`, still borrowed when `value` was.
@@ -343,7 +583,114 @@ mod tests {
         );
     }
 
+    /// objectGUID of MS-DTYP's example `{6B29FC40-CA47-1067-B31D-00DD010662DA}`
+    /// as AD stores it (first three groups little-endian), in the source's hex.
+    const GUID_BYTES: &str = "40fc296b47ca6710b31d00dd010662da";
+
+    #[test]
+    fn guid_gives_ads_string_form_from_the_stored_bytes() {
+        let r = |t: &str, v: &str| render(t, &[("objectGUID", v)]);
+        assert_eq!(
+            r("{objectGUID|guid}", GUID_BYTES).as_deref(),
+            Some("6b29fc40-ca47-1067-b31d-00dd010662da")
+        );
+        assert_eq!(
+            r("{objectGUID|guid|upper}", GUID_BYTES).as_deref(),
+            Some("6B29FC40-CA47-1067-B31D-00DD010662DA")
+        );
+        // The same 16 bytes as the "ImmutableID" and as plain hex.
+        assert_eq!(
+            r("{objectGUID|base64}", GUID_BYTES).as_deref(),
+            Some("QPwpa0fKZxCzHQDdAQZi2g==")
+        );
+        assert_eq!(
+            r("{objectGUID|hex}", &GUID_BYTES.to_uppercase()).as_deref(),
+            Some(GUID_BYTES)
+        );
+        // 15 bytes are no GUID, and text that is not the source's hex is nothing.
+        assert_eq!(r("{objectGUID|guid}", &GUID_BYTES[2..]), None);
+        assert_eq!(r("x{objectGUID|guid}", "not hex at all!!"), None);
+    }
+
+    #[test]
+    fn sid_gives_the_s_1_form() {
+        let r = |v: &str| render("{objectSid|sid}", &[("objectSid", v)]);
+        // A domain's Domain Admins group: S-1-5-21-<3 domain parts>-512.
+        assert_eq!(
+            r("010500000000000515000000dcf4dc3b833d2b46828ba62800020000").as_deref(),
+            Some("S-1-5-21-1004336348-1177238915-682003330-512")
+        );
+        // Well-known SIDs: BUILTIN\Administrators and Everyone.
+        assert_eq!(
+            r("01020000000000052000000020020000").as_deref(),
+            Some("S-1-5-32-544")
+        );
+        assert_eq!(r("010100000000000100000000").as_deref(), Some("S-1-1-0"));
+        // A sub-authority count that disagrees with the length is no SID.
+        assert_eq!(r("01030000000000052000000020020000"), None);
+        assert_eq!(r(""), None);
+    }
+
+    #[test]
+    fn smtp_takes_the_primary_address_without_its_prefix() {
+        let r = |t: &str, v: &str| render(t, &[("proxyAddresses", v)]);
+        assert_eq!(
+            r("{proxyAddresses|smtp}", "SMTP:Ada@Example.com").as_deref(),
+            Some("Ada@Example.com")
+        );
+        assert_eq!(
+            r("{proxyAddresses|smtp|lower}", "SMTP:Ada@Example.com").as_deref(),
+            Some("ada@example.com")
+        );
+        // A secondary address (lower-case prefix) is not the primary one.
+        assert_eq!(r("{proxyAddresses|smtp}", "smtp:alias@example.com"), None);
+    }
+
+    #[test]
+    fn directory_filters_come_first_and_decide_the_kind() {
+        let mut a = Vec::new();
+        assert_eq!(
+            Template::parse("{objectGUID|upper|guid}", &mut a),
+            Err(TemplateError::DirectoryFilterNotFirst("guid".into()))
+        );
+        let mut attrs = Vec::new();
+        let t =
+            Template::parse("{mail}-{objectGUID|guid}-{proxyAddresses|smtp}", &mut attrs).unwrap();
+        assert_eq!(
+            t.attribute_kinds().collect::<Vec<_>>(),
+            [
+                (0, AttrKind::Text),
+                (1, AttrKind::Binary),
+                (2, AttrKind::PrimarySmtp)
+            ]
+        );
+        let other = Template::parse("{objectGUID}", &mut attrs).unwrap();
+        assert_eq!(
+            attribute_kinds(&attrs, [("mapping.A", &t)]),
+            Ok(vec![
+                AttrKind::Text,
+                AttrKind::Binary,
+                AttrKind::PrimarySmtp
+            ])
+        );
+        assert_eq!(
+            attribute_kinds(&attrs, [("mapping.A", &t), ("mapping.B", &other)]),
+            Err(vec![
+                "mapping.B: `objectguid` is read with no directory filter here but with \
+                 guid, sid, base64 or hex in mapping.A; one attribute is read one way, \
+                 so use the same kind of filter in both"
+                    .to_owned()
+            ])
+        );
+    }
+
     proptest! {
+        #[test]
+        fn hex_round_trips_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let hex = encode_hex(&bytes);
+            prop_assert_eq!(decode_hex(&hex), Some(bytes));
+        }
+
         #[test]
         fn literal_text_without_braces_renders_as_itself_in_nfc(s in "[^{}]{1,40}") {
             use unicode_normalization::UnicodeNormalization;
@@ -364,11 +711,12 @@ mod tests {
                     Filter::Upper => plain.to_uppercase(),
                     Filter::Trim => plain.trim().to_owned(),
                     Filter::First(n) => plain.chars().take(n).collect(),
+                    other => unreachable!("{other:?} is not among the picks"),
                 };
             }
-            prop_assert_eq!(apply(&s, &filters), plain.as_str());
+            prop_assert_eq!(apply(&s, &filters).unwrap(), plain.as_str());
             let mut out = String::from("x");
-            push_filtered(&mut out, &s, &filters);
+            prop_assert!(push_filtered(&mut out, &s, &filters));
             prop_assert_eq!(out, format!("x{plain}"));
         }
 

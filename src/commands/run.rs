@@ -122,7 +122,7 @@ async fn run_inner(
     // Reads honour SIGTERM/SIGINT too: a hung directory or org must not keep
     // the lock (the lock is released when this returns).
     let mut reading = cancel.clone();
-    let records = unless_interrupted(
+    let (records, source_references) = unless_interrupted(
         &mut reading,
         "reading the source",
         read_source(job, &req.only, ldap_password.as_ref()),
@@ -253,6 +253,7 @@ async fn run_inner(
             api_remaining: usage.map(|u| u.max.saturating_sub(u.used)),
             api_max: usage.map(|u| u.max),
             stopped: stopped.clone(),
+            source_references,
         },
     };
     let csv_name = match &job.source {
@@ -336,11 +337,12 @@ async fn run_inner(
     })
 }
 
+/// The records, and the LDAP continuation references skipped (for the report).
 async fn read_source(
     job: &Job,
     only: &[String],
     ldap_password: Option<&crate::job::Secret>,
-) -> Result<Vec<SourceRecord>, Error> {
+) -> Result<(Vec<SourceRecord>, Vec<String>), Error> {
     let only_attr = username_attribute(job);
     match &job.source {
         SourceConfig::Csv(cfg) => {
@@ -356,16 +358,23 @@ async fn read_source(
             })
             .await
             .map_err(|e| Error::Fatal(format!("the CSV reader failed: {e}")))?
+            .map(|records| (records, Vec::new()))
             .map_err(Error::from)
         }
         SourceConfig::Ldap(cfg) => {
+            let wanted = source::ldap::Wanted {
+                names: &job.attributes,
+                kinds: &job.attribute_kinds,
+            };
             let result = if only.is_empty() {
-                source::ldap::read_all(cfg, ldap_password, &job.attributes).await
+                source::ldap::read_all(cfg, ldap_password, wanted).await
             } else {
                 let attr = only_attr.map_or("mail", |i| job.attributes[i].as_str());
-                source::ldap::read_only(cfg, ldap_password, &job.attributes, attr, only).await
+                source::ldap::read_only(cfg, ldap_password, wanted, attr, only).await
             };
-            result.map_err(Error::from)
+            result
+                .map(|read| (read.records, read.references))
+                .map_err(Error::from)
         }
     }
 }

@@ -15,7 +15,7 @@ use super::{
     AuthConfig, CsvSource, DefaultValue, FieldSpec, Job, LdapSource, Limits, MultiValue, Safety,
     SalesforceConfig, SecretFrom, SecretRef, SourceConfig,
 };
-use crate::template::Template;
+use crate::template::{AttrKind, Template};
 
 /// User fields Salesforce requires on create (reference 4.1); each must be mapped or defaulted.
 pub const REQUIRED_FIELDS: [&str; 9] = [
@@ -315,6 +315,7 @@ impl Validator {
         let source = self.source(root);
         let salesforce = self.salesforce(root);
         let (attributes, fields) = self.fields(root);
+        let attribute_kinds = self.attribute_kinds(&attributes, &fields, source.as_ref());
         let match_keys = self.match_keys(root, &fields);
         let limits = self.limits(root);
         let safety = self.safety(root);
@@ -324,6 +325,7 @@ impl Validator {
             source: source?,
             salesforce: salesforce?,
             attributes,
+            attribute_kinds,
             fields,
             match_keys,
             limits: limits?,
@@ -661,6 +663,43 @@ impl Validator {
             }
         }
         (attributes, fields)
+    }
+
+    /// How the source reads each attribute (SPEC "Active Directory": binary
+    /// when a template uses `guid`, `sid`, `base64` or `hex` on it).
+    fn attribute_kinds(
+        &mut self,
+        attributes: &[String],
+        fields: &[FieldSpec],
+        source: Option<&SourceConfig>,
+    ) -> Vec<AttrKind> {
+        let keys: Vec<String> = fields
+            .iter()
+            .map(|f| format!("mapping.{}", f.name))
+            .collect();
+        let templates = fields
+            .iter()
+            .zip(&keys)
+            .filter_map(|(f, key)| Some((key.as_str(), f.template.as_ref()?)));
+        let kinds =
+            crate::template::attribute_kinds(attributes, templates).unwrap_or_else(|problems| {
+                for p in problems {
+                    self.problem(p);
+                }
+                vec![AttrKind::Text; attributes.len()]
+            });
+        if matches!(source, Some(SourceConfig::Csv(_))) {
+            for (attr, kind) in attributes.iter().zip(&kinds) {
+                if *kind == AttrKind::Binary {
+                    self.problem(format!(
+                        "mapping: `{attr}` is read with guid, sid, base64 or hex, which read a \
+                         directory attribute's raw bytes; a CSV source has text only (map the \
+                         exported text as it is)"
+                    ));
+                }
+            }
+        }
+        kinds
     }
 
     fn match_keys(&mut self, root: &Table, fields: &[FieldSpec]) -> Vec<String> {

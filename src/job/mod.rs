@@ -16,7 +16,7 @@ pub use load::{JobError, REQUIRED_FIELDS, load, parse};
 pub use preflight::PreflightError;
 pub use secret::{Secret, SecretError, SecretFrom, SecretRef};
 
-use crate::template::Template;
+use crate::template::{AttrKind, Template};
 
 /// A validated job. Every path in it is already absolute (resolved against the job file's folder).
 #[derive(Debug, Clone)]
@@ -29,6 +29,9 @@ pub struct Job {
     /// Source attribute names the templates use, lower-cased, in first-use order.
     /// Sources deliver each record's values in this order ([`crate::source::SourceRecord`]).
     pub attributes: Vec<String>,
+    /// How each of `attributes` is read (same order), from the filters that use
+    /// it: text, raw bytes (`guid`, `sid`, ...) or the primary `SMTP:` address.
+    pub attribute_kinds: Vec<AttrKind>,
     /// Every User field the job sends: the union of `[mapping]` and `[defaults]`.
     pub fields: Vec<FieldSpec>,
     /// `[match] keys`: User field names, tried in order.

@@ -103,6 +103,10 @@ pub struct ReportContext {
     pub api_max: Option<u64>,
     /// Why the run stopped early, when it did.
     pub stopped: Option<String>,
+    /// LDAP continuation references the read skipped (SPEC "Active
+    /// Directory"): URLs as the server gave them; absent when there were none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_references: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -28,6 +28,11 @@ pub fn render(report: &Report<'_>) -> String {
             clip(&report.context.source, WIDTH - 14)
         );
     }
+    if let [first, ..] = report.context.source_references.as_slice() {
+        let n = report.context.source_references.len();
+        let line = format!("{n} continuation reference(s) not followed: {first}");
+        let _ = writeln!(out, "  skipped:    {}", clip(&line, WIDTH - 14));
+    }
     if !report.context.salesforce.is_empty() {
         let _ = writeln!(
             out,

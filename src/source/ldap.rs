@@ -10,6 +10,14 @@
 //! after the entries stopped, and a truncated read must never pass for a whole
 //! directory. Syncing from half a directory is how sync tools create or
 //! deactivate the wrong people.
+//!
+//! Active Directory (SPEC "Active Directory"): continuation references
+//! (SearchResultReference, which AD returns for its Configuration and DNS
+//! partitions under the domain root) are not followed but counted, logged at
+//! debug and handed back in [`LdapRead::references`] for the report. When the
+//! root DSE lists the domain-scope control (1.2.840.113556.1.4.1339) every
+//! search sends it, so AD does not produce those references at all. A
+//! referral *result* (the base DN itself lives elsewhere) stays fatal.
 
 mod connect;
 mod filter;
@@ -19,30 +27,61 @@ use std::collections::HashSet;
 use std::hash::BuildHasher as _;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::controls::RawControl;
 use ldap3::{Scope, SearchEntry, SearchOptions};
 
 pub use filter::escape_filter_value;
 
 use crate::job::{LdapSource, Secret};
 use crate::source::{SourceError, SourceRecord};
+use crate::template::AttrKind;
 use connect::{Conn, describe_result, plain_error};
+
+/// LDAP_SERVER_DOMAIN_SCOPE_OID: "do not generate referrals or continuation
+/// references to other naming contexts" (MS-ADTS 3.1.1.3.4.1.3).
+pub const DOMAIN_SCOPE_OID: &str = "1.2.840.113556.1.4.1339";
+
+/// What a read gave.
+#[derive(Debug, Default)]
+pub struct LdapRead {
+    pub records: Vec<SourceRecord>,
+    /// Continuation references the server returned and sfsync did not follow
+    /// (URLs as the server wrote them, each once, in the order seen).
+    pub references: Vec<String>,
+}
+
+/// What to ask for and how to read it: the job's attribute names (lower-case,
+/// matched case-insensitively) and, in the same order, how each is read
+/// (`&[]`: all text). Records' values line up with `names`.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub names: &'a [String],
+    pub kinds: &'a [AttrKind],
+}
+
+impl<'a> Wanted<'a> {
+    /// Every attribute read as text.
+    pub fn text(names: &'a [String]) -> Self {
+        Wanted { names, kinds: &[] }
+    }
+}
 
 /// Reads every entry under `base_dn` matching the filter with paged search.
 ///
-/// Values line up with `attributes` (the job's attribute names, lower-case,
-/// matched case-insensitively); each record's origin is the entry's DN.
+/// Each record's origin is the entry's DN.
 pub async fn read_all(
     cfg: &LdapSource,
     password: Option<&Secret>,
-    attributes: &[String],
-) -> Result<Vec<SourceRecord>, SourceError> {
+    wanted: Wanted<'_>,
+) -> Result<LdapRead, SourceError> {
     let mut conn = connect::connect(cfg, password).await?;
-    let mut records = Vec::new();
-    let read = search(&mut conn, cfg, &cfg.filter, attributes, &mut records).await;
+    let mut read = LdapRead::default();
+    let result = search(&mut conn, cfg, &cfg.filter, wanted, &mut read).await;
     conn.close().await;
-    read?;
-    tracing::debug!(url = %cfg.url, base_dn = %cfg.base_dn, records = records.len(), "LDAP read complete.");
-    Ok(records)
+    result?;
+    tracing::debug!(url = %cfg.url, base_dn = %cfg.base_dn, records = read.records.len(),
+        references = read.references.len(), "LDAP read complete.");
+    Ok(read)
 }
 
 /// `--only`: one search per address, `(&<filter>(<mail_attr>=<escaped address>))`.
@@ -52,16 +91,16 @@ pub async fn read_all(
 pub async fn read_only(
     cfg: &LdapSource,
     password: Option<&Secret>,
-    attributes: &[String],
+    wanted: Wanted<'_>,
     mail_attr: &str,
     mails: &[String],
-) -> Result<Vec<SourceRecord>, SourceError> {
+) -> Result<LdapRead, SourceError> {
     let mut conn = connect::connect(cfg, password).await?;
-    let mut records = Vec::new();
+    let mut read = LdapRead::default();
     let mut result = Ok(());
     for mail in mails {
         let filter = filter::only_filter(&cfg.filter, mail_attr, mail.trim());
-        result = search(&mut conn, cfg, &filter, attributes, &mut records).await;
+        result = search(&mut conn, cfg, &filter, wanted, &mut read).await;
         if result.is_err() {
             break;
         }
@@ -69,8 +108,67 @@ pub async fn read_only(
     conn.close().await;
     result?;
     let mut seen = HashSet::new();
-    records.retain(|r| seen.insert(r.origin_text("").into_owned()));
-    Ok(records)
+    read.records
+        .retain(|r| seen.insert(r.origin_text("").into_owned()));
+    Ok(read)
+}
+
+/// Whether the root DSE lists `oid` in `supportedControl`. A server that will
+/// not say (no root DSE for this bind, an error) is taken as not supporting it.
+async fn supports_control(conn: &mut Conn, cfg: &LdapSource, oid: &str) -> bool {
+    let res = conn
+        .ldap
+        .with_timeout(connect::timeout(cfg))
+        .search("", Scope::Base, "(objectClass=*)", vec!["supportedControl"])
+        .await;
+    match res {
+        Ok(ldap3::SearchResult(entries, result)) if result.rc == 0 => {
+            entries.into_iter().any(|e| {
+                SearchEntry::construct(e)
+                    .attrs
+                    .iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("supportedControl"))
+                    .any(|(_, v)| v.iter().any(|c| c == oid))
+            })
+        }
+        _ => false,
+    }
+}
+
+/// The controls every search on this connection sends besides paging: the
+/// domain-scope control when the server supports it (asked once per connection).
+async fn search_controls(conn: &mut Conn, cfg: &LdapSource) -> Vec<RawControl> {
+    if conn.domain_scope.is_none() {
+        let yes = supports_control(conn, cfg, DOMAIN_SCOPE_OID).await;
+        tracing::debug!(url = %cfg.url, domain_scope = yes, "Read the root DSE's supportedControl.");
+        conn.domain_scope = Some(yes);
+    }
+    if conn.domain_scope == Some(true) {
+        vec![RawControl {
+            ctype: DOMAIN_SCOPE_OID.to_owned(),
+            crit: false,
+            val: None,
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The fatal message for a referral *result*: the base DN is not on this server.
+fn referral_result(cfg: &LdapSource, refs: &[String]) -> String {
+    let to = if refs.is_empty() {
+        "another server".to_owned()
+    } else {
+        refs.join(", ")
+    };
+    format!(
+        "was referred to {to}: {url} does not hold {base} itself. Point source.url at a \
+         server that holds base_dn; on Active Directory base_dn must name this domain \
+         (its root, e.g. DC=corp,DC=com, or an OU under it), and a DC of another domain \
+         in the forest, or the global catalog port (ldaps://...:3269), serves that domain",
+        url = cfg.url,
+        base = cfg.base_dn
+    )
 }
 
 /// Runs one paged subtree search and appends a record per entry.
@@ -81,11 +179,14 @@ async fn search(
     conn: &mut Conn,
     cfg: &LdapSource,
     filter: &str,
-    attributes: &[String],
-    out: &mut Vec<SourceRecord>,
+    wanted: Wanted<'_>,
+    read: &mut LdapRead,
 ) -> Result<(), SourceError> {
+    let controls = search_controls(conn, cfg).await;
+    let out = &mut read.records;
+    let attributes = wanted.names;
     // An empty attribute list means "all attributes" in LDAP; "1.1" means none.
-    let wanted: Vec<String> = if attributes.is_empty() {
+    let names: Vec<String> = if attributes.is_empty() {
         vec!["1.1".to_owned()]
     } else {
         attributes.to_vec()
@@ -103,10 +204,13 @@ async fn search(
         ))
     };
     // The timeout applies to every message of the search, so to each page.
-    let mut stream = conn
-        .ldap
+    let mut ldap = conn.ldap.clone();
+    if !controls.is_empty() {
+        ldap.with_controls(controls);
+    }
+    let mut stream = ldap
         .with_timeout(connect::timeout(cfg))
-        .streaming_search_with(adapters, &cfg.base_dn, Scope::Subtree, filter, wanted)
+        .streaming_search_with(adapters, &cfg.base_dn, Scope::Subtree, filter, names)
         .await
         .map_err(|e| fail(format!("could not start: {}", plain_error(&e, cfg))))?;
     loop {
@@ -122,6 +226,7 @@ async fn search(
                     entry.attrs,
                     &entry.bin_attrs,
                     attributes,
+                    wanted.kinds,
                     cfg.multi_value,
                 ));
             }
@@ -137,6 +242,9 @@ async fn search(
         }
     }
     let result = stream.finish().await;
+    if result.rc == 10 {
+        return Err(fail(referral_result(cfg, &result.refs)));
+    }
     if result.rc != 0 {
         return Err(fail(format!(
             "ended with {} after {} entries; the read is incomplete, so nothing was used from it",
@@ -144,14 +252,14 @@ async fn search(
             out.len() - before
         )));
     }
-    // Continuation references mean part of the subtree lives on another server
-    // that sfsync does not chase: the entries we have are not all of them.
-    if !result.refs.is_empty() {
-        return Err(fail(format!(
-            "returned referrals to {} (parts of the subtree held elsewhere); \
-             point source.url and source.base_dn at the server that holds all the people",
-            result.refs.join(", ")
-        )));
+    // Continuation references name other naming contexts (AD: Configuration,
+    // DomainDnsZones, ForestDnsZones) or subordinate servers. They are not
+    // chased: this server's entries are what the job's url and base_dn name.
+    for r in result.refs {
+        tracing::debug!(url = %cfg.url, reference = %r, "Skipped a continuation reference.");
+        if !read.references.contains(&r) {
+            read.references.push(r);
+        }
     }
     Ok(())
 }
@@ -284,6 +392,9 @@ pub async fn check(
                         cfg.url
                     )),
                 )),
+                Ok(r) if r.1.rc == 10 => {
+                    lines.push((base_line, Err(referral_result(cfg, &r.1.refs))));
+                }
                 Ok(r) => lines.push((base_line, Err(describe_result(&r.1)))),
                 Err(e) => lines.push((base_line, Err(plain_error(&e, cfg)))),
             }
@@ -291,8 +402,9 @@ pub async fn check(
         _ => lines.push((base_line, not_checked("no bound connection"))),
     }
 
-    // 5. The filter finds someone: a size-limited search, so a big directory
-    //    is not read just to count it.
+    // 5. The filter finds someone: a real search with the job's base, filter
+    //    and controls (paging, AD's domain scope), one entry long, so
+    //    referrals and missing rights show here and not first in `plan`.
     let filter_line = format!("filter {} matches at least one entry", cfg.filter);
     // "1.1": no attributes, when the caller has none to check.
     let wanted = match attributes {
@@ -300,61 +412,35 @@ pub async fn check(
         some => some.to_vec(),
     };
     match conn.as_mut() {
-        Some(c) if base_ok => {
-            let res = c
-                .ldap
-                .with_timeout(connect::timeout(cfg))
-                .with_search_options(SearchOptions::new().sizelimit(1))
-                .search(&cfg.base_dn, Scope::Subtree, &cfg.filter, wanted)
-                .await;
-            match res {
-                // 4 = sizeLimitExceeded: more than the one entry asked for.
-                Ok(r) if (r.1.rc == 0 || r.1.rc == 4) && !r.0.is_empty() => {
-                    let entry = SearchEntry::construct(r.0.into_iter().next().expect("one entry"));
-                    lines.push((filter_line, Ok(format!("e.g. {}", entry.dn))));
-                    let has = |a: &String| {
-                        entry
-                            .attrs
-                            .keys()
-                            .chain(entry.bin_attrs.keys())
-                            .any(|k| k.eq_ignore_ascii_case(a))
-                    };
-                    let absent: Vec<&str> = attributes
-                        .iter()
-                        .filter(|a| !has(a))
-                        .map(String::as_str)
-                        .collect();
-                    let res = if absent.is_empty() {
-                        Ok(format!(
-                            "{} has every attribute the mapping reads",
-                            entry.dn
-                        ))
-                    } else {
-                        Err(format!(
-                            "{} has no {}: a typo in a template, or an attribute the bind DN may not read",
-                            entry.dn,
-                            absent
-                                .iter()
-                                .map(|a| format!("{{{a}}}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ))
-                    };
-                    if !attributes.is_empty() {
-                        lines.push(("sample attributes".to_owned(), res));
-                    }
+        Some(c) if base_ok => match one_entry(c, cfg, wanted).await {
+            Ok((Some(entry), refs)) => {
+                let line = if refs.is_empty() {
+                    format!("e.g. {}", entry.dn)
+                } else {
+                    format!(
+                        "e.g. {}; {} continuation reference(s) will be skipped: {}",
+                        entry.dn,
+                        refs.len(),
+                        refs.join(", ")
+                    )
+                };
+                lines.push((filter_line, Ok(line)));
+                if !attributes.is_empty() {
+                    lines.push((
+                        "sample attributes".to_owned(),
+                        sample_attributes(&entry, attributes),
+                    ));
                 }
-                Ok(r) if r.1.rc == 0 => lines.push((
-                    filter_line,
-                    Err(format!(
-                        "no entry under {} matches; check source.filter and source.base_dn",
-                        cfg.base_dn
-                    )),
-                )),
-                Ok(r) => lines.push((filter_line, Err(describe_result(&r.1)))),
-                Err(e) => lines.push((filter_line, Err(plain_error(&e, cfg)))),
             }
-        }
+            Ok((None, _)) => lines.push((
+                filter_line,
+                Err(format!(
+                    "no entry under {} matches; check source.filter and source.base_dn",
+                    cfg.base_dn
+                )),
+            )),
+            Err(e) => lines.push((filter_line, Err(e))),
+        },
         _ => lines.push((filter_line, not_checked("base DN not confirmed"))),
     }
 
@@ -362,6 +448,83 @@ pub async fn check(
         c.close().await;
     }
     lines
+}
+
+/// One page of one entry, as the read would ask for it: the first entry's DN
+/// and the continuation references the server returned with it.
+async fn one_entry(
+    conn: &mut Conn,
+    cfg: &LdapSource,
+    wanted: Vec<String>,
+) -> Result<(Option<SearchEntry>, Vec<String>), String> {
+    let mut controls = search_controls(conn, cfg).await;
+    controls.push(
+        ldap3::controls::PagedResults {
+            size: 1,
+            cookie: Vec::new(),
+        }
+        .into(),
+    );
+    let res = conn
+        .ldap
+        .with_timeout(connect::timeout(cfg))
+        .with_controls(controls)
+        .with_search_options(SearchOptions::new().sizelimit(1))
+        .search(&cfg.base_dn, Scope::Subtree, &cfg.filter, wanted)
+        .await;
+    let ldap3::SearchResult(entries, result) = match res {
+        Ok(r) => r,
+        Err(e) => return Err(plain_error(&e, cfg)),
+    };
+    let mut refs = result.refs.clone();
+    let mut first = None;
+    for entry in entries {
+        if entry.is_ref() {
+            refs.extend(ldap3::parse_refs(entry.0));
+        } else if first.is_none() {
+            first = Some(SearchEntry::construct(entry));
+        }
+    }
+    match result.rc {
+        // 4 = sizeLimitExceeded: more than the one entry asked for.
+        0 | 4 => Ok((first, refs)),
+        10 => Err(referral_result(cfg, &refs)),
+        50 => Err(format!(
+            "{}: the bind DN may not search under {}; grant it read access there",
+            describe_result(&result),
+            cfg.base_dn
+        )),
+        _ => Err(describe_result(&result)),
+    }
+}
+
+/// Whether the sample `entry` carries every attribute the mapping reads
+/// (names compare case-insensitively, text or binary alike).
+fn sample_attributes(entry: &SearchEntry, attributes: &[String]) -> Result<String, String> {
+    let has = |a: &String| {
+        entry
+            .attrs
+            .keys()
+            .chain(entry.bin_attrs.keys())
+            .any(|k| k.eq_ignore_ascii_case(a))
+    };
+    let absent: Vec<String> = attributes
+        .iter()
+        .filter(|a| !has(a))
+        .map(|a| format!("{{{a}}}"))
+        .collect();
+    if absent.is_empty() {
+        Ok(format!(
+            "{} has every attribute the mapping reads",
+            entry.dn
+        ))
+    } else {
+        Err(format!(
+            "{} has no {}: a typo in a template, or an attribute the bind DN may not read",
+            entry.dn,
+            absent.join(", ")
+        ))
+    }
 }
 
 /// Opens and closes a TCP connection to the URL's host and port.

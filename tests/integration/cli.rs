@@ -131,6 +131,35 @@ fn plain_http_salesforce_is_refused_off_loopback() {
 }
 
 #[test]
+fn directory_filters_on_a_csv_or_read_two_ways_are_job_errors() {
+    // A CSV has no raw bytes to read,
+    let (code, stderr) = plan_with_job(&GOOD.replace("{uid}", "{objectGUID|guid}"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "mapping: `objectguid` is read with guid, sid, base64 or hex, which read a \
+             directory attribute's raw bytes; a CSV source has text only"
+        ),
+        "{stderr}"
+    );
+    // one attribute cannot be read as bytes and as text,
+    let (code, stderr) =
+        plan_with_job(&GOOD.replace("Alias = \"{sn|first:8}\"", "Alias = \"{uid|hex}\""));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("`uid` is read with") && stderr.contains("one attribute is read one way"),
+        "{stderr}"
+    );
+    // and a directory filter goes first.
+    let (code, stderr) = plan_with_job(&GOOD.replace("{uid}", "{uid|lower|smtp}"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("`smtp` reads how the attribute is stored, so it must come first"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn every_example_job_in_jobs_is_valid() {
     let mut seen = 0;
     for entry in std::fs::read_dir(repo().join("jobs")).unwrap() {
@@ -140,7 +169,10 @@ fn every_example_job_in_jobs_is_valid() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 3, "demo, nightly-ldap and initial-migration-csv");
+    assert_eq!(
+        seen, 4,
+        "demo, nightly-ldap, nightly-ad and initial-migration-csv"
+    );
 }
 
 #[test]

@@ -259,3 +259,76 @@ fn the_demo_runs_from_a_fresh_checkout_and_explains_itself() {
     assert_eq!(report["summary"]["created"], 27);
     assert!(dir.path().join("sfsync-demo/report.html").is_file());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skipped_continuation_reference_is_named_in_the_report() {
+    // Given the sample directory with part of ou=people referred to another server,
+    let slapd = tokio::task::spawn_blocking(|| {
+        Slapd::start_with(crate::support::slapd::Options {
+            extra_ldif: crate::ldap::REFERRAL_LDIF.to_owned(),
+            ..Default::default()
+        })
+    })
+    .await
+    .unwrap();
+    let emu = Emu::start(sample_org()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = nightly_ldap_job(dir.path(), &slapd, &emu.base_url);
+    let report = dir.path().join("plan.json");
+    let table = dir.path().join("plan.txt");
+
+    // when the shipped job plans, as JSON and as the table,
+    let mut outs = Vec::new();
+    for (path, format) in [(&report, "json"), (&table, "table")] {
+        let args = vec![
+            "plan".to_owned(),
+            "--job".to_owned(),
+            job.display().to_string(),
+            "--report".to_owned(),
+            path.display().to_string(),
+            "--format".to_owned(),
+            format.to_owned(),
+        ];
+        let out = tokio::task::spawn_blocking(move || {
+            assert_cmd::Command::cargo_bin("sfsync")
+                .unwrap()
+                .args(args)
+                .envs(SECRETS)
+                .env("SFSYNC_TEST_LDAP_PASSWORD", "sfsync-sample-password")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        outs.push(out);
+    }
+
+    // then the run goes on with the 50 people this server holds (exit 3:
+    // the samples' people that need a person), and the report names the
+    // reference it did not follow.
+    for out in &outs {
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let json = read_json(&report);
+    assert_eq!(json["summary"]["source_records"], 50);
+    let refs = json["context"]["source_references"].as_array().unwrap();
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    assert!(
+        refs[0]
+            .as_str()
+            .unwrap()
+            .starts_with("ldap://ldap2.example.com/ou=elsewhere,ou=people,dc=example,dc=com"),
+        "{refs:?}"
+    );
+    let table = std::fs::read_to_string(&table).unwrap();
+    assert!(
+        table.contains("skipped:    1 continuation reference(s) not followed: ldap://"),
+        "{table}"
+    );
+    emu.stop().await;
+}

@@ -32,7 +32,13 @@ fn dn(r: &SourceRecord) -> &str {
 }
 
 async fn read(source: &LdapSource) -> Result<Vec<SourceRecord>, SourceError> {
-    ldap::read_all(source, Some(&Slapd::password()), &attributes()).await
+    ldap::read_all(
+        source,
+        Some(&Slapd::password()),
+        ldap::Wanted::text(&attributes()),
+    )
+    .await
+    .map(|read| read.records)
 }
 
 fn by_uid(records: &[SourceRecord]) -> BTreeMap<String, &SourceRecord> {
@@ -252,12 +258,48 @@ async fn a_server_certificate_from_an_untrusted_ca_is_refused() {
 }
 
 #[tokio::test]
+async fn a_certificate_without_subject_alt_name_is_named_not_the_ca_file() {
+    // Given a server whose certificate, signed by the right CA, names its
+    // address only in the CN,
+    let server = Slapd::start_with(Options {
+        cn_only_certificate: true,
+        ..Options::default()
+    });
+    let mut ldaps = server.source();
+    ldaps.url = server.ldaps_url();
+    ldaps.ca_file = Some(server.ca_file.clone());
+    let mut starttls = server.source();
+    starttls.starttls = true;
+    starttls.ca_file = Some(server.ca_file.clone());
+
+    for source in [ldaps, starttls] {
+        // when sfsync connects, the error says what is wrong with the
+        // certificate and does not send the operator after source.ca_file.
+        let msg = fatal(read(&source).await);
+        assert!(
+            msg.contains("the server's certificate has no subjectAltName"),
+            "{msg}"
+        );
+        assert!(!msg.contains("is source.ca_file the CA"), "{msg}");
+        assert!(msg.contains(&source.url), "{msg}");
+        // `check` says the same on its TLS line.
+        let lines = ldap::check(&source, Some(&Slapd::password()), &[]).await;
+        let tls = lines[1].1.as_ref().unwrap_err();
+        assert!(tls.contains("has no subjectAltName"), "{lines:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_fatal_and_names_the_bind_dn_not_the_password() {
     let server = Slapd::start();
     let wrong = "Wr0ng-but-distinctive-pw";
-    let err = ldap::read_all(&server.source(), Some(&Secret::new(wrong)), &attributes())
-        .await
-        .unwrap_err();
+    let err = ldap::read_all(
+        &server.source(),
+        Some(&Secret::new(wrong)),
+        ldap::Wanted::text(&attributes()),
+    )
+    .await
+    .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains(SERVICE_DN), "{msg}");
     assert!(msg.contains("invalidCredentials (49)"), "{msg}");
@@ -317,6 +359,66 @@ async fn a_missing_base_dn_or_a_bad_filter_is_fatal() {
     assert!(msg.contains("not a valid LDAP filter"), "{msg}");
 }
 
+/// A `referral` entry under `ou=people`: slapd answers a subtree search above
+/// it with a continuation reference (SearchResultReference), and a search based
+/// on it with a referral result, as AD does for its other partitions.
+pub const REFERRAL_LDIF: &str = "dn: ou=elsewhere,ou=people,dc=example,dc=com\n\
+    objectClass: referral\nobjectClass: extensibleObject\nou: elsewhere\n\
+    ref: ldap://ldap2.example.com/ou=elsewhere,ou=people,dc=example,dc=com\n\n";
+
+#[tokio::test]
+async fn a_continuation_reference_is_skipped_and_counted() {
+    // Given the sample directory with part of ou=people referred elsewhere,
+    let server = Slapd::start_with(Options {
+        extra_ldif: REFERRAL_LDIF.to_owned(),
+        ..Options::default()
+    });
+    let source = server.source();
+
+    // when the whole subtree is read,
+    let read = ldap::read_all(
+        &source,
+        Some(&Slapd::password()),
+        ldap::Wanted::text(&attributes()),
+    )
+    .await
+    .unwrap();
+
+    // then every person this server holds arrives, and the reference is
+    // handed back once, not followed and not fatal.
+    assert_eq!(read.records.len(), 50);
+    assert_eq!(read.references.len(), 1, "{:?}", read.references);
+    assert!(
+        read.references[0]
+            .starts_with("ldap://ldap2.example.com/ou=elsewhere,ou=people,dc=example,dc=com"),
+        "{:?}",
+        read.references
+    );
+
+    // `check` (one entry long) passes the job that the read now handles.
+    let lines = ldap::check(&source, Some(&Slapd::password()), &[]).await;
+    assert!(lines.iter().all(|(_, r)| r.is_ok()), "{lines:?}");
+
+    // A referral *result* (the base DN itself lives elsewhere) stays fatal.
+    let mut moved = server.source();
+    moved.base_dn = "ou=elsewhere,ou=people,dc=example,dc=com".into();
+    let msg = fatal(read_records(&moved).await);
+    assert!(
+        msg.contains("was referred to ldap://ldap2.example.com/")
+            && msg.contains("does not hold ou=elsewhere,ou=people,dc=example,dc=com itself"),
+        "{msg}"
+    );
+    let lines = ldap::check(&moved, Some(&Slapd::password()), &[]).await;
+    assert!(
+        lines[3].1.as_ref().unwrap_err().contains("was referred to"),
+        "{lines:?}"
+    );
+}
+
+async fn read_records(source: &LdapSource) -> Result<Vec<SourceRecord>, SourceError> {
+    read(source).await
+}
+
 #[tokio::test]
 async fn only_searches_each_address_escaped_within_the_job_filter() {
     // Given a person whose address holds filter metacharacters,
@@ -334,12 +436,13 @@ async fn only_searches_each_address_escaped_within_the_job_filter() {
             let records = ldap::read_only(
                 &source,
                 Some(&Slapd::password()),
-                &attributes(),
+                ldap::Wanted::text(&attributes()),
                 "mail",
                 &mails,
             )
             .await
-            .unwrap();
+            .unwrap()
+            .records;
             let mut uids: Vec<String> = records
                 .iter()
                 .map(|r| r.value(UID).unwrap().to_owned())
@@ -517,9 +620,14 @@ LanguageLocaleKey = "en_US"
     let mut names = job.attributes.clone();
     names.sort();
     assert_eq!(names, ["givenname", "mail", "sn", "uid"]);
-    let records = ldap::read_all(source, Some(&password), &job.attributes)
+    let wanted = ldap::Wanted {
+        names: &job.attributes,
+        kinds: &job.attribute_kinds,
+    };
+    let records = ldap::read_all(source, Some(&password), wanted)
         .await
-        .unwrap();
+        .unwrap()
+        .records;
 
     // then it is the sample company, paged in pages of 20, values in the job's order.
     assert_eq!(records.len(), 50);

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod ad;
 mod cli;
 mod clients;
 mod e2e;

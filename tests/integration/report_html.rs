@@ -141,6 +141,7 @@ fn report_of(users: Vec<ReportUser<'static>>, unchanged: u64) -> Report<'static>
             api_remaining: Some(14_873),
             api_max: Some(15_000),
             stopped: None,
+            ..ReportContext::default()
         },
         list_all: false,
     }

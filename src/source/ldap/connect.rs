@@ -17,6 +17,8 @@ use crate::source::SourceError;
 pub(super) struct Conn {
     pub ldap: Ldap,
     driver: tokio::task::JoinHandle<()>,
+    /// Whether the root DSE lists the domain-scope control; `None` until asked.
+    pub domain_scope: Option<bool>,
 }
 
 impl Drop for Conn {
@@ -119,7 +121,11 @@ pub(super) async fn open(cfg: &LdapSource) -> Result<Conn, SourceError> {
             tracing::debug!(%url, error = %e, "LDAP connection ended with an error.");
         }
     });
-    Ok(Conn { ldap, driver })
+    Ok(Conn {
+        ldap,
+        driver,
+        domain_scope: None,
+    })
 }
 
 /// Binds as `bind_dn` with the password, or anonymously when the job names no DN.
@@ -148,8 +154,9 @@ pub(super) async fn bind(
     match result {
         Ok(res) if res.rc == 0 => Ok(()),
         Ok(res) => Err(SourceError::Fatal(format!(
-            "LDAP server {} refused the bind as {who}: {}",
+            "LDAP server {} refused the bind as {who}: {}{}",
             cfg.url,
+            ad_bind_reason(&res.text).map_or_else(String::new, |r| format!("{r}; ")),
             describe_result(&res)
         ))),
         Err(e) => Err(SourceError::Fatal(format!(
@@ -202,6 +209,16 @@ pub(super) fn plain_error(e: &LdapError, cfg: &LdapSource) -> String {
         LdapError::Io { source } => source.to_string(),
         other => other.to_string(),
     };
+    // rustls' words for a certificate that names its host only in the CN
+    // (Samba's self-made one, hand-made DC certificates): the CA may be right.
+    if text.contains("not valid for any names") {
+        return format!(
+            "TLS certificate not accepted: {text} (the server's certificate has no \
+             subjectAltName, so it is valid for no host name or address; a host name only \
+             in its CN no longer counts. Give the server a certificate whose subjectAltName \
+             holds the name or address in source.url)"
+        );
+    }
     if text.to_ascii_lowercase().contains("certificate") {
         let hint = if cfg.ca_file.is_some() {
             "is source.ca_file the CA that signed the server's certificate?"
@@ -212,6 +229,32 @@ pub(super) fn plain_error(e: &LdapError, cfg: &LdapSource) -> String {
     } else {
         text
     }
+}
+
+/// Active Directory's reason for a refused bind, from the `data NNN` sub-code
+/// in its message (`80090308: LdapErr: DSID-0C09..., comment:
+/// AcceptSecurityContext error, data 52e, v4563`), in plain words (SPEC
+/// "Active Directory"; codes as listed in MS-ADTS / Win32 error codes).
+/// `None` for other servers' messages and unknown codes.
+pub(super) fn ad_bind_reason(text: &str) -> Option<&'static str> {
+    let rest = &text[text.find("data ")? + 5..];
+    let code: String = rest
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    Some(match code.as_str() {
+        "52e" => "wrong password (or no such user) (AD data 52e)",
+        "525" => "no such user (AD data 525)",
+        "530" => "the account may not log on at this time of day (AD data 530)",
+        "531" => "the account may not log on from this computer (AD data 531)",
+        "532" => "the account's password has expired (AD data 532)",
+        "533" => "the account is disabled (AD data 533)",
+        "701" => "the account has expired (AD data 701)",
+        "773" => "the account's password must be changed before it can bind (AD data 773)",
+        "775" => "the account is locked out (AD data 775)",
+        _ => return None,
+    })
 }
 
 /// `sizeLimitExceeded (4): <server text>`.
@@ -253,5 +296,41 @@ pub(super) fn result_code_name(rc: u32) -> &'static str {
         80 => "other",
         88 => "userCanceled",
         _ => "unknown result code",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ad_sub_codes_become_reasons() {
+        let ad = |code: &str| {
+            format!(
+                "80090308: LdapErr: DSID-0C0903A9, comment: AcceptSecurityContext error, data {code}, v1db1"
+            )
+        };
+        assert_eq!(
+            ad_bind_reason(&ad("52e")),
+            Some("wrong password (or no such user) (AD data 52e)")
+        );
+        assert_eq!(
+            ad_bind_reason(&ad("533")),
+            Some("the account is disabled (AD data 533)")
+        );
+        assert_eq!(
+            ad_bind_reason(&ad("773")),
+            Some("the account's password must be changed before it can bind (AD data 773)")
+        );
+        assert_eq!(
+            ad_bind_reason(&ad("775")),
+            Some("the account is locked out (AD data 775)")
+        );
+        for code in ["525", "530", "531", "532", "701"] {
+            assert!(ad_bind_reason(&ad(code)).is_some(), "{code}");
+        }
+        assert_eq!(ad_bind_reason(&ad("999")), None, "unknown code");
+        assert_eq!(ad_bind_reason("Invalid credentials"), None, "slapd");
+        assert_eq!(ad_bind_reason(""), None);
     }
 }

@@ -43,6 +43,9 @@ pub struct Options {
     /// `limits dn.exact=<service account> size.prtotal=unlimited`; false keeps
     /// slapd's default limit of 500 entries for it, paged or not.
     pub unlimited_service_account: bool,
+    /// Give the server a certificate that names 127.0.0.1 only in its CN, with
+    /// no subjectAltName (as Samba's self-made one and some hand-made DC certificates).
+    pub cn_only_certificate: bool,
 }
 
 impl Default for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
             samples: true,
             extra_ldif: String::new(),
             unlimited_service_account: true,
+            cn_only_certificate: false,
         }
     }
 }
@@ -80,7 +84,7 @@ impl Slapd {
             .tempdir()
             .expect("temp dir for slapd");
         let root = dir.path().to_path_buf();
-        make_certificates(&root);
+        make_certificates(&root, !options.cn_only_certificate);
         std::fs::create_dir(root.join("db")).expect("db dir");
         let conf = root.join("slapd.conf");
         std::fs::write(&conf, slapd_conf(&root, options.unlimited_service_account))
@@ -276,7 +280,7 @@ fn slapd_conf(root: &Path, unlimited_service_account: bool) -> String {
     )
 }
 
-fn make_certificates(root: &Path) {
+fn make_certificates(root: &Path, san: bool) {
     let openssl = tool("openssl");
     let run = |args: &[&str]| {
         let out = Command::new(&openssl)
@@ -310,12 +314,14 @@ fn make_certificates(root: &Path) {
         args.extend(["-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subj]);
         run(&args);
     }
-    std::fs::write(
-        root.join("server.ext"),
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-         extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
-    )
-    .expect("write server.ext");
+    let ext = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+               extendedKeyUsage=serverAuth\n";
+    let ext = if san {
+        format!("{ext}subjectAltName=IP:127.0.0.1\n")
+    } else {
+        ext.to_owned()
+    };
+    std::fs::write(root.join("server.ext"), ext).expect("write server.ext");
     let mut args = vec!["req"];
     args.extend(ec);
     args.extend([
