@@ -4,10 +4,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::retry::RecordVerdict;
-use super::{CreateResult, StopReason};
+use super::CreateResult;
 use crate::report::Outcome;
 use crate::salesforce::ApiUsage;
+use crate::salesforce::retry::RecordVerdict;
+use crate::salesforce::retry::StopReason;
 
 /// The most records one sObject Collections call takes.
 pub const MAX_BATCH: usize = 200;

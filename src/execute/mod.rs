@@ -2,9 +2,10 @@
 //! retried, with lost answers recovered instead of resent.
 //!
 //! - [`batch`]: the ledger (what goes next, what each verdict does) and the budget check; pure.
-//! - [`retry`]: the classifier and backoff; pure.
 //! - [`recover`]: lost answers: look the usernames up, resend only the absent.
-//! - [`pace`]: the shared rate limiter and in-flight cap (used by every client call).
+//!
+//! Retry classification and pacing are transport policy and live below, in
+//! [`crate::salesforce::retry`] and [`crate::salesforce::pace`].
 //! - [`progress`]: a bar on a terminal, INFO lines otherwise.
 //!
 //! [`create_users`] keeps up to `concurrency` batch calls in flight. Each batch
@@ -12,13 +13,10 @@
 //! back to the one coordinating loop, which alone touches the ledger.
 
 pub mod batch;
-pub mod pace;
 pub mod progress;
 pub mod recover;
-pub mod retry;
 
 use std::cell::Cell;
-use std::fmt;
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
@@ -29,9 +27,10 @@ use tracing::{debug, warn};
 
 use crate::report::Outcome;
 use crate::salesforce::Client;
+pub use crate::salesforce::retry::StopReason;
+use crate::salesforce::retry::{self, CallVerdict, backoff, classify_call, classify_record};
 use batch::{ItemFate, Ledger, budget_stop, profile_key};
 use progress::{Progress, Tally};
-use retry::{CallVerdict, backoff, classify_call, classify_record};
 
 /// One user to create.
 #[derive(Debug, Clone)]
@@ -98,35 +97,6 @@ pub struct ExecuteOptions {
 pub struct ExecuteOutcome {
     pub results: Vec<CreateResult>,
     pub stopped: Option<StopReason>,
-}
-
-/// Why a run stopped before every item was sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopReason {
-    /// Salesforce refused further calls today (403 REQUEST_LIMIT_EXCEEDED, or no calls left).
-    DailyLimit,
-    /// The org's remaining daily calls reached the job's `api_reserve`.
-    ApiReserve { remaining: u64 },
-    /// Ctrl-C / SIGTERM.
-    Interrupted,
-    /// Anything else that makes going on pointless (auth refused, unreachable, a bad request).
-    Fatal(String),
-}
-
-impl fmt::Display for StopReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StopReason::DailyLimit => {
-                f.write_str("Stopped: the org's daily API request limit is reached.")
-            }
-            StopReason::ApiReserve { remaining } => write!(
-                f,
-                "Stopped: the org has {remaining} daily API calls left, at the job's api_reserve."
-            ),
-            StopReason::Interrupted => f.write_str("Stopped: the run was interrupted."),
-            StopReason::Fatal(why) => write!(f, "Stopped: {why}"),
-        }
-    }
 }
 
 /// What one batch task hands back to the coordinator.

@@ -19,12 +19,12 @@ use url::form_urlencoded;
 use super::auth::Credentials;
 use super::error::{display_url, transport};
 use super::limits::{ApiUsage, parse_limit_info};
+use super::pace::Pacer;
+use super::retry::{CallVerdict, backoff, classify_call, parse_retry_after};
 use super::wire::{
     ApiErrorItem, CollectionRequest, LimitsAnswer, QueryPage, RecordResult, TokenAnswer, TokenError,
 };
 use super::{SfError, SfUser, soql};
-use crate::execute::pace::Pacer;
-use crate::execute::retry::{CallVerdict, backoff, classify_call, parse_retry_after};
 use crate::job::{Limits, SalesforceConfig, Secret};
 
 /// Page size asked of SOQL reads (the maximum Salesforce allows).
@@ -444,7 +444,7 @@ impl Client {
         body: Option<Vec<u8>>,
         query_options: bool,
         session: &Session,
-        admission: crate::execute::pace::Admission,
+        admission: super::pace::Admission,
     ) -> Result<Answer, SfError> {
         let url = format!("{}{}", session.instance_url, path);
         let timeout = self.inner.opts.timeout;
