@@ -36,7 +36,7 @@ pub enum ItemFate {
     Resend,
     /// The call never got processed (the run is stopping).
     Unsent,
-    /// The answer was lost and could not be checked: it may exist or not.
+    /// The answer was lost and could not be checked: it may be applied or not (`unknown`).
     Unknown(String),
 }
 
@@ -53,6 +53,8 @@ pub struct Ledger {
     /// Settled items per outcome, kept as items settle: progress asks after
     /// every batch, and counting the slots each time made a run quadratic.
     settled: [usize; Outcome::ALL.len()],
+    /// What an applied item becomes (`created`, `updated`, ...).
+    done: Outcome,
 }
 
 /// Profiles compare by the case-sensitive 15-character Id (18-character Ids add a checksum).
@@ -73,7 +75,14 @@ impl Ledger {
             batch_size: batch_size.clamp(1, MAX_BATCH),
             max_retries,
             settled: [0; Outcome::ALL.len()],
+            done: Outcome::Created,
         }
+    }
+
+    /// The outcome an applied item settles as (default `created`).
+    pub fn done_as(mut self, done: Outcome) -> Ledger {
+        self.done = done;
+        self
     }
 
     pub fn has_pending(&self) -> bool {
@@ -117,9 +126,9 @@ impl Ledger {
     pub fn apply(&mut self, item: usize, fate: ItemFate) {
         match fate {
             ItemFate::Verdict(RecordVerdict::Created { id }) => {
-                self.settle(item, Outcome::Created, id, None, None)
+                self.settle(item, self.done, id, None, None)
             }
-            ItemFate::Recovered(id) => self.settle(item, Outcome::Created, Some(id), None, None),
+            ItemFate::Recovered(id) => self.settle(item, self.done, Some(id), None, None),
             ItemFate::Verdict(RecordVerdict::Collision { message }) => self.settle(
                 item,
                 Outcome::Collision,
@@ -135,7 +144,7 @@ impl Ledger {
                 self.retry_later(
                     item,
                     "ANSWER_LOST".into(),
-                    "the answer to every create of this user was lost".into(),
+                    "the answer to every write of this record was lost".into(),
                 );
             }
             ItemFate::Verdict(RecordVerdict::LicenseLimit { code, message }) => {
@@ -148,9 +157,14 @@ impl Ledger {
                 self.settle(item, Outcome::Failed, None, Some(code), Some(message))
             }
             ItemFate::Unsent => self.pending.push_front(item),
-            ItemFate::Unknown(message) => {
-                self.settle(item, Outcome::NotAttempted, None, None, Some(message))
-            }
+            // Sent and maybe applied: never `not_attempted` (issue 16).
+            ItemFate::Unknown(message) => self.settle(
+                item,
+                Outcome::Unknown,
+                None,
+                Some("ANSWER_LOST".into()),
+                Some(message),
+            ),
         }
     }
 

@@ -29,7 +29,10 @@ pub fn build<'a>(
     };
     let mut users = Vec::new();
     for row in rows {
-        summary.source_records += 1;
+        // A leaver is an org user: it has no source record to count.
+        if !row.outcome.is_leaver() {
+            summary.source_records += 1;
+        }
         summary.add(row.outcome);
         if report_all || row.outcome != Outcome::Unchanged {
             users.push(row);
@@ -98,6 +101,7 @@ mod tests {
             error_code: None,
             message: None,
             previous_email: None,
+            changes: None,
         }
     }
 

@@ -39,15 +39,25 @@ pub const FALLBACK_ROWS: usize = 100;
 
 /// The order sections appear in: what needs a person first, then hand work,
 /// then what went (or would go) through.
-pub const SECTION_ORDER: [Outcome; 10] = [
+pub const SECTION_ORDER: [Outcome; 20] = [
     Outcome::Collision,
     Outcome::Invalid,
     Outcome::DuplicateInSource,
     Outcome::Failed,
+    Outcome::Unknown,
     Outcome::EmailChangeSkipped,
     Outcome::NotAttempted,
+    Outcome::Leaver,
+    Outcome::Deactivate,
+    Outcome::Deactivated,
+    Outcome::Freeze,
+    Outcome::Frozen,
     Outcome::Create,
     Outcome::Created,
+    Outcome::Update,
+    Outcome::Updated,
+    Outcome::Reactivate,
+    Outcome::Reactivated,
     Outcome::Inactive,
     Outcome::Unchanged,
 ];
@@ -165,6 +175,9 @@ impl Column {
             (Column::ErrorCode, _) => "Error code",
             (Column::Message, Outcome::Collision) => "Reason",
             (Column::Message, Outcome::Invalid) => "Why (field and reason)",
+            (Column::Message, Outcome::Update | Outcome::Updated) => {
+                "Changes (Salesforce -> directory)"
+            }
             (Column::Message, _) => "Message",
         }
     }
@@ -179,10 +192,19 @@ fn columns(outcome: Outcome) -> &'static [Column] {
         Outcome::Invalid => &[Username, Email, Source, ErrorCode, Message],
         Outcome::DuplicateInSource => &[Username, Email, Source, Message],
         Outcome::EmailChangeSkipped => &[Username, PreviousEmail, Email, SalesforceId, Source],
-        Outcome::NotAttempted => &[Username, Email, Source, Message],
-        Outcome::Create | Outcome::Created | Outcome::Inactive | Outcome::Unchanged => {
-            &[Username, Email, Source, SalesforceId]
-        }
+        Outcome::NotAttempted | Outcome::Unknown => &[Username, Email, Source, Message],
+        Outcome::Update | Outcome::Updated => &[Username, SalesforceId, Source, Message],
+        Outcome::Leaver
+        | Outcome::Deactivate
+        | Outcome::Deactivated
+        | Outcome::Freeze
+        | Outcome::Frozen => &[Username, Email, SalesforceId, Message],
+        Outcome::Create
+        | Outcome::Created
+        | Outcome::Inactive
+        | Outcome::Unchanged
+        | Outcome::Reactivate
+        | Outcome::Reactivated => &[Username, Email, Source, SalesforceId],
     }
 }
 
@@ -199,6 +221,16 @@ pub(crate) fn label(outcome: Outcome) -> &'static str {
         Outcome::Collision => "Collision",
         Outcome::Failed => "Failed",
         Outcome::NotAttempted => "Not attempted",
+        Outcome::Update => "To update",
+        Outcome::Updated => "Updated",
+        Outcome::Reactivate => "To reactivate",
+        Outcome::Reactivated => "Reactivated",
+        Outcome::Leaver => "Leavers (report only)",
+        Outcome::Deactivate => "To deactivate",
+        Outcome::Deactivated => "Deactivated",
+        Outcome::Freeze => "To freeze",
+        Outcome::Frozen => "Frozen",
+        Outcome::Unknown => "Unknown (answer lost)",
     }
 }
 
@@ -239,6 +271,27 @@ fn guidance(outcome: Outcome) -> &'static str {
             "Matched a Salesforce user that is deactivated; left alone. Reactivate by hand if wanted."
         }
         Outcome::Unchanged => "Already in Salesforce and in step.",
+        Outcome::Update => {
+            "A real run would change these fields of matched users (only the fields shown)."
+        }
+        Outcome::Updated => "Fields changed in Salesforce by this run (only the fields shown).",
+        Outcome::Reactivate => "Matched deactivated users that a real run would reactivate.",
+        Outcome::Reactivated => "Deactivated users this run reactivated.",
+        Outcome::Leaver => {
+            "Active users in the job's scope that no directory record maps to. Nothing was sent \
+             (leavers.action = \"report\")."
+        }
+        Outcome::Deactivate => "Leavers a real run would deactivate.",
+        Outcome::Deactivated => "Leavers deactivated by this run.",
+        Outcome::Freeze => {
+            "Leavers a real run would freeze (they cannot log in; nothing else changes)."
+        }
+        Outcome::Frozen => "Leavers frozen by this run.",
+        Outcome::Unknown => {
+            "These writes were sent, but their answer was lost and the run stopped before it could \
+             check them: they may or may not have been applied. Run again to confirm; the next run \
+             finds what was applied and sends the rest."
+        }
     }
 }
 
@@ -252,7 +305,15 @@ fn class(outcome: Outcome) -> &'static str {
         "attention"
     } else if by_hand(outcome) {
         "by-hand"
-    } else if matches!(outcome, Outcome::Create | Outcome::Created) {
+    } else if matches!(
+        outcome,
+        Outcome::Create
+            | Outcome::Created
+            | Outcome::Update
+            | Outcome::Updated
+            | Outcome::Reactivate
+            | Outcome::Reactivated
+    ) {
         "good"
     } else {
         "plain"

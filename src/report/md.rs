@@ -183,6 +183,7 @@ mod tests {
             error_code: None,
             message: None,
             previous_email: None,
+            changes: None,
         }
     }
 

@@ -62,7 +62,7 @@ pub fn render(report: &Report<'_>) -> String {
         wrap_into(&mut out, &format!("Stopped early: {why}"), "");
     }
 
-    let sections: [(&str, &[Outcome]); 3] = [
+    let sections: [(&str, &[Outcome]); 7] = [
         (
             "Needs a person",
             &[
@@ -79,6 +79,28 @@ pub fn render(report: &Report<'_>) -> String {
         (
             "Not attempted (run again to finish)",
             &[Outcome::NotAttempted],
+        ),
+        (
+            "Unknown: sent, answer lost (run again to confirm)",
+            &[Outcome::Unknown],
+        ),
+        (
+            "Updates (Salesforce -> directory)",
+            &[Outcome::Update, Outcome::Updated],
+        ),
+        (
+            "Reactivations",
+            &[Outcome::Reactivate, Outcome::Reactivated],
+        ),
+        (
+            "Leavers",
+            &[
+                Outcome::Leaver,
+                Outcome::Deactivate,
+                Outcome::Deactivated,
+                Outcome::Freeze,
+                Outcome::Frozen,
+            ],
         ),
     ];
     for (title, outcomes) in sections {

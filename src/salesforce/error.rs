@@ -46,6 +46,12 @@ pub enum SfError {
     /// Local set-up problems found before or instead of a call (bad key file, bad field name).
     #[error("{0}")]
     Setup(String),
+    /// Not sent: one more call would cross the job's `api_reserve` (every
+    /// call, read or write, is counted before it is made).
+    #[error(
+        "not sent: the org has {remaining} daily API calls left, at the job's api_reserve of {reserve}"
+    )]
+    Budget { remaining: u64, reserve: u64 },
 }
 
 fn code_suffix(code: &str) -> String {

@@ -60,6 +60,16 @@ pub enum CallVerdict {
 /// Classifies a failed call. Successful answers never reach here: their
 /// per-record results go through [`classify_record`].
 pub fn classify_call(err: &SfError) -> CallVerdict {
+    if let SfError::Budget { remaining, reserve } = err {
+        // With no reserve, running short is the daily limit itself arriving.
+        return CallVerdict::Stop(if *reserve == 0 {
+            StopReason::DailyLimit
+        } else {
+            StopReason::ApiReserve {
+                remaining: *remaining,
+            }
+        });
+    }
     if err.is_invalid_session() {
         CallVerdict::Reauth
     } else if err.is_daily_limit() {

@@ -26,6 +26,7 @@ fn user(outcome: Outcome, username: &str, source: &str) -> ReportUser<'static> {
         error_code: None,
         message: None,
         previous_email: None,
+        changes: None,
     }
 }
 
