@@ -62,6 +62,16 @@ pub const SECTION_ORDER: [Outcome; 20] = [
     Outcome::Unchanged,
 ];
 
+/// The outcomes a summary lists: SPEC's core ones always, the lifecycle
+/// ones (and `unknown`) only when they happened, so the report of a job
+/// without `[update]` or `[leavers]` reads as before.
+pub(crate) fn summary_outcomes(summary: &super::Summary) -> Vec<Outcome> {
+    SECTION_ORDER
+        .into_iter()
+        .filter(|&o| (o as usize) < Outcome::Update as usize || summary.count(o) > 0)
+        .collect()
+}
+
 /// The error code Salesforce gives for a username held in another org.
 const DUPLICATE_USERNAME: &str = "DUPLICATE_USERNAME";
 
@@ -494,7 +504,7 @@ fn write_summary(
     }
 
     out.write_all(b"<div class=\"summary-grid\">\n<table class=\"counts\">\n<thead><tr><th scope=\"col\">Outcome</th><th scope=\"col\" class=\"n\">Records</th></tr></thead>\n<tbody>\n")?;
-    for outcome in SECTION_ORDER {
+    for outcome in summary_outcomes(summary) {
         let count = summary.count(outcome);
         let listed = sections.listed(outcome);
         let name = if listed > 0 {
@@ -553,19 +563,20 @@ fn write_chart(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     const LABEL_W: u64 = 170;
     const BAR_W: u64 = 260;
     const ROW_H: u64 = 24;
-    let max = SECTION_ORDER
+    let shown = summary_outcomes(&report.summary);
+    let max = shown
         .iter()
         .map(|&o| report.summary.count(o))
         .max()
         .unwrap_or(0)
         .max(1);
-    let height = ROW_H * SECTION_ORDER.len() as u64 + 8;
+    let height = ROW_H * shown.len() as u64 + 8;
     writeln!(
         out,
         "<svg class=\"chart\" role=\"img\" aria-labelledby=\"chart-title\" viewBox=\"0 0 {w} {height}\" width=\"{w}\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\n<title id=\"chart-title\">Records per outcome</title>",
         w = LABEL_W + BAR_W + 70,
     )?;
-    for (i, outcome) in SECTION_ORDER.iter().enumerate() {
+    for (i, outcome) in shown.iter().enumerate() {
         let count = report.summary.count(*outcome);
         let y = 4 + ROW_H * i as u64;
         // A non-zero count always shows a sliver, so three collisions beside

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use super::html::{SECTION_ORDER, Sections, api_left, by_hand, duration, label, thousands};
+use super::html::{Sections, api_left, by_hand, duration, label, thousands};
 use super::{Outcome, Report, ReportUser};
 
 /// Records listed in the "needs attention" table before "and N more".
@@ -70,7 +70,7 @@ pub fn render(report: &Report<'_>) -> String {
     }
 
     md.push_str("| Outcome | Records |\n|---|---:|\n");
-    for outcome in SECTION_ORDER {
+    for outcome in super::html::summary_outcomes(&report.summary) {
         let count = thousands(report.summary.count(outcome));
         if outcome.needs_person() && report.summary.count(outcome) > 0 {
             let _ = writeln!(
