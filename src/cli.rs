@@ -201,10 +201,17 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "URL")]
     pub jwt_audience: Vec<String>,
 
-    /// Active users each profile's license allows (past it: LICENSE_LIMIT_EXCEEDED).
-    /// A `Licenses` column in --profiles overrides it per profile. Default: unlimited.
-    #[arg(long, value_name = "N")]
+    /// Active users each license allows, counted per profile's license on create and on
+    /// reactivation (past it: LICENSE_LIMIT_EXCEEDED "License Limit Exceeded"). Deactivating a
+    /// user frees one. A `Licenses` column in --profiles overrides it per profile. Default: unlimited.
+    #[arg(long = "license-limit", visible_alias = "licenses", value_name = "N")]
     pub licenses: Option<u64>,
+
+    /// Usernames, one per line, whose deactivation is refused the way Salesforce refuses the
+    /// Default Workflow User or a default lead owner: 400 FIELD_INTEGRITY_EXCEPTION
+    /// "You cannot deactivate the Default Workflow User".
+    #[arg(long, value_name = "FILE")]
+    pub undeactivatable: Option<PathBuf>,
 
     /// Tokens also expire this many seconds after they were issued (INVALID_SESSION_ID).
     #[arg(long, value_name = "N")]

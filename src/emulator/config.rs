@@ -30,7 +30,12 @@ pub struct ProfileSeed {
     /// `UserType` of users with this profile (`Standard`, `CsnOnly`, ...).
     pub user_type: String,
     /// Active users this profile's license allows; `None` = unlimited.
+    /// Profiles of one [`license`](Self::license) share one count, capped by the
+    /// smallest limit among them.
     pub licenses: Option<u64>,
+    /// The user license this profile belongs to (`Salesforce`, `Chatter Free`, ...).
+    /// Each profile belongs to exactly one license (lifecycle reference §1.1).
+    pub license: String,
 }
 
 impl ProfileSeed {
@@ -45,7 +50,23 @@ impl ProfileSeed {
             name: name.to_string(),
             user_type: user_type.to_string(),
             licenses: None,
+            license: default_license(name),
         }
+    }
+}
+
+/// The license a profile belongs to when `--profiles` does not say: Chatter
+/// Free User has `Chatter Free`, Standard User and System Administrator share
+/// `Salesforce`, and any other profile has a license of its own (named after it).
+pub fn default_license(profile_name: &str) -> String {
+    if profile_name.eq_ignore_ascii_case("Chatter Free User") {
+        "Chatter Free".into()
+    } else if profile_name.eq_ignore_ascii_case("Standard User")
+        || profile_name.eq_ignore_ascii_case("System Administrator")
+    {
+        "Salesforce".into()
+    } else {
+        profile_name.to_string()
     }
 }
 
@@ -148,6 +169,10 @@ pub struct OrgConfig {
     pub case_insensitive_usernames: bool,
     /// How long a query locator stays usable.
     pub cursor_lifetime: Duration,
+    /// Usernames whose deactivation Salesforce refuses (the user is the Default
+    /// Workflow User, a default lead or case owner, ...): `IsActive = false`
+    /// answers [`UNDEACTIVATABLE_MESSAGE`] (`--undeactivatable`).
+    pub undeactivatable: Vec<String>,
     /// Request-log entries kept (oldest dropped first).
     pub log_capacity: usize,
 }
@@ -175,6 +200,7 @@ impl Default for OrgConfig {
             case_insensitive_usernames: true,
             cursor_lifetime: Duration::from_secs(2 * 24 * 3600),
             log_capacity: 100_000,
+            undeactivatable: Vec::new(),
         }
     }
 }
@@ -199,6 +225,9 @@ impl OrgConfig {
         }
         if let Some(path) = &args.foreign_usernames {
             cfg.foreign_usernames = read_foreign_usernames(path)?;
+        }
+        if let Some(path) = &args.undeactivatable {
+            cfg.undeactivatable = read_foreign_usernames(path)?;
         }
         if let Some(path) = &args.users {
             cfg.users = read_users(path, &cfg.profiles)?;
@@ -277,7 +306,8 @@ fn csv_line(e: &csv::Error) -> u64 {
     e.position().map(|p| p.line()).unwrap_or(0)
 }
 
-/// `--profiles`: CSV with `Id,Name` and an optional `Licenses` column.
+/// `--profiles`: CSV with `Id,Name` and optional `Licenses` (a whole number)
+/// and `License` (the user license's name, see [`default_license`]) columns.
 pub fn read_profiles(path: &Path) -> Result<Vec<ProfileSeed>, Error> {
     let mut rdr = open_csv(path)?;
     let headers = rdr
@@ -291,6 +321,7 @@ pub fn read_profiles(path: &Path) -> Result<Vec<ProfileSeed>, Error> {
         return Err(read_err(path, 1, "expected a header with columns Id,Name"));
     };
     let lic_col = col("licenses");
+    let license_col = col("license");
     let mut out: Vec<ProfileSeed> = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| read_err(path, csv_line(&e), e))?;
@@ -323,6 +354,12 @@ pub fn read_profiles(path: &Path) -> Result<Vec<ProfileSeed>, Error> {
                 })?);
             }
         }
+        if let Some(c) = license_col {
+            let v = rec.get(c).unwrap_or("");
+            if !v.is_empty() {
+                p.license = v.to_string();
+            }
+        }
         out.push(p);
     }
     if out.is_empty() {
@@ -331,7 +368,13 @@ pub fn read_profiles(path: &Path) -> Result<Vec<ProfileSeed>, Error> {
     Ok(out)
 }
 
-/// `--foreign-usernames`: one per line; `#` comments and blank lines ignored.
+/// What Salesforce answers when a user it cannot deactivate is deactivated
+/// (help 000384586; lifecycle reference §2.2). The code is
+/// `FIELD_INTEGRITY_EXCEPTION`, the reference's default for an unconfirmed code.
+pub const UNDEACTIVATABLE_MESSAGE: &str = "You cannot deactivate the Default Workflow User";
+
+/// `--foreign-usernames` and `--undeactivatable`: one username per line; `#`
+/// comments and blank lines ignored.
 pub fn read_foreign_usernames(path: &Path) -> Result<Vec<String>, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;

@@ -19,10 +19,10 @@ pub enum FaultKind {
     TooManyRequests,
     /// The connection is closed before the request is processed; nothing committed.
     Dropped,
-    /// Some records of a collection create fail with `UNABLE_TO_LOCK_ROW` (200 OK);
-    /// a single create answers 500 `UNABLE_TO_LOCK_ROW`.
+    /// Some records of a collection create or update fail with `UNABLE_TO_LOCK_ROW`
+    /// (200 OK); a single create or PATCH answers 500 `UNABLE_TO_LOCK_ROW`.
     LockRow,
-    /// The creates are committed, then the connection is closed with no answer.
+    /// The writes (creates or updates) are committed, then the connection is closed with no answer.
     LostAnswer,
 }
 
@@ -108,8 +108,8 @@ fn unit(seed: u64, n: u64, stream: u64) -> f64 {
 
 impl FaultPlan {
     /// The decision for the `n`-th API request. `is_create` says whether the
-    /// request is a create (the only kind that can lose its answer or meet
-    /// per-record lock errors).
+    /// request is a write (a create or a PATCH: the only kinds that can lose
+    /// their answer or meet lock errors).
     pub fn decide(&self, n: u64, is_create: bool) -> Decision {
         let latency = if self.latency.is_zero() {
             Duration::ZERO

@@ -21,7 +21,11 @@ pub enum RequestKind {
     QueryMore,
     CreateOne,
     CreateCollection,
-    /// `GET`/`PATCH`/`DELETE` on one User, describe, and anything else under the API.
+    /// `PATCH sobjects/User/{Id}` or `sobjects/UserLogin/{Id}` (also `POST ?_HttpMethod=PATCH`).
+    UpdateOne,
+    /// `PATCH composite/sobjects`.
+    UpdateCollection,
+    /// `GET`/`DELETE` on one User, describe, and anything else under the API.
     Other,
     /// `/_emulator/...`: the emulator's own inspection endpoints.
     Inspect,
@@ -73,11 +77,17 @@ pub struct Counters {
     pub query_more_calls: u64,
     pub create_one_calls: u64,
     pub create_collection_calls: u64,
+    pub update_one_calls: u64,
+    pub update_collection_calls: u64,
     pub other_calls: u64,
     /// Users committed by create calls (seeded users not included).
     pub users_created: u64,
     /// Records refused by create calls, any reason (rolled-back records included).
     pub creates_refused: u64,
+    /// Records updated by PATCH calls (User only; rolled-back records not included).
+    pub users_updated: u64,
+    /// User records refused by PATCH calls, any reason (rolled-back records included).
+    pub updates_refused: u64,
     /// Create attempts refused with DUPLICATE_USERNAME.
     pub duplicate_username_attempts: u64,
     /// Answers with 401 INVALID_SESSION_ID.
@@ -105,6 +115,8 @@ impl Counters {
             RequestKind::QueryMore => &mut self.query_more_calls,
             RequestKind::CreateOne => &mut self.create_one_calls,
             RequestKind::CreateCollection => &mut self.create_collection_calls,
+            RequestKind::UpdateOne => &mut self.update_one_calls,
+            RequestKind::UpdateCollection => &mut self.update_collection_calls,
             RequestKind::Other | RequestKind::Inspect => &mut self.other_calls,
         };
         *slot += 1;

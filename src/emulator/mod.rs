@@ -10,6 +10,8 @@
 //! - [`org`]: the state ([`Org`]): packed users, indexes, licenses, sessions, cursors.
 //! - [`schema`]: User and Profile fields, labels, lengths, picklists.
 //! - [`validate`]: record-level create rules (pure); [`wire`]: create bodies, parsed without a `Value` tree.
+//! - [`lifecycle`]: PATCH of User (single and collections), UserLogin freeze, the update,
+//!   deactivation and license rules.
 //! - [`soql`]: the SOQL subset: parser and evaluator (pure); [`query`] runs and pages it.
 //! - [`auth`]: token endpoint decisions for the three flows (pure).
 //! - [`faults`]: the seeded fault plan (pure).
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod config;
 pub mod faults;
 pub mod ids;
+pub mod lifecycle;
 pub mod log;
 pub mod org;
 pub mod query;
@@ -43,7 +46,7 @@ use tower_service::Service;
 
 pub use config::{
     CHATTER_FREE_PROFILE_ID, Credentials, OrgConfig, ProfileSeed, STANDARD_USER_PROFILE_ID,
-    SYSTEM_ADMIN_PROFILE_ID, SeedUser, default_profiles,
+    SYSTEM_ADMIN_PROFILE_ID, SeedUser, UNDEACTIVATABLE_MESSAGE, default_profiles,
 };
 pub use faults::{FaultKind, FaultPlan};
 pub use log::{Counters, RequestKind, RequestRecord};

@@ -29,11 +29,11 @@ pub(crate) struct UserRec {
     buf: Box<str>,
     ends: [u16; TEXT_SLOTS],
     nulls: u32,
-    bools: u8,
+    pub(super) bools: u8,
 }
 
 impl UserRec {
-    fn pack(texts: &[Option<&str>], bools: u8) -> UserRec {
+    pub(super) fn pack(texts: &[Option<&str>], bools: u8) -> UserRec {
         let len: usize = texts.iter().map(|t| t.map_or(0, str::len)).sum();
         let mut buf = String::with_capacity(len);
         let mut ends = [0u16; TEXT_SLOTS];
@@ -85,7 +85,7 @@ impl UserRec {
         }
     }
 
-    fn unpack(&self) -> Vec<Option<&str>> {
+    pub(super) fn unpack(&self) -> Vec<Option<&str>> {
         (0..TEXT_SLOTS).map(|s| self.text(s)).collect()
     }
 }
@@ -141,21 +141,39 @@ impl EmulatedUser {
 #[derive(Debug, Clone)]
 pub(crate) struct Profile {
     pub seed: ProfileSeed,
-    /// Active users holding this profile's license.
-    pub active: u64,
+    /// Index into [`Users::licenses`].
+    pub license: usize,
+}
+
+/// One user license: every active user of one of its profiles holds one.
+#[derive(Debug, Clone)]
+pub(crate) struct License {
+    pub name: String,
+    /// The smallest limit among its profiles; `None` = unlimited.
+    pub total: Option<u64>,
+    /// Active users holding it.
+    pub used: u64,
 }
 
 /// Users and everything that must change together with them.
 #[derive(Debug)]
 pub(crate) struct Users {
     pub recs: Vec<UserRec>,
-    by_username: HashMap<Box<str>, u32>,
-    by_nickname: HashMap<Box<str>, u32>,
-    by_federation_id: HashMap<Box<str>, u32>,
+    pub(super) by_username: HashMap<Box<str>, u32>,
+    pub(super) by_nickname: HashMap<Box<str>, u32>,
+    pub(super) by_federation_id: HashMap<Box<str>, u32>,
     /// 18-character Id bytes, inline: one allocation fewer per user.
-    by_id: HashMap<[u8; 18], u32>,
-    foreign: HashSet<Box<str>>,
+    pub(super) by_id: HashMap<[u8; 18], u32>,
+    pub(super) foreign: HashSet<Box<str>>,
     pub profiles: Vec<Profile>,
+    pub licenses: Vec<License>,
+    /// `UserLogin.IsFrozen`, one per user (index as in `recs`); the UserLogin
+    /// row's Id is derived from the index (see [`super::lifecycle`]).
+    pub frozen: Vec<bool>,
+    /// E-mail changes waiting for the owner's confirmation, by user index.
+    pub pending_email: HashMap<u32, String>,
+    /// Usernames (as [`Users::username_key`]) whose deactivation is refused.
+    pub(super) undeactivatable: HashSet<Box<str>>,
     next_n: u64,
     /// Insertion order is `Id` order (true until a seed brings its own Ids out
     /// of order), so `ORDER BY Id` needs no sort.
@@ -167,14 +185,14 @@ pub(crate) struct Users {
 pub(crate) type CreateResult = Result<String, Vec<RecError>>;
 
 /// An 18-character Id (as made by [`ids::to18`] or [`ids::make`]) as a map key.
-fn id_key(id18: &str) -> [u8; 18] {
+pub(super) fn id_key(id18: &str) -> [u8; 18] {
     let mut k = [0u8; 18];
     let b = id18.as_bytes();
     k[..b.len().min(18)].copy_from_slice(&b[..b.len().min(18)]);
     k
 }
 
-fn lower(s: &str) -> Box<str> {
+pub(super) fn lower(s: &str) -> Box<str> {
     s.to_lowercase().into_boxed_str()
 }
 
@@ -195,6 +213,28 @@ pub(crate) fn sf_datetime(t: time::OffsetDateTime) -> String {
 
 impl Users {
     fn new(cfg: &OrgConfig) -> Users {
+        let mut licenses: Vec<License> = Vec::new();
+        let mut profiles = Vec::with_capacity(cfg.profiles.len());
+        for p in &cfg.profiles {
+            let l = match licenses.iter().position(|l| l.name == p.license) {
+                Some(l) => l,
+                None => {
+                    licenses.push(License {
+                        name: p.license.clone(),
+                        total: None,
+                        used: 0,
+                    });
+                    licenses.len() - 1
+                }
+            };
+            if let Some(n) = p.licenses {
+                licenses[l].total = Some(licenses[l].total.map_or(n, |t| t.min(n)));
+            }
+            profiles.push(Profile {
+                seed: p.clone(),
+                license: l,
+            });
+        }
         let mut u = Users {
             recs: Vec::with_capacity(cfg.users.len()),
             by_username: HashMap::with_capacity(cfg.users.len()),
@@ -202,20 +242,22 @@ impl Users {
             by_federation_id: HashMap::new(),
             by_id: HashMap::with_capacity(cfg.users.len()),
             foreign: HashSet::new(),
-            profiles: cfg
-                .profiles
-                .iter()
-                .map(|p| Profile {
-                    seed: p.clone(),
-                    active: 0,
-                })
-                .collect(),
+            profiles,
+            licenses,
+            frozen: Vec::with_capacity(cfg.users.len()),
+            pending_email: HashMap::new(),
+            undeactivatable: HashSet::new(),
             next_n: 1,
             ids_in_order: true,
             case_insensitive: cfg.case_insensitive_usernames,
         };
         u.foreign = cfg
             .foreign_usernames
+            .iter()
+            .map(|n| u.username_key(n))
+            .collect();
+        u.undeactivatable = cfg
+            .undeactivatable
             .iter()
             .map(|n| u.username_key(n))
             .collect();
@@ -254,7 +296,7 @@ impl Users {
         u
     }
 
-    fn username_key(&self, username: &str) -> Box<str> {
+    pub(super) fn username_key(&self, username: &str) -> Box<str> {
         if self.case_insensitive {
             lower(username)
         } else {
@@ -314,7 +356,7 @@ impl Users {
         let profile = new.text(schema::PROFILE_ID).and_then(|p| self.profile(p));
         if let Some(p) = profile {
             if new.is_active() {
-                self.profiles[p].active += 1;
+                self.licenses[self.profiles[p].license].used += 1;
             }
             if new.texts[schema::USER_TYPE].is_none() {
                 new.texts[schema::USER_TYPE] = Some(self.profiles[p].seed.user_type.clone());
@@ -341,6 +383,7 @@ impl Users {
         }
         self.by_id.insert(id_key(&id), idx);
         self.recs.push(rec);
+        self.frozen.push(false);
         id
     }
 
@@ -357,6 +400,7 @@ impl Users {
         let mut pending_usernames: HashSet<Box<str>> = HashSet::new();
         let mut pending_nicknames: HashSet<Box<str>> = HashSet::new();
         let mut pending_fed: HashSet<Box<str>> = HashSet::new();
+        // Licenses claimed by earlier records of this batch, by license index.
         let mut pending_active: HashMap<usize, u64> = HashMap::new();
         let mut checked: Vec<Result<NewUser, Vec<RecError>>> = Vec::with_capacity(batch.len());
         for (i, rec) in batch.into_iter().enumerate() {
@@ -408,13 +452,16 @@ impl Users {
                     ));
                 }
             }
-            let profile = new.text(schema::PROFILE_ID).and_then(|p| self.profile(p));
+            let license = new
+                .text(schema::PROFILE_ID)
+                .and_then(|p| self.profile(p))
+                .map(|p| self.profiles[p].license);
             if errors.is_empty()
                 && new.is_active()
-                && let Some(p) = profile
-                && let Some(max) = self.profiles[p].seed.licenses
+                && let Some(l) = license
+                && let Some(max) = self.licenses[l].total
             {
-                let used = self.profiles[p].active + pending_active.get(&p).copied().unwrap_or(0);
+                let used = self.licenses[l].used + pending_active.get(&l).copied().unwrap_or(0);
                 if used >= max {
                     errors.push(RecError::new(
                         "LICENSE_LIMIT_EXCEEDED",
@@ -436,8 +483,8 @@ impl Users {
             if let Some(f) = new.text(schema::FEDERATION_ID) {
                 pending_fed.insert(lower(f));
             }
-            if let (Some(p), true) = (profile, new.is_active()) {
-                *pending_active.entry(p).or_default() += 1;
+            if let (Some(l), true) = (license, new.is_active()) {
+                *pending_active.entry(l).or_default() += 1;
             }
             checked.push(Ok(new));
         }
@@ -461,79 +508,6 @@ impl Users {
             .map(|r| r.map(|new| self.commit(new, None, &now)))
             .collect()
     }
-
-    /// Applies a PATCH to one user. Email changes wait for the owner's
-    /// confirmation in Salesforce, so they are accepted and not applied.
-    pub(crate) fn update(
-        &mut self,
-        id: &str,
-        fields: &[(usize, Option<String>)],
-        active: Option<bool>,
-    ) -> bool {
-        let Some(id) = ids::to18(id) else {
-            return false;
-        };
-        let Some(&idx) = self.by_id.get(&id_key(&id)) else {
-            return false;
-        };
-        let old = self.recs[idx as usize].clone();
-        let mut texts: Vec<Option<&str>> = old.unpack();
-        for (slot, v) in fields {
-            if *slot != schema::EMAIL {
-                texts[*slot] = v.as_deref();
-            }
-        }
-        let now = sf_datetime(time::OffsetDateTime::now_utc());
-        texts[schema::LAST_MODIFIED_DATE] = Some(&now);
-        let mut bools = old.bools;
-        if let Some(a) = active {
-            bools = if a { bools | 1 } else { bools & !1 };
-            if let Some(p) = old.text(schema::PROFILE_ID).and_then(|p| self.profile(p)) {
-                match (old.is_active(), a) {
-                    (false, true) => self.profiles[p].active += 1,
-                    (true, false) => self.profiles[p].active -= 1,
-                    _ => {}
-                }
-            }
-        }
-        let new = UserRec::pack(&texts, bools);
-        for (slot, map) in [
-            (schema::USERNAME, 0),
-            (schema::NICKNAME, 1),
-            (schema::FEDERATION_ID, 2),
-        ] {
-            if old.text(slot) == new.text(slot) {
-                continue;
-            }
-            let key = |s: &str| {
-                if map == 0 {
-                    self.username_key(s)
-                } else {
-                    lower(s)
-                }
-            };
-            let (ok, nk) = (old.text(slot).map(key), new.text(slot).map(key));
-            let index = match map {
-                0 => &mut self.by_username,
-                1 => &mut self.by_nickname,
-                _ => &mut self.by_federation_id,
-            };
-            if let Some(k) = ok {
-                index.remove(&k);
-            }
-            if let Some(k) = nk {
-                index.insert(k, idx);
-            }
-        }
-        self.recs[idx as usize] = new;
-        true
-    }
-
-    /// Whether a username is taken (org or foreign), for PATCH checks.
-    pub(crate) fn username_taken(&self, username: &str) -> bool {
-        let k = self.username_key(username);
-        self.by_username.contains_key(&k) || self.foreign.contains(&k)
-    }
 }
 
 /// A session issued by the token endpoint.
@@ -541,6 +515,8 @@ impl Users {
 pub(crate) struct Session {
     pub issued: Instant,
     pub calls: u64,
+    /// The API user's 18-character Id (the token's user), when it is one of the org's users.
+    pub user_id: Option<String>,
 }
 
 /// The emulated org: shared state behind one `Arc`.

@@ -7,58 +7,79 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use super::lifecycle;
 use super::org::{Profile, UserRec, Users};
-use super::schema::{ProfileField, Ty};
+use super::schema::{self, ProfileField, Ty};
 use super::soql::{self, Col, Object, Query, Row, Val};
 
-impl Row for UserRec {
+fn profile_value(p: &Profile, f: ProfileField) -> Val<'_> {
+    Val::Text(match f {
+        ProfileField::Id => Cow::Borrowed(p.seed.id.as_str()),
+        ProfileField::Name => Cow::Borrowed(p.seed.name.as_str()),
+        ProfileField::UserType => Cow::Borrowed(p.seed.user_type.as_str()),
+        ProfileField::UserLicenseId => Cow::Owned(format!("100{}", &p.seed.id[3..])),
+    })
+}
+
+/// One row of any queryable object, with the org around it (for relationships).
+pub(crate) enum RowRef<'a> {
+    User(&'a UserRec, &'a Users),
+    Profile(&'a Profile),
+    /// The UserLogin row of the user at this index.
+    Login(u32, &'a Users),
+}
+
+impl Row for RowRef<'_> {
     #[inline]
     fn get(&self, col: &Col) -> Val<'_> {
-        match col {
-            Col::User(f) => match f.ty {
-                Ty::Text { slot, .. } => match self.text(slot) {
+        match (self, col) {
+            (RowRef::User(r, _), Col::User(f)) => match f.ty {
+                Ty::Text { slot, .. } => match r.text(slot) {
                     Some(s) => Val::Text(Cow::Borrowed(s)),
                     None => Val::Null,
                 },
-                Ty::Bool { bit } => Val::Bool(self.flag(bit)),
-                Ty::Name => Val::Text(self.name()),
+                Ty::Bool { bit } => Val::Bool(r.flag(bit)),
+                Ty::Name => Val::Text(r.name()),
             },
-            Col::Profile(..) => Val::Null,
+            (RowRef::User(r, users), Col::UserProfile(f, _)) => {
+                match r.text(schema::PROFILE_ID).and_then(|p| users.profile(p)) {
+                    Some(p) => profile_value(&users.profiles[p], *f),
+                    None => Val::Null,
+                }
+            }
+            (RowRef::Profile(p), Col::Profile(f, _)) => profile_value(p, *f),
+            (RowRef::Login(i, users), Col::Obj(f)) => match f.name {
+                "Id" => Val::Text(Cow::Owned(lifecycle::login_id(*i))),
+                "UserId" => match users.recs[*i as usize].text(schema::ID) {
+                    Some(id) => Val::Text(Cow::Borrowed(id)),
+                    None => Val::Null,
+                },
+                "IsFrozen" => Val::Bool(users.frozen[*i as usize]),
+                _ => Val::Bool(false),
+            },
+            _ => Val::Null,
         }
     }
 }
 
-impl Row for Profile {
-    fn get(&self, col: &Col) -> Val<'_> {
-        match col {
-            Col::Profile(f, _) => Val::Text(match f {
-                ProfileField::Id => Cow::Borrowed(self.seed.id.as_str()),
-                ProfileField::Name => Cow::Borrowed(self.seed.name.as_str()),
-                ProfileField::UserType => Cow::Borrowed(self.seed.user_type.as_str()),
-                ProfileField::UserLicenseId => Cow::Owned(format!("100{}", &self.seed.id[3..])),
-            }),
-            Col::User(_) => Val::Null,
-        }
-    }
-}
-
-fn row(users: &Users, object: Object, i: u32) -> &dyn Row {
+fn row(users: &Users, object: Object, i: u32) -> RowRef<'_> {
     match object {
-        Object::User => &users.recs[i as usize],
-        Object::Profile => &users.profiles[i as usize],
+        Object::User => RowRef::User(&users.recs[i as usize], users),
+        Object::Profile => RowRef::Profile(&users.profiles[i as usize]),
+        Object::UserLogin => RowRef::Login(i, users),
     }
 }
 
 /// The matching rows, ordered, after OFFSET and LIMIT.
 pub(crate) fn execute(users: &Users, q: &Query) -> Vec<u32> {
     let n = match q.object {
-        Object::User => users.recs.len(),
+        Object::User | Object::UserLogin => users.recs.len(),
         Object::Profile => users.profiles.len(),
     };
     let mut rows: Vec<u32> = match &q.filter {
         None => (0..n as u32).collect(),
         Some(f) => (0..n as u32)
-            .filter(|&i| f.eval(row(users, q.object, i)))
+            .filter(|&i| f.eval(&row(users, q.object, i)))
             .collect(),
     };
     let by_id_only = q.order.len() == 1
@@ -68,7 +89,7 @@ pub(crate) fn execute(users: &Users, q: &Query) -> Vec<u32> {
     let already_ordered = by_id_only && users.ids_in_order;
     if !q.order.is_empty() && !already_ordered {
         rows.sort_by(|&a, &b| {
-            soql::compare(&q.order, row(users, q.object, a), row(users, q.object, b))
+            soql::compare(&q.order, &row(users, q.object, a), &row(users, q.object, b))
         });
     }
     if q.offset > 0 {
@@ -108,6 +129,14 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+fn write_val(out: &mut String, v: Val<'_>) {
+    match v {
+        Val::Null => out.push_str("null"),
+        Val::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Val::Text(t) => write_json_str(out, &t),
+    }
+}
+
 /// Writes one page: `{"totalSize":..,"done":..,["nextRecordsUrl":..,]"records":[..]}`.
 pub(crate) fn write_page(
     users: &Users,
@@ -128,7 +157,12 @@ pub(crate) fn write_page(
     let id_col = match object {
         Object::User => Col::User(super::schema::user_field("Id").expect("Id")),
         Object::Profile => Col::Profile(ProfileField::Id, "Id"),
+        other => Col::Obj(&other.fields().expect("a small object")[0]),
     };
+    let profile_cols: Vec<&Col> = cols
+        .iter()
+        .filter(|c| matches!(c, Col::UserProfile(..)))
+        .collect();
     for (k, &i) in rows.iter().enumerate() {
         if k > 0 {
             out.push(',');
@@ -145,13 +179,32 @@ pub(crate) fn write_page(
             object.name()
         );
         for c in cols {
+            if matches!(c, Col::UserProfile(..)) {
+                continue;
+            }
             out.push_str(",\"");
             out.push_str(c.name());
             out.push_str("\":");
-            match r.get(c) {
-                Val::Null => out.push_str("null"),
-                Val::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-                Val::Text(t) => write_json_str(&mut out, &t),
+            write_val(&mut out, r.get(c));
+        }
+        // Relationship fields come back nested: `"Profile":{"attributes":..,"Name":..}`.
+        if !profile_cols.is_empty() {
+            out.push_str(",\"Profile\":");
+            match r.get(&Col::UserProfile(ProfileField::Id, "Profile.Id")) {
+                Val::Text(pid) => {
+                    let _ = write!(
+                        out,
+                        "{{\"attributes\":{{\"type\":\"Profile\",\"url\":\"/services/data/{version}/sobjects/Profile/{pid}\"}}"
+                    );
+                    for c in &profile_cols {
+                        out.push_str(",\"");
+                        out.push_str(c.name().trim_start_matches("Profile."));
+                        out.push_str("\":");
+                        write_val(&mut out, r.get(c));
+                    }
+                    out.push('}');
+                }
+                _ => out.push_str("null"),
             }
         }
         out.push('}');

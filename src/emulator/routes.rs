@@ -20,6 +20,7 @@ use super::ConnKill;
 use super::auth::{self, Grant};
 use super::faults::FaultKind;
 use super::ids;
+use super::lifecycle;
 use super::log::{RequestKind, RequestRecord};
 use super::org::{Org, Session};
 use super::query;
@@ -58,6 +59,8 @@ enum Route {
     CreateCollection,
     GetUser(String),
     PatchUser(String),
+    UpdateCollection,
+    PatchUserLogin(String),
     DescribeUser,
 }
 
@@ -72,6 +75,8 @@ impl Route {
             Route::QueryMore(_) => RequestKind::QueryMore,
             Route::CreateOne => RequestKind::CreateOne,
             Route::CreateCollection => RequestKind::CreateCollection,
+            Route::PatchUser(_) | Route::PatchUserLogin(_) => RequestKind::UpdateOne,
+            Route::UpdateCollection => RequestKind::UpdateCollection,
             _ => RequestKind::Other,
         }
     }
@@ -142,7 +147,17 @@ fn classify(method: &Method, path: &str) -> (Route, String) {
                         _ => Route::MethodNotAllowed("GET,PATCH,HEAD"),
                     }
                 }
-                ["composite", "sobjects"] => only(Method::POST, Route::CreateCollection, "POST"),
+                ["composite", "sobjects"] => match *method {
+                    Method::POST => Route::CreateCollection,
+                    Method::PATCH => Route::UpdateCollection,
+                    _ => Route::MethodNotAllowed("PATCH,POST"),
+                },
+                // UserLogin: update only (no create, no delete; lifecycle reference §2.3).
+                ["sobjects", "userlogin", _] => only(
+                    Method::PATCH,
+                    Route::PatchUserLogin(original_rest[2].to_string()),
+                    "GET,PATCH,HEAD",
+                ),
                 _ => Route::NotFound,
             };
             (route, ver)
@@ -151,7 +166,7 @@ fn classify(method: &Method, path: &str) -> (Route, String) {
     }
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -162,14 +177,14 @@ fn json_response(status: StatusCode, body: String) -> Response {
 }
 
 /// A top-level error array: `[{"message","errorCode"[,"fields"]}]`.
-fn error_array(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error_array(status: StatusCode, code: &str, message: &str) -> Response {
     json_response(
         status,
         json!([{"message": message, "errorCode": code}]).to_string(),
     )
 }
 
-fn rec_errors_top(errors: &[RecError]) -> String {
+pub(crate) fn rec_errors_top(errors: &[RecError]) -> String {
     Value::Array(
         errors
             .iter()
@@ -179,7 +194,7 @@ fn rec_errors_top(errors: &[RecError]) -> String {
     .to_string()
 }
 
-fn rec_errors_per_record(errors: &[RecError]) -> Value {
+pub(crate) fn rec_errors_per_record(errors: &[RecError]) -> Value {
     Value::Array(
         errors
             .iter()
@@ -196,8 +211,15 @@ fn not_found() -> Response {
     )
 }
 
+/// 204 with no body (a PATCH that succeeded).
+pub(crate) fn no_content() -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}
+
 /// The outcome of one request.
-enum Reply {
+pub(crate) enum Reply {
     /// Answer with this response; `records` goes to the log.
     Http(Response, usize),
     /// Close the connection without an answer.
@@ -216,14 +238,26 @@ async fn handle(State(org): State<Arc<Org>>, req: Request) -> Response {
     let seq = org.req_seq.fetch_add(1, Ordering::SeqCst);
     let started_us = org.micros();
     let kill = req.extensions().get::<ConnKill>().cloned();
-    let method = req.method().clone();
     let uri = req.uri().clone();
+    // The log keeps the method as sent.
+    let wire_method = req.method().to_string();
+    // `POST ...?_HttpMethod=PATCH` is a PATCH for clients that cannot send one
+    // (lifecycle reference §1.1).
+    let method = if req.method() == Method::POST
+        && uri.query().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .any(|(k, v)| k == "_HttpMethod" && v.eq_ignore_ascii_case("PATCH"))
+        }) {
+        Method::PATCH
+    } else {
+        req.method().clone()
+    };
     let path = uri.path().to_string();
     let (route, version) = classify(&method, &path);
     let kind = route.kind();
     let mut record = RequestRecord {
         seq,
-        method: method.to_string(),
+        method: wire_method,
         path: path.clone(),
         kind,
         status: None,
@@ -389,6 +423,7 @@ async fn process(
     }
 
     // The API pipeline: session, concurrency, allowance, faults, operation.
+    let mut api_user: Option<String> = None;
     let session_ok = match bearer(&headers) {
         None => false,
         Some(tok) => {
@@ -405,6 +440,7 @@ async fn process(
                     if !(by_calls || by_age) {
                         s.calls += 1;
                     }
+                    api_user.clone_from(&s.user_id);
                     by_calls || by_age
                 }
             };
@@ -455,9 +491,16 @@ async fn process(
         );
     }
 
-    let is_create = matches!(route, Route::CreateOne | Route::CreateCollection);
+    let is_write = matches!(
+        route,
+        Route::CreateOne
+            | Route::CreateCollection
+            | Route::PatchUser(_)
+            | Route::UpdateCollection
+            | Route::PatchUserLogin(_)
+    );
     let n = org.api_seq.fetch_add(1, Ordering::SeqCst);
-    let decision = org.cfg.faults.decide(n, is_create);
+    let decision = org.cfg.faults.decide(n, is_write);
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }
@@ -502,7 +545,17 @@ async fn process(
         Route::CreateOne => create_one(org, &body, locked),
         Route::CreateCollection => create_collection(org, &body, locked, n),
         Route::GetUser(id) => get_user(org, &id, version),
-        Route::PatchUser(id) => patch_user(org, &id, &body),
+        Route::PatchUser(id) => lifecycle::patch_user(org, &id, &body, locked, api_user.as_deref()),
+        Route::UpdateCollection => {
+            let plan = &org.cfg.faults;
+            lifecycle::update_collection(
+                org,
+                &body,
+                &|i| locked && plan.record_locked(n, i),
+                api_user.as_deref(),
+            )
+        }
+        Route::PatchUserLogin(id) => lifecycle::patch_login(org, &id, &body, locked),
         Route::DescribeUser => Reply::Http(describe_user(), 0),
         _ => Reply::Http(not_found(), 0),
     };
@@ -569,6 +622,14 @@ fn token(org: &Org, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Re
             json!({"error": e.error, "error_description": e.description}).to_string(),
         ),
         Ok(grant) => {
+            // The token's user: the login username (password flow), else the
+            // configured one; its Id when it is one of the org's users.
+            let login = match grant {
+                Grant::Password => form.get("username").map(String::as_str),
+                _ => None,
+            }
+            .or(org.cfg.credentials.username.as_deref());
+            let user_id = org.api_user_id(login);
             let token = auth::new_token(&org.org_id);
             org.sessions
                 .lock()
@@ -578,9 +639,14 @@ fn token(org: &Org, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Re
                     Session {
                         issued: Instant::now(),
                         calls: 0,
+                        user_id: user_id.clone(),
                     },
                 );
-            let id = format!("{base}/id/{}/{}", org.org_id, ids::make("005", 0));
+            let id = format!(
+                "{base}/id/{}/{}",
+                org.org_id,
+                user_id.unwrap_or_else(|| ids::make("005", 0))
+            );
             let issued_at = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis())
@@ -723,16 +789,6 @@ fn query_more(org: &Org, headers: &HeaderMap, locator: &str, version: &str) -> R
     Reply::Http(json_response(StatusCode::OK, body), end - offset)
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, Box<Response>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(error_array(
-            StatusCode::BAD_REQUEST,
-            "JSON_PARSER_ERROR",
-            &format!("The request body is not valid JSON: {e}"),
-        ))
-    })
-}
-
 fn count_results(org: &Org, results: &[Result<String, Vec<RecError>>]) {
     let mut c = org.counters_mut();
     for r in results {
@@ -748,7 +804,7 @@ fn count_results(org: &Org, results: &[Result<String, Vec<RecError>>]) {
     }
 }
 
-fn parse_error(e: serde_json::Error) -> Response {
+pub(crate) fn parse_error(e: serde_json::Error) -> Response {
     error_array(
         StatusCode::BAD_REQUEST,
         "JSON_PARSER_ERROR",
@@ -894,90 +950,6 @@ fn get_user(org: &Org, id: &str, version: &str) -> Reply {
     let v: Value = serde_json::from_str(&page).unwrap_or(Value::Null);
     let record = v["records"][0].clone();
     Reply::Http(json_response(StatusCode::OK, record.to_string()), 1)
-}
-
-fn patch_user(org: &Org, id: &str, body: &[u8]) -> Reply {
-    let v = match parse_json(body) {
-        Ok(v) => v,
-        Err(r) => return Reply::Http(*r, 0),
-    };
-    let Some(obj) = v.as_object() else {
-        return Reply::Http(
-            error_array(
-                StatusCode::BAD_REQUEST,
-                "JSON_PARSER_ERROR",
-                "The request body must be a JSON object",
-            ),
-            0,
-        );
-    };
-    let mut fields = Vec::new();
-    let mut active = None;
-    let mut errors = Vec::new();
-    for (k, val) in obj {
-        if k == "attributes" {
-            continue;
-        }
-        let Some(f) = schema::user_field(k) else {
-            return Reply::Http(
-                error_array(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_FIELD",
-                    &format!("No such column '{k}' on sobject of type User"),
-                ),
-                0,
-            );
-        };
-        match (f.ty, val) {
-            (Ty::Bool { bit }, Value::Bool(b)) if bit == schema::IS_ACTIVE_BIT => active = Some(*b),
-            (Ty::Bool { .. }, Value::Bool(_)) => {}
-            (Ty::Text { slot, max }, Value::String(s)) if f.createable => {
-                if s.chars().count() > max {
-                    errors.push(RecError::new(
-                        "STRING_TOO_LONG",
-                        format!("{}: data value too large: {s} (max length={max})", f.label),
-                        &[f.name],
-                    ));
-                }
-                fields.push((slot, (!s.is_empty()).then(|| s.clone())));
-            }
-            (Ty::Text { slot, .. }, Value::Null) if f.createable && !f.required => {
-                fields.push((slot, None))
-            }
-            _ => errors.push(RecError::new(
-                "INVALID_FIELD_FOR_INSERT_UPDATE",
-                format!("Unable to create/update fields: {}.", f.name),
-                &[f.name],
-            )),
-        }
-    }
-    let mut users = org.write_users();
-    if users.by_id(id).is_none() {
-        return Reply::Http(not_found(), 0);
-    }
-    for (slot, v) in &fields {
-        if *slot == schema::USERNAME
-            && let Some(u) = v
-        {
-            let current = users
-                .by_id(id)
-                .and_then(|r| r.text(schema::USERNAME))
-                .unwrap_or("");
-            if !current.eq_ignore_ascii_case(u) && users.username_taken(u) {
-                errors.push(RecError::new("DUPLICATE_USERNAME", "Duplicate Username.<br>The username already exists in this or another Salesforce organization. Usernames must be unique across all Salesforce organizations. To resolve, use a different username (it doesn't need to match the user's email address).", &["Username"]));
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return Reply::Http(
-            json_response(StatusCode::BAD_REQUEST, rec_errors_top(&errors)),
-            1,
-        );
-    }
-    users.update(id, &fields, active);
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    Reply::Http(r, 1)
 }
 
 fn describe_user() -> Response {

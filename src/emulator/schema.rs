@@ -177,6 +177,40 @@ pub fn profile_field(name: &str) -> Option<(ProfileField, &'static str)> {
     .find(|(_, n)| n.eq_ignore_ascii_case(name))
 }
 
+/// How a field of a small object (UserLogin, the access objects) compares and prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    /// An Id: compared exactly in 18-character form.
+    Id,
+    Bool,
+}
+
+/// A field of a small object: its API name, kind, and position in the row.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ObjField {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub idx: usize,
+}
+
+const fn of(name: &'static str, kind: FieldKind, idx: usize) -> ObjField {
+    ObjField { name, kind, idx }
+}
+
+/// `UserLogin` (lifecycle reference §2.3): one row per user.
+pub static USER_LOGIN_FIELDS: &[ObjField] = &[
+    of("Id", FieldKind::Id, 0),
+    of("UserId", FieldKind::Id, 1),
+    of("IsFrozen", FieldKind::Bool, 2),
+    of("IsPasswordLocked", FieldKind::Bool, 3),
+];
+
+/// Looks a field of a small object up by API name, case-insensitively.
+pub fn obj_field(fields: &'static [ObjField], name: &str) -> Option<&'static ObjField> {
+    fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
+}
+
 /// `EmailEncodingKey` values (restricted picklist, reference §4.1).
 pub const EMAIL_ENCODINGS: &[&str] = &[
     "UTF-8",

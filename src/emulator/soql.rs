@@ -1,6 +1,6 @@
 //! A small SOQL parser and evaluator for the subset a provisioning client
-//! sends: `SELECT fields | COUNT() FROM User|Profile [WHERE ...] [ORDER BY ...]
-//! [LIMIT n] [OFFSET n]`, with `=`, `!=`, `<>`, `<`, `<=`, `>`, `>=`,
+//! sends: `SELECT fields | COUNT() FROM User|Profile|UserLogin [WHERE ...] [ORDER BY ...]
+//! [LIMIT n] [OFFSET n]` (on User also `Profile.<field>` through the relationship), with `=`, `!=`, `<>`, `<`, `<=`, `>`, `>=`,
 //! `[NOT] IN (...)`, `LIKE`, `AND`/`OR`/`NOT`, parentheses, `true`/`false`/`null`
 //! and string literals with `\'` and `\\` escapes.
 //!
@@ -13,13 +13,14 @@ use std::cmp::Ordering;
 
 use super::ids;
 use super::org::sf_datetime;
-use super::schema::{self, FieldDef, ProfileField, Ty};
+use super::schema::{self, FieldDef, FieldKind, ObjField, ProfileField, Ty};
 
 /// The queried object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Object {
     User,
     Profile,
+    UserLogin,
 }
 
 impl Object {
@@ -27,7 +28,22 @@ impl Object {
         match self {
             Object::User => "User",
             Object::Profile => "Profile",
+            Object::UserLogin => "UserLogin",
         }
+    }
+
+    /// The field table of a small object (`None` for User and Profile).
+    pub fn fields(self) -> Option<&'static [ObjField]> {
+        match self {
+            Object::User | Object::Profile => None,
+            Object::UserLogin => Some(schema::USER_LOGIN_FIELDS),
+        }
+    }
+
+    fn parse(name: &str) -> Option<Object> {
+        [Object::User, Object::Profile, Object::UserLogin]
+            .into_iter()
+            .find(|o| o.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -36,6 +52,11 @@ impl Object {
 pub enum Col {
     User(&'static FieldDef),
     Profile(ProfileField, &'static str),
+    /// A field of the user's profile, read through the `Profile` relationship
+    /// (`Profile.Name`); the name is the dotted path.
+    UserProfile(ProfileField, &'static str),
+    /// A field of a small object.
+    Obj(&'static ObjField),
 }
 
 impl PartialEq for Col {
@@ -57,7 +78,8 @@ impl Col {
     pub fn name(&self) -> &'static str {
         match self {
             Col::User(f) => f.name,
-            Col::Profile(_, n) => n,
+            Col::Profile(_, n) | Col::UserProfile(_, n) => n,
+            Col::Obj(f) => f.name,
         }
     }
 
@@ -69,8 +91,14 @@ impl Col {
                 ("CreatedDate" | "LastModifiedDate", _) => ColType::DateTime,
                 _ => ColType::Text,
             },
-            Col::Profile(ProfileField::Id | ProfileField::UserLicenseId, _) => ColType::Id,
-            Col::Profile(..) => ColType::Text,
+            Col::Profile(ProfileField::Id | ProfileField::UserLicenseId, _)
+            | Col::UserProfile(ProfileField::Id | ProfileField::UserLicenseId, _) => ColType::Id,
+            Col::Profile(..) | Col::UserProfile(..) => ColType::Text,
+            Col::Obj(f) => match f.kind {
+                FieldKind::Text => ColType::Text,
+                FieldKind::Id => ColType::Id,
+                FieldKind::Bool => ColType::Bool,
+            },
         }
     }
 }
@@ -380,8 +408,27 @@ impl Parser {
 
     fn resolve(&self, name: &str) -> Result<Col, SoqlError> {
         let col = match self.object {
-            Object::User => schema::user_field(name).map(Col::User),
+            Object::User => match name.split_once('.') {
+                Some((rel, field)) if rel.eq_ignore_ascii_case("Profile") => {
+                    schema::profile_field(field).map(|(f, _)| {
+                        Col::UserProfile(
+                            f,
+                            match f {
+                                ProfileField::Id => "Profile.Id",
+                                ProfileField::Name => "Profile.Name",
+                                ProfileField::UserType => "Profile.UserType",
+                                ProfileField::UserLicenseId => "Profile.UserLicenseId",
+                            },
+                        )
+                    })
+                }
+                _ => schema::user_field(name).map(Col::User),
+            },
             Object::Profile => schema::profile_field(name).map(|(f, n)| Col::Profile(f, n)),
+            other => other
+                .fields()
+                .and_then(|fields| schema::obj_field(fields, name))
+                .map(Col::Obj),
         };
         col.ok_or_else(|| SoqlError {
             code: "INVALID_FIELD",
@@ -587,8 +634,7 @@ pub fn parse(q: &str) -> Result<Query, SoqlError> {
     }
     p.expect_kw("from")?;
     let object = match p.next() {
-        Some(Tok::Ident(o)) if o.eq_ignore_ascii_case("user") => Object::User,
-        Some(Tok::Ident(o)) if o.eq_ignore_ascii_case("profile") => Object::Profile,
+        Some(Tok::Ident(o)) if Object::parse(&o).is_some() => Object::parse(&o).expect("checked"),
         Some(Tok::Ident(o)) if !RESERVED.contains(&o.to_ascii_lowercase().as_str()) => {
             return Err(SoqlError {
                 code: "INVALID_TYPE",

@@ -70,7 +70,7 @@ pub fn email_shaped(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
-fn picklist_ok(f: &FieldDef, v: &str) -> bool {
+pub(crate) fn picklist_ok(f: &FieldDef, v: &str) -> bool {
     match f.name {
         "TimeZoneSidKey" => schema::valid_time_zone(v),
         "LocaleSidKey" => schema::valid_locale(v),
