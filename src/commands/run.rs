@@ -328,7 +328,10 @@ async fn read_org(
                 .find_api_user_id(login_username)
                 .await
                 .map_err(sf_error)?;
-            if api.is_none() && l.action != LeaverAction::Report {
+            // No Id and no username to look up: the API user cannot be told
+            // apart, so it could be deactivated. (A username the org does not
+            // hold is no user to protect.)
+            if api.is_none() && login_username.is_none() && l.action != LeaverAction::Report {
                 return Err(Error::Fatal(
                     "cannot tell which user the API user is (the token answer had no identity URL and the flow has no username), so leavers cannot be acted on safely".into(),
                 ));

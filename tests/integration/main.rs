@@ -7,6 +7,7 @@ mod e2e;
 mod emulator;
 mod emulator_lifecycle;
 mod ldap;
+mod lifecycle;
 mod plan;
 mod report_html;
 mod sync;
