@@ -485,3 +485,66 @@ async fn the_concurrency_form_of_request_limit_exceeded_backs_off_and_finishes()
     );
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeze_sets_userlogin_isfrozen_and_leaves_the_user_active() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = people_csv(dir.path(), 3, |_| "Analyst".into());
+    let mut users: Vec<SeedUser> = (1..=3).map(|i| seeded(i, "Analyst")).collect();
+    users.push(stranger("gone@example.com"));
+    let emu = Emu::start(OrgConfig {
+        users,
+        ..OrgConfig::default()
+    })
+    .await;
+    let extra = "[leavers]\naction = \"freeze\"\nscope = \"FederationIdentifier != null\"\nmax_deactivations = 5\nmax_deactivation_fraction = 0.5\n";
+    let job = write_job(dir.path(), &emu.base_url, Some(&csv), extra);
+    let (code, report) = run(&["sync"], &job).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(summary(&report, "frozen"), 1, "{report}");
+    assert_eq!(emu.org.is_frozen("gone@example.com"), Some(true));
+    assert_eq!(emu.org.is_frozen("p00001@example.com"), Some(false));
+    assert!(emu.user("gone@example.com").unwrap().is_active);
+    assert_eq!(calls(&emu, RequestKind::UpdateCollection), 1);
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reactivation_without_a_licence_fails_and_that_profile_stops_reactivating() {
+    // Given three returners (inactive in the org) and one free Standard User licence.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = people_csv(dir.path(), 4, |_| "Analyst".into());
+    let users = vec![
+        seeded(1, "Analyst"),
+        seeded(2, "Analyst").inactive(),
+        seeded(3, "Analyst").inactive(),
+        seeded(4, "Analyst").inactive(),
+    ];
+    let mut profiles = sfsync::emulator::default_profiles();
+    for p in &mut profiles {
+        p.licenses = Some(2);
+    }
+    let emu = Emu::start(OrgConfig {
+        users,
+        profiles,
+        ..OrgConfig::default()
+    })
+    .await;
+    let extra = "[limits]\nrequests_per_second = 100.0\nbatch_size = 1\nconcurrency = 1\n[leavers]\nreactivate = true\n";
+    let job = write_job(dir.path(), &emu.base_url, Some(&csv), extra);
+    let (code, report) = run(&["sync"], &job).await;
+    assert_eq!(code, 3, "{report}");
+    assert_eq!(summary(&report, "reactivated"), 1, "{report}");
+    assert_eq!(summary(&report, "failed"), 1, "{report}");
+    assert_eq!(summary(&report, "not_attempted"), 1, "{report}");
+    let failed = report["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["outcome"] == "failed")
+        .unwrap();
+    assert_eq!(failed["error_code"], "LICENSE_LIMIT_EXCEEDED");
+    // Two PATCH calls: the one that worked and the one refused; the third was never sent.
+    assert_eq!(calls(&emu, RequestKind::UpdateCollection), 2);
+    emu.stop().await;
+}
