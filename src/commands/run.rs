@@ -391,7 +391,7 @@ fn make_plan(
     if let (Some(l), Some(in_scope)) = (&job.leavers, org.in_scope) {
         plan::lifecycle::add_leavers(
             &mut plan,
-            in_scope,
+            &in_scope,
             plan::lifecycle::LeaverSpec {
                 action: l.action,
                 protect: &l.protect,

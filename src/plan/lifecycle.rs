@@ -120,7 +120,7 @@ pub struct LeaverSpec<'a> {
 /// Adds the leavers among `in_scope` (active users inside the scope): those
 /// no decision refers to, minus the protected ones. Their operations
 /// (deactivate, freeze; none for `report`) go last.
-pub fn add_leavers(plan: &mut Plan, in_scope: Vec<SfUser>, spec: LeaverSpec<'_>) {
+pub fn add_leavers(plan: &mut Plan, in_scope: &[SfUser], spec: LeaverSpec<'_>) {
     plan.in_scope = in_scope.iter().filter(|u| u.is_active).count() as u64;
     let referred: HashSet<&str> = plan
         .decisions
@@ -147,9 +147,12 @@ pub fn add_leavers(plan: &mut Plan, in_scope: Vec<SfUser>, spec: LeaverSpec<'_>)
             LeaverAction::Deactivate => Outcome::Deactivate,
             LeaverAction::Freeze => Outcome::Freeze,
         };
-        let mut decision = Decision::new(outcome).with_user(&user);
+        let mut decision = Decision::new(outcome).with_user(user);
         decision.message = Some("no source record maps to this user".into());
-        leavers.push(Leaver { user, decision });
+        leavers.push(Leaver {
+            user: user.clone(),
+            decision,
+        });
     }
     drop(referred);
     let first = plan.leavers.len();
@@ -264,7 +267,7 @@ mod tests {
         let protect = vec!["admin@x.com".to_owned()];
         add_leavers(
             &mut plan,
-            scope,
+            &scope,
             LeaverSpec {
                 action: LeaverAction::Deactivate,
                 protect: &protect,
@@ -357,7 +360,7 @@ mod tests {
         let scope: Vec<SfUser> = existing.iter().filter(|u| u.is_active).cloned().collect();
         add_leavers(
             &mut plan,
-            scope,
+            &scope,
             LeaverSpec {
                 action: LeaverAction::Deactivate,
                 protect: &[],
