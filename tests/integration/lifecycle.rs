@@ -548,3 +548,44 @@ async fn a_reactivation_without_a_licence_fails_and_that_profile_stops_reactivat
     assert_eq!(calls(&emu, RequestKind::UpdateCollection), 2);
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_company_plan_shows_its_movers_and_leavers() {
+    // Given the sample org and directory with the sections samples/README.md shows.
+    let emu = Emu::start(crate::support::run::sample_org()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "[update]\nfields = [\"Title\"]\n[leavers]\naction = \"report\"\nscope = \"FederationIdentifier != null\"\n";
+    let job = write_job(dir.path(), &emu.base_url, None, extra);
+    let (code, report) = run(&["plan"], &job).await;
+    assert_eq!(code, 3, "{report}");
+    let users = report["users"].as_array().unwrap();
+    let with = |outcome: &str| -> Vec<String> {
+        let mut v: Vec<String> = users
+            .iter()
+            .filter(|u| u["outcome"] == outcome)
+            .map(|u| u["username"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        with("update"),
+        ["david.brown@example.com", "sarah.jones@example.com"]
+    );
+    assert_eq!(
+        with("leaver"),
+        ["amy.former@example.com", "ben.gone@example.com"]
+    );
+    let brown = users
+        .iter()
+        .find(|u| u["username"] == "david.brown@example.com")
+        .unwrap();
+    assert_eq!(
+        brown["changes"],
+        serde_json::json!({"Title": {"from": "Sales Director", "to": "VP Sales"}})
+    );
+    assert_eq!(summary(&report, "unchanged"), 10);
+    assert_eq!(summary(&report, "source_records"), 50);
+    assert_eq!(writes(&emu), 0);
+    emu.stop().await;
+}
