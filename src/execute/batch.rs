@@ -376,6 +376,18 @@ mod tests {
     }
 
     #[test]
+    fn an_unchecked_lost_answer_is_unknown_never_not_attempted_and_done_follows_the_kind() {
+        let mut l = ledger(2, 2).done_as(Outcome::Deactivated);
+        let b = l.next_batch();
+        l.apply(b[0], ItemFate::Unknown("sent, answer lost".into()));
+        l.apply(b[1], created());
+        let r = l.finish(&[0, 1], Some(&StopReason::ApiReserve { remaining: 10 }));
+        assert_eq!(r[0].outcome, Outcome::Unknown);
+        assert_eq!(r[0].error_code.as_deref(), Some("ANSWER_LOST"));
+        assert_eq!(r[1].outcome, Outcome::Deactivated);
+    }
+
+    #[test]
     fn collisions_keep_the_code_and_say_where() {
         let mut l = ledger(1, 1);
         l.next_batch();

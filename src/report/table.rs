@@ -121,7 +121,13 @@ pub fn render(report: &Report<'_>) -> String {
                     .as_deref()
                     .or(u.email.as_deref())
                     .unwrap_or("(no username)");
-                let head = format!("  {:<20} {} ({})", o.as_str(), who, u.source);
+                // A leaver has no source record: name its Salesforce Id instead.
+                let from = if u.source.is_empty() {
+                    u.salesforce_id.as_deref().unwrap_or("")
+                } else {
+                    &u.source
+                };
+                let head = format!("  {:<20} {} ({from})", o.as_str(), who);
                 let _ = writeln!(out, "{}", clip(&head, WIDTH));
                 let message = u.message.as_deref().unwrap_or("");
                 let why = match &u.error_code {
