@@ -589,3 +589,31 @@ async fn the_sample_company_plan_shows_its_movers_and_leavers() {
     assert_eq!(writes(&emu), 0);
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_validates_the_leaver_scope_with_one_limit_1_query() {
+    let emu = Emu::start(crate::support::run::sample_org()).await;
+    let dir = tempfile::tempdir().unwrap();
+    for (scope, ok) in [
+        ("FederationIdentifier != null", true),
+        ("FederationIdentifer = 'x'", false),
+    ] {
+        let extra = format!("[leavers]\naction = \"deactivate\"\nscope = \"{scope}\"\n");
+        let job = write_job(dir.path(), &emu.base_url, None, &extra);
+        let before = calls(&emu, RequestKind::Query);
+        let out = sfsync(&["check", "--job", job.to_str().unwrap()]).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .find(|l| l.contains("leavers scope"))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert_eq!(line.starts_with("FAIL"), !ok, "{stdout}");
+        assert_eq!(out.status.code(), Some(if ok { 0 } else { 1 }), "{stdout}");
+        if !ok {
+            assert!(line.contains("leavers.scope"), "{line}");
+        }
+        assert!(calls(&emu, RequestKind::Query) > before);
+    }
+    assert_eq!(writes(&emu), 0);
+    emu.stop().await;
+}
