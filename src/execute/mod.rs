@@ -312,10 +312,14 @@ impl BatchJob {
                 Ok(results) => return self.settle(results).await,
                 Err(e) => e,
             };
+            let mut free = false;
             let after = match classify_call(&err) {
                 CallVerdict::Retry { after } => after,
                 CallVerdict::LowerConcurrency { after } => {
-                    self.client.lower_concurrency();
+                    // A refusal that made the cap smaller is progress, not a
+                    // spent retry: the concurrency form is transient (SPEC).
+                    let before = self.client.concurrency();
+                    free = self.client.lower_concurrency() < before;
                     after
                 }
                 CallVerdict::Lost => return self.recover(&err).await,
@@ -323,7 +327,7 @@ impl BatchJob {
                 CallVerdict::Reauth => return self.unsent(StopReason::Fatal(err.to_string())),
                 CallVerdict::Stop(reason) => return self.unsent(reason),
             };
-            if attempt >= self.client.max_retries() {
+            if !free && attempt >= self.client.max_retries() {
                 return self.unsent(StopReason::Fatal(format!(
                     "{err} (still failing after {attempt} retries)"
                 )));
@@ -338,7 +342,9 @@ impl BatchJob {
                 () = tokio::time::sleep(delay) => {}
                 () = interrupted(&mut self.cancel) => return self.unsent(StopReason::Interrupted),
             }
-            attempt += 1;
+            if !free {
+                attempt += 1;
+            }
         }
     }
 

@@ -524,23 +524,29 @@ impl Client {
                 Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
+            let mut free = false;
             let after = match classify_call(&err) {
                 CallVerdict::Retry { after } => after,
                 // A read changes nothing, so a lost answer is simply asked again.
                 CallVerdict::Lost => None,
                 CallVerdict::LowerConcurrency { after } => {
-                    self.lower_concurrency();
+                    // A refusal that made the cap smaller is progress, not a
+                    // spent retry: the concurrency form is transient (SPEC).
+                    let before = self.concurrency();
+                    free = self.lower_concurrency() < before;
                     after
                 }
                 CallVerdict::Reauth | CallVerdict::Stop(_) => return Err(err),
             };
-            if attempt >= self.inner.opts.max_retries {
+            if !free && attempt >= self.inner.opts.max_retries {
                 return Err(err);
             }
             let delay = backoff(attempt, after, rand::random::<f64>());
             warn!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Salesforce read failed; will retry.");
             tokio::time::sleep(delay).await;
-            attempt += 1;
+            if !free {
+                attempt += 1;
+            }
         }
     }
 

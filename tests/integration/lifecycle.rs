@@ -474,7 +474,7 @@ async fn the_concurrency_form_of_request_limit_exceeded_backs_off_and_finishes()
     cfg.faults.latency = std::time::Duration::from_millis(30);
     let emu = Emu::start(cfg).await;
     let extra =
-        "[limits]\nrequests_per_second = 200.0\nconcurrency = 4\nbatch_size = 2\nmax_retries = 3\n";
+        "[limits]\nrequests_per_second = 200.0\nconcurrency = 4\nbatch_size = 2\nmax_retries = 0\n";
     let job = write_job(dir.path(), &emu.base_url, Some(&csv), extra);
     let (code, report) = run(&["sync"], &job).await;
     assert_eq!(code, 0, "{report}");
