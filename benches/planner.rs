@@ -65,7 +65,7 @@ fn person(job: &Job, i: usize) -> SourceRecord {
 fn org(candidates: &[Candidate], n: usize) -> Vec<SfUser> {
     (0..n)
         .map(|j| {
-            let id: Box<str> = format!("005{j:015}").into();
+            let id: Box<str> = format!("005{j:012}AAA").into();
             if j < n / 2 {
                 let c = &candidates[2 * j];
                 // FederationIdentifier is the job's first match key.

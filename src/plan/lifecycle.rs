@@ -296,7 +296,7 @@ mod tests {
                 Operation::Create { record } => {
                     let c = candidates.iter().find(|c| c.record == *record).unwrap();
                     existing.push(SfUser {
-                        id: format!("005{:015}", existing.len() + 100).into(),
+                        id: format!("005{:012}AAA", existing.len() + 100).into(),
                         username: c.username().into(),
                         email: Some(c.email().into()),
                         is_active: true,
@@ -390,7 +390,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, (p, (active, t)))| SfUser {
-                    id: format!("005{i:015}").into(),
+                    id: format!("005{i:012}AAA").into(),
                     username: format!("p{p}@x.com").into(),
                     email: Some(format!("p{p}@x.com").into()),
                     is_active: *active,
