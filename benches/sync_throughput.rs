@@ -71,6 +71,7 @@ async fn one_run(n: usize, concurrency: usize) -> (u64, u64, Duration, usize) {
         concurrency,
         max_retries: 5,
         timeout: Duration::from_secs(60),
+        ..ClientOptions::default()
     };
     let items = items(n);
     let started = Instant::now();

@@ -4,6 +4,8 @@
 //! - [`cli`]: the command line (clap derive); doc comments are `--help`.
 //! - [`error`]: the top-level error and SPEC's exit codes.
 //! - [`logging`]: tracing set-up (text or JSON, -q/-v), dependencies kept quiet.
+//! - [`printable`]: control characters escaped in everything shown to a person.
+//! - [`harden`]: process-wide hardening at start (core dumps off).
 //! - [`job`]: job file TOML -> validated [`job::Job`]; secrets that never print.
 //! - [`template`]: `{mail|lower}` templates.
 //! - [`source`]: people from LDAP or CSV as [`source::SourceRecord`]s.
@@ -29,10 +31,12 @@ pub mod commands;
 pub mod emulator;
 pub mod error;
 pub mod execute;
+pub mod harden;
 pub mod job;
 pub mod logging;
 pub mod normalize;
 pub mod plan;
+pub mod printable;
 pub mod report;
 pub mod safety;
 pub mod salesforce;

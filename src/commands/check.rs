@@ -37,7 +37,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
         }
     };
     let text = render(&lines);
-    print!("{text}");
+    super::print_stdout(&text)?;
     Ok(if lines.iter().all(|l| l.result.is_ok()) {
         exit::OK
     } else {
@@ -56,7 +56,7 @@ pub fn render(lines: &[CheckLine]) -> String {
             out,
             "{mark}  {:<22} {}",
             l.what,
-            text.replace('\n', "\n      ")
+            crate::printable::escape_lines(text).replace('\n', "\n      ")
         );
     }
     out
@@ -91,6 +91,15 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
             lines.push(CheckLine::new("csv source", res));
         }
         SourceConfig::Ldap(cfg) => {
+            if crate::job::load::plaintext_bind(cfg) {
+                lines.push(CheckLine::new(
+                    "ldap transport",
+                    Ok(format!(
+                        "WARNING: allow_plaintext_bind = true: the bind password goes to {} unencrypted",
+                        cfg.url
+                    )),
+                ));
+            }
             let password = cfg.bind_password.as_ref().and_then(|r| r.resolve().ok());
             for (what, res) in crate::source::ldap::check(cfg, password.as_ref()).await {
                 lines.push(CheckLine::new(what, res));
@@ -112,6 +121,7 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
                 concurrency: 1,
                 max_retries: 1,
                 timeout: std::time::Duration::from_secs(30),
+                api_reserve: None,
             };
             match Client::connect(&job.salesforce, creds, opts).await {
                 Ok(c) => {

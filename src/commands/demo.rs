@@ -80,8 +80,10 @@ pub fn run() -> Result<u8, Error> {
             .map_err(|e| Error::Fatal(format!("cannot start the emulator: {e}")))?;
         job.salesforce.instance_url = emu.base_url.clone();
         job.salesforce.login_url = emu.base_url.clone();
-        println!("Emulator with the sample org (samples/salesforce-users.csv) at {}", emu.base_url);
-        println!("Syncing samples/people.csv into it with jobs/demo.toml...\n");
+        super::print_stdout(&format!(
+            "Emulator with the sample org (samples/salesforce-users.csv) at {}\nSyncing samples/people.csv into it with jobs/demo.toml...\n\n",
+            emu.base_url
+        ))?;
 
         let html = out_dir.join("report.html");
         let req = RunRequest {
@@ -93,12 +95,14 @@ pub fn run() -> Result<u8, Error> {
         };
         let (_tx, cancel) = tokio::sync::watch::channel(false);
         let result = run::run(&job, &req, cancel).await?;
-        println!("\nFull report: {} (JSON) and {} (open in a browser).", report_path.display(), html.display());
-        println!(
-            "A real run would exit {} here: the sample has records that need a person, on purpose.",
+        super::print_stdout(&format!(
+            "\nFull report: {} (JSON) and {} (open in a browser).\n\
+             A real run would exit {} here: the sample has records that need a person, on purpose.\n\
+             Next: read README.md, then try `sfsync plan --job jobs/demo.toml` against `sfsync emulator`.\n",
+            report_path.display(),
+            html.display(),
             result.exit_code
-        );
-        println!("Next: read README.md, then try `sfsync plan --job jobs/demo.toml` against `sfsync emulator`.");
+        ))?;
         let _ = emu.stop().await;
         Ok(crate::error::exit::OK)
     })

@@ -25,6 +25,19 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     }
 }
 
+/// Writes `text` to stdout. A closed pipe (`sfsync demo | head -1`) is not an
+/// error: the reader has seen what it wanted (ripgrep's rule), so the rest is
+/// dropped quietly. `println!` would panic there instead.
+pub fn print_stdout(text: &str) -> Result<(), Error> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::Fatal(format!("cannot write to stdout: {e}"))),
+    }
+}
+
 /// The multi-threaded runtime every command runs on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()

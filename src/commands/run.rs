@@ -73,6 +73,9 @@ pub async fn run(
     req: &RunRequest,
     cancel: watch::Receiver<bool>,
 ) -> Result<RunResult, Error> {
+    // Every output path is checked before anything is contacted or written:
+    // a report that cannot be written must not be found after the creates.
+    check_outputs(req)?;
     let started = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
     let result = run_inner(job, req, cancel, started).await;
@@ -118,10 +121,29 @@ async fn run_inner(
         SourceConfig::Ldap(l) => l.bind_password.as_ref().map(|s| s.resolve()).transpose()?,
         SourceConfig::Csv(_) => None,
     };
-    let records = read_source(job, &req.only, ldap_password.as_ref()).await?;
+
+    // Reads honour SIGTERM/SIGINT too: a hung directory or org must not keep
+    // the lock (the lock is released when this returns).
+    let mut reading = cancel.clone();
+    let records = unless_interrupted(
+        &mut reading,
+        "reading the source",
+        read_source(job, &req.only, ldap_password.as_ref()),
+    )
+    .await?;
     tracing::debug!(records = records.len(), "Read the source.");
-    let client = connect(job, credentials).await?;
-    let org = read_org(job, req, &client, login_username.as_deref()).await?;
+    let client = unless_interrupted(
+        &mut reading,
+        "logging in to Salesforce",
+        connect(job, credentials),
+    )
+    .await?;
+    let org = unless_interrupted(
+        &mut reading,
+        "reading the org",
+        read_org(job, req, &client, login_username.as_deref()),
+    )
+    .await?;
 
     // Plan.
     let normalizer = Normalizer::new(job, org.profile_id.as_deref());
@@ -259,6 +281,9 @@ async fn run_inner(
 /// A Salesforce error met while reading: the daily limit and the API
 /// reserve are limits (exit 4), anything else is fatal (exit 1).
 fn sf_error(e: crate::salesforce::SfError) -> Error {
+    if matches!(e, crate::salesforce::SfError::ReserveReached { .. }) {
+        return read_error(e);
+    }
     match crate::salesforce::retry::classify_call(&e) {
         CallVerdict::Stop(StopReason::DailyLimit | StopReason::ApiReserve { .. }) => {
             Error::SafetyLimit(e.to_string())
@@ -277,6 +302,7 @@ async fn connect(job: &Job, credentials: Credentials) -> Result<Client, Error> {
             concurrency: limits.concurrency,
             max_retries: limits.max_retries,
             timeout: std::time::Duration::from_secs(120),
+            api_reserve: Some(limits.api_reserve),
         },
     )
     .await
@@ -705,6 +731,65 @@ async fn read_source(
             };
             result.map_err(Error::from)
         }
+    }
+}
+
+/// `--report`, the extra reports, `--metrics-file` and `--results-dir`,
+/// checked writable (exit 2 naming the flag and path when not).
+fn check_outputs(req: &RunRequest) -> Result<(), Error> {
+    use report::write::{check_file_target, check_folder_target};
+    let files = req
+        .report
+        .iter()
+        .map(|p| ("--report", p))
+        .chain(req.extra_reports.iter().map(|(p, _)| ("report", p)))
+        .chain(req.metrics_file.iter().map(|p| ("--metrics-file", p)));
+    for (flag, path) in files {
+        check_file_target(path).map_err(|why| {
+            Error::Usage(format!(
+                "{flag} {}: {why}; nothing was contacted or written",
+                path.display()
+            ))
+        })?;
+    }
+    if let Some(dir) = &req.results_dir {
+        check_folder_target(dir).map_err(|why| {
+            Error::Usage(format!(
+                "--results-dir {}: {why}; nothing was contacted or written",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs `work` unless the run is interrupted first (SIGINT/SIGTERM), which
+/// ends it at once as a fatal error naming what was being done.
+async fn unless_interrupted<T>(
+    cancel: &mut watch::Receiver<bool>,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let interrupted = async {
+        if cancel.wait_for(|stop| *stop).await.is_err() {
+            // No one can interrupt any more: never fire.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = work => result,
+        () = interrupted => Err(Error::Fatal(format!(
+            "interrupted while {what}; nothing was written"
+        ))),
+    }
+}
+
+/// A failed Salesforce read: the API reserve reached is a safety stop (exit
+/// 4), anything else fatal (exit 1).
+fn read_error(e: crate::salesforce::SfError) -> Error {
+    match e {
+        crate::salesforce::SfError::ReserveReached { .. } => Error::SafetyLimit(e.to_string()),
+        e => Error::Fatal(e.to_string()),
     }
 }
 

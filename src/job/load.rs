@@ -348,6 +348,10 @@ impl Validator {
             Some("ldap") => {
                 let url: Option<String> = self.require(&mut s, "url", "an ldap:// or ldaps:// URL");
                 if let Some(u) = &url
+                    && let Err(why) = check_url_parts(u)
+                {
+                    self.problem(format!("source.url: {why}"));
+                } else if let Some(u) = &url
                     && !(u.starts_with("ldap://") || u.starts_with("ldaps://"))
                 {
                     self.problem(format!(
@@ -355,6 +359,8 @@ impl Validator {
                     ));
                 }
                 let starttls: Option<bool> = self.get(&mut s, "starttls", "true or false");
+                let allow_plaintext: Option<bool> =
+                    self.get(&mut s, "allow_plaintext_bind", "true or false");
                 if starttls == Some(true)
                     && url.as_deref().is_some_and(|u| u.starts_with("ldaps://"))
                 {
@@ -363,6 +369,18 @@ impl Validator {
                 let ca_file: Option<String> = self.get(&mut s, "ca_file", "a PEM file path");
                 let bind_dn: Option<String> = self.get(&mut s, "bind_dn", "a DN");
                 let bind_password = self.secret(&mut s, "bind_password", bind_dn.is_some());
+                if let Some(u) = &url
+                    && bind_dn.is_some()
+                    && starttls != Some(true)
+                    && allow_plaintext != Some(true)
+                    && is_plaintext_remote_ldap(u)
+                {
+                    self.problem(
+                        "source.url: a plain ldap:// bind to a host that is not this machine would send \
+                         the bind password unencrypted; use ldaps://, set starttls = true, or (on a \
+                         network you trust) allow_plaintext_bind = true",
+                    );
+                }
                 if bind_dn.is_none() && bind_password.is_some() {
                     self.problem(
                         "source.bind_dn: missing; a bind password is given but no DN to bind as",
@@ -429,10 +447,12 @@ impl Validator {
         let login_url: Option<String> =
             self.get(&mut s, "login_url", "the token endpoint's https:// host");
         for (key, url) in [("instance_url", &instance_url), ("login_url", &login_url)] {
-            if let Some(u) = url
-                && let Err(why) = check_https(u)
-            {
-                self.problem(format!("salesforce.{key}: {why}, found \"{u}\""));
+            if let Some(u) = url {
+                if let Err(why) = check_url_parts(u) {
+                    self.problem(format!("salesforce.{key}: {why}"));
+                } else if let Err(why) = check_https(u) {
+                    self.problem(format!("salesforce.{key}: {why}, found \"{u}\""));
+                }
             }
         }
         let api_version: Option<String> =
@@ -799,6 +819,51 @@ impl Validator {
     }
 }
 
+/// A configured URL names a host and nothing else that could leak or
+/// mislead: no user name or password (it would be printed and sent), no
+/// query, no fragment. The message never quotes a URL with userinfo.
+fn check_url_parts(url: &str) -> Result<(), String> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(()); // the scheme checks name the problem
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "a user name or password in the URL is refused (it would be shown in \
+                    messages and sent as is); give credentials with the *_env or *_file keys"
+                .to_owned(),
+        );
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "a query (?...) or fragment (#...) in the URL is refused, found \"{}\"",
+            crate::printable::escape_controls(url)
+        ));
+    }
+    Ok(())
+}
+
+/// `ldap://` (no TLS) to a host other than this machine.
+fn is_plaintext_remote_ldap(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    if parsed.scheme() != "ldap" {
+        return false;
+    }
+    let host = parsed.host_str().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    !(host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()))
+}
+
+/// Whether a job's LDAP source binds with a password over plain `ldap://`
+/// to another machine (allowed only with `allow_plaintext_bind = true`).
+pub fn plaintext_bind(source: &super::LdapSource) -> bool {
+    source.bind_dn.is_some() && !source.starttls && is_plaintext_remote_ldap(&source.url)
+}
+
 /// Plain http:// only on loopback (the emulator); everything else must be https://.
 fn check_https(url: &str) -> Result<(), &'static str> {
     let parsed = url::Url::parse(url).map_err(|_| "expected an https:// URL")?;
@@ -828,5 +893,33 @@ fn kind(v: &Value) -> String {
         Value::Datetime(d) => format!("the date {d}"),
         Value::Array(_) => "a list".to_owned(),
         Value::Table(_) => "a table".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod url_safety_tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_query_and_fragment_are_refused_without_quoting_a_password() {
+        assert!(check_url_parts("https://acme.my.salesforce.com").is_ok());
+        assert!(check_url_parts("ldaps://ldap.example.com:636").is_ok());
+        let why = check_url_parts("ldap://cn=admin:s3cret@ldap.example.com").unwrap_err();
+        assert!(
+            why.contains("user name or password") && !why.contains("s3cret"),
+            "{why}"
+        );
+        assert!(check_url_parts("https://login.salesforce.com/?a=b").is_err());
+        assert!(check_url_parts("https://login.salesforce.com/#x").is_err());
+    }
+
+    #[test]
+    fn plaintext_means_ldap_to_another_machine() {
+        assert!(is_plaintext_remote_ldap("ldap://ldap.example.com"));
+        assert!(is_plaintext_remote_ldap("ldap://10.0.0.5:389"));
+        assert!(!is_plaintext_remote_ldap("ldaps://ldap.example.com"));
+        assert!(!is_plaintext_remote_ldap("ldap://localhost:389"));
+        assert!(!is_plaintext_remote_ldap("ldap://127.0.0.1:389"));
+        assert!(!is_plaintext_remote_ldap("ldap://[::1]:389"));
     }
 }

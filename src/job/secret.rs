@@ -46,15 +46,36 @@ impl SecretRef {
             SecretFrom::Env(var) => {
                 std::env::var(var).map_err(|_| SecretError::Unset(self.clone()))?
             }
-            SecretFrom::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| SecretError::Unreadable(self.clone(), e))?
-                .trim_end_matches(['\n', '\r'])
-                .to_owned(),
+            SecretFrom::File(path) => {
+                warn_if_others_can_read(path, &self.key);
+                std::fs::read_to_string(path)
+                    .map_err(|e| SecretError::Unreadable(self.clone(), e))?
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned()
+            }
         };
         if value.is_empty() {
             return Err(SecretError::Empty(self.clone()));
         }
         Ok(Secret(SecretString::from(value)))
+    }
+}
+
+/// Warns (as ssh does for keys) when a secret file can be read by its group
+/// or by everyone: another local user may already have it.
+fn warn_if_others_can_read(path: &std::path::Path, key: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return; // reading it names the problem
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o044 != 0 {
+        tracing::warn!(
+            file = %path.display(),
+            key,
+            mode = %format!("{mode:04o}"),
+            "Secret file is readable by other users; run `chmod 600` on it."
+        );
     }
 }
 

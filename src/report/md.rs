@@ -152,7 +152,8 @@ fn details(user: &ReportUser<'_>) -> String {
 
 /// Makes text inert in Markdown: every ASCII punctuation mark that Markdown
 /// reads is backslash-escaped (CommonMark allows that for any of them) and
-/// line breaks, which would end a table row, become spaces.
+/// line breaks, which would end a table row, become spaces; other control
+/// characters (ESC, OSC, C1) are shown escaped.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -162,6 +163,13 @@ fn escape(s: &str) -> String {
                 out.push(c);
             }
             '\r' | '\n' => out.push(' '),
+            // Other control characters become visible escapes, their
+            // backslash escaped for Markdown (the reader sees `\x1b`).
+            c if crate::printable::is_unsafe(c) => {
+                let mut shown = String::new();
+                crate::printable::push_escaped(&mut shown, c);
+                out.push_str(&shown.replace('\\', "\\\\"));
+            }
             c => out.push(c),
         }
     }
@@ -202,6 +210,14 @@ mod tests {
             users,
             context: ReportContext::default(),
         }
+    }
+
+    #[test]
+    fn escape_shows_terminal_control_sequences_as_text() {
+        assert_eq!(
+            escape("a\u{1b}]0;x\u{7}\u{9b}"),
+            "a\\\\x1b\\]0;x\\\\x07\\\\u{9b}"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! sent, in first-seen order), so a fixed `error.csv` can be loaded again
 //! with the same mapping. Each file is written to a temporary file in the
 //! target folder and renamed over the old one, so a reader never sees half
-//! a file.
+//! a file. Cells that a spreadsheet would run as a formula get a leading `'`
+//! ([`super::csv::formula_safe`]).
 
 use std::fs;
 use std::io;
@@ -17,6 +18,7 @@ use std::path::Path;
 use tempfile::NamedTempFile;
 
 use super::Outcome;
+use super::csv::formula_safe;
 
 /// The file of records Salesforce accepted.
 pub const SUCCESS_FILE: &str = "success.csv";
@@ -48,24 +50,24 @@ pub fn write(dir: &Path, records: &[AttemptedRecord]) -> io::Result<()> {
     let mut success = csv_in(dir)?;
     let mut header = vec!["sf__Id".to_owned(), "sf__Created".to_owned()];
     header.extend(columns.iter().cloned());
-    success.write_record(&header)?;
+    success.write_record(header.iter().map(|h| formula_safe(h).into_owned()))?;
     for record in records.iter().filter(|r| r.outcome == Outcome::Created) {
         let mut row = vec![
             record.salesforce_id.unwrap_or("").to_owned(),
             "true".to_owned(),
         ];
         row.extend(values(record, &columns));
-        success.write_record(&row)?;
+        success.write_record(row.iter().map(|c| formula_safe(c).into_owned()))?;
     }
 
     let mut error = csv_in(dir)?;
     let mut header = vec!["sf__Error".to_owned()];
     header.extend(columns.iter().cloned());
-    error.write_record(&header)?;
+    error.write_record(header.iter().map(|h| formula_safe(h).into_owned()))?;
     for record in records.iter().filter(|r| r.outcome.needs_person()) {
         let mut row = vec![sf_error(record)];
         row.extend(values(record, &columns));
-        error.write_record(&row)?;
+        error.write_record(row.iter().map(|c| formula_safe(c).into_owned()))?;
     }
 
     // Both files are complete on disk before either replaces an old one.

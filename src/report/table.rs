@@ -14,7 +14,11 @@ pub fn render(report: &Report<'_>) -> String {
     let mut out = String::new();
     let s = &report.summary;
     let mode = if report.dry_run { "dry run" } else { "sync" };
-    let _ = writeln!(out, "sfsync {mode} of job \"{}\"", report.job);
+    let _ = writeln!(
+        out,
+        "sfsync {mode} of job \"{}\"",
+        crate::printable::escape_controls(&report.job)
+    );
     let _ = writeln!(out, "  {} -> {}", report.started_at, report.finished_at);
     if !report.context.source.is_empty() {
         let _ = writeln!(
@@ -150,9 +154,11 @@ pub fn render(report: &Report<'_>) -> String {
     out
 }
 
+/// `s` with control characters made visible ([`crate::printable`]), cut to `width`.
 fn clip(s: &str, width: usize) -> String {
+    let s = crate::printable::escape_controls(s);
     if s.chars().count() <= width {
-        s.to_owned()
+        s.into_owned()
     } else {
         let mut c: String = s.chars().take(width - 1).collect();
         c.push('…');
@@ -176,5 +182,18 @@ fn wrap_into(out: &mut String, text: &str, indent: &str) {
     }
     if !line.is_empty() {
         let _ = writeln!(out, "{indent}{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_values_are_shown_escaped() {
+        assert_eq!(clip("ab\u{1b}[2Jc", 80), "ab\\x1b[2Jc");
+        let mut out = String::new();
+        wrap_into(&mut out, "refused\u{1b}]0;pwned\u{7} now", "  ");
+        assert_eq!(out, "  refused\\x1b]0;pwned\\x07 now\n");
     }
 }

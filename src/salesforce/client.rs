@@ -5,6 +5,13 @@
 //! failures. Creates are sent once ([`Client::create_collection`]): whether and
 //! how to retry them is the executor's decision, since a lost create answer must
 //! be recovered, never blindly resent.
+//!
+//! What the client refuses, so a token or secret never goes where the job did
+//! not say (issue 12): a redirect on a token call (it would re-send the
+//! credentials), a redirect of an API call to another host or scheme, a
+//! `nextRecordsUrl` that is not a path on the instance, a query whose pages
+//! never end (a locator seen twice, more records than `totalSize`), an answer
+//! larger than [`MAX_ANSWER_BYTES`], and a proxy for loopback (the emulator).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +37,13 @@ use crate::job::{Limits, SalesforceConfig, Secret};
 /// Page size asked of SOQL reads (the maximum Salesforce allows).
 const QUERY_BATCH_SIZE: u32 = 2000;
 
+/// The largest answer body read, in bytes (64 MiB). A SOQL page of 2,000
+/// users is about 1 MB; anything near this cap is not Salesforce.
+pub const MAX_ANSWER_BYTES: usize = 64 << 20;
+
+/// Redirects followed on one API call (same host and scheme only).
+const MAX_REDIRECTS: usize = 5;
+
 /// How the client paces and retries.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -41,6 +55,9 @@ pub struct ClientOptions {
     pub max_retries: u32,
     /// Per-call timeout, from sending to the last byte of the answer.
     pub timeout: Duration,
+    /// Reads stop with [`SfError::ReserveReached`] once the org's remaining
+    /// daily API calls (from `Sforce-Limit-Info`) are at or below this.
+    pub api_reserve: Option<u64>,
 }
 
 impl Default for ClientOptions {
@@ -50,6 +67,7 @@ impl Default for ClientOptions {
             concurrency: 4,
             max_retries: 5,
             timeout: Duration::from_secs(120),
+            api_reserve: None,
         }
     }
 }
@@ -61,6 +79,7 @@ impl ClientOptions {
             requests_per_second: limits.requests_per_second,
             concurrency: limits.concurrency,
             max_retries: limits.max_retries,
+            api_reserve: Some(limits.api_reserve),
             ..ClientOptions::default()
         }
     }
@@ -74,7 +93,10 @@ pub struct Client {
 }
 
 struct Inner {
+    /// API calls: redirects only to the same scheme, host and port.
     http: reqwest::Client,
+    /// Token calls: no redirect at all.
+    token_http: reqwest::Client,
     token_url: String,
     api_version: String,
     creds: Credentials,
@@ -117,12 +139,26 @@ impl Client {
         creds: Credentials,
         opts: ClientOptions,
     ) -> Result<Client, SfError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("sfsync/", env!("CARGO_PKG_VERSION")))
+        // Loopback (the emulator) never goes through a proxy: `http_proxy`
+        // would otherwise receive the token call in clear text.
+        let loopback = url::Url::parse(&cfg.login_url).is_ok_and(|u| is_loopback(&u));
+        let builder = || {
+            let b = reqwest::Client::builder()
+                .user_agent(concat!("sfsync/", env!("CARGO_PKG_VERSION")));
+            if loopback { b.no_proxy() } else { b }
+        };
+        let setup = |e: reqwest::Error| SfError::Setup(format!("cannot set up HTTPS: {e}"));
+        let http = builder()
+            .redirect(reqwest::redirect::Policy::custom(same_origin_redirects))
             .build()
-            .map_err(|e| SfError::Setup(format!("cannot set up HTTPS: {e}")))?;
+            .map_err(setup)?;
+        let token_http = builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(setup)?;
         let inner = Inner {
             http,
+            token_http,
             token_url: format!(
                 "{}/services/oauth2/token",
                 cfg.login_url.trim_end_matches('/')
@@ -494,23 +530,104 @@ impl Client {
             .append_pair("q", soql_text)
             .finish();
         let mut path = format!("/services/data/{}/query?{q}", self.inner.api_version);
+        // Bounds: every page must bring records, the total may not pass the
+        // first page's totalSize, and no locator may come twice.
+        let mut seen = std::collections::HashSet::new();
+        let mut total: Option<u64> = None;
+        let mut read: u64 = 0;
         loop {
+            self.check_read_budget()?;
             let answer = self.read(&path, true).await?;
             let page: QueryPage = decode(&answer)?;
+            let refuse = |why: String| SfError::Refused {
+                url: display_url(&answer.url),
+                why,
+            };
+            let total = *total.get_or_insert(page.total_size.unwrap_or(u64::MAX));
+            read += page.records.len() as u64;
+            if read > total {
+                return Err(refuse(format!(
+                    "the query's pages hold more records ({read}) than its totalSize ({total}); stopped reading"
+                )));
+            }
+            let empty = page.records.is_empty();
             for record in page.records {
                 each(record)?;
             }
             match page.next_records_url {
                 Some(next) if !page.done => {
-                    // The locator is a path; tolerate an absolute URL on the same host.
-                    path = match next.find("/services/") {
-                        Some(i) if !next.starts_with('/') => next[i..].to_owned(),
-                        _ => next,
-                    };
+                    if empty {
+                        return Err(refuse(
+                            "a query page with no records points to yet another page; stopped reading".into(),
+                        ));
+                    }
+                    let next = self.locator_path(&next).map_err(refuse)?;
+                    if !seen.insert(next.clone()) {
+                        return Err(refuse(format!(
+                            "the query handed out the locator {} twice (a loop); stopped reading",
+                            display_url(&next)
+                        )));
+                    }
+                    path = next;
                 }
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// `nextRecordsUrl` as a path on the instance. Salesforce sends a path
+    /// (`/services/data/v62.0/query/01g...-2000`); an absolute URL is taken
+    /// only on the instance's own scheme, host and port. Anything else
+    /// (`@host:port/x`, `//host/x`, `../`) would send the token elsewhere.
+    fn locator_path(&self, next: &str) -> Result<String, String> {
+        let shown = crate::printable::escape_controls(next);
+        let shown: String = shown.chars().take(120).collect();
+        let refused = || {
+            format!(
+                "refusing the nextRecordsUrl {shown:?}: not a /services/data/ path on the org's instance"
+            )
+        };
+        let base = url::Url::parse(&self.instance_url()).map_err(|_| refused())?;
+        let path = if next.starts_with('/') {
+            next.to_owned()
+        } else {
+            let abs = url::Url::parse(next).map_err(|_| refused())?;
+            if abs.scheme() != base.scheme()
+                || abs.host() != base.host()
+                || abs.port_or_known_default() != base.port_or_known_default()
+                || !abs.username().is_empty()
+                || abs.password().is_some()
+            {
+                return Err(refused());
+            }
+            match abs.query() {
+                Some(q) => format!("{}?{q}", abs.path()),
+                None => abs.path().to_owned(),
+            }
+        };
+        let joined = base.join(&path).map_err(|_| refused())?;
+        let clean = path.starts_with("/services/data/")
+            && !path.contains("..")
+            && !path.contains('\\')
+            && !path.contains('#')
+            && !path.chars().any(|c| c.is_whitespace() || c.is_control())
+            && joined.host() == base.host()
+            && joined.scheme() == base.scheme()
+            && joined.port_or_known_default() == base.port_or_known_default();
+        if clean { Ok(path) } else { Err(refused()) }
+    }
+
+    /// With `api_reserve` set: no read once the org's remaining daily calls
+    /// (last `Sforce-Limit-Info`) are at or below it.
+    fn check_read_budget(&self) -> Result<(), SfError> {
+        let (Some(reserve), Some(usage)) = (self.inner.opts.api_reserve, self.last_usage()) else {
+            return Ok(());
+        };
+        let remaining = usage.max.saturating_sub(usage.used);
+        if remaining <= reserve {
+            return Err(SfError::ReserveReached { remaining, reserve });
+        }
+        Ok(())
     }
 
     /// An idempotent GET, retried on transient failures with backoff.
@@ -610,7 +727,11 @@ impl Client {
         session: &Session,
         admission: super::pace::Admission,
     ) -> Result<Answer, SfError> {
-        let url = format!("{}{}", session.instance_url, path);
+        // `path` is ours or a checked locator; joined as a URL path, never glued.
+        let url = url::Url::parse(&session.instance_url)
+            .and_then(|base| base.join(path))
+            .map(String::from)
+            .map_err(|_| SfError::Setup(format!("cannot join {path} to the instance URL")))?;
         let timeout = self.inner.opts.timeout;
         let mut request = self
             .inner
@@ -629,7 +750,7 @@ impl Client {
         }
         self.inner.calls.fetch_add(1, Ordering::SeqCst);
         debug!(url = %display_url(&url), "Calling Salesforce.");
-        let (status, retry_after, body, reported) =
+        let (status, retry_after, body, _, reported) =
             self.exchange(request, &display_url(&url), timeout).await?;
         drop(admission);
         if reported {
@@ -693,7 +814,12 @@ impl Client {
             .map_or(0, |d| d.as_secs());
         let form = self.inner.creds.token_request(now)?;
         let timeout = self.inner.opts.timeout;
-        let mut request = self.inner.http.post(url).timeout(timeout).form(&form.form);
+        let mut request = self
+            .inner
+            .token_http
+            .post(url)
+            .timeout(timeout)
+            .form(&form.form);
         if let Some((user, password)) = &form.basic {
             request = request.basic_auth(user, Some(password));
         }
@@ -701,7 +827,7 @@ impl Client {
         self.inner.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.logins.fetch_add(1, Ordering::SeqCst);
         debug!(url = %url, flow = self.inner.creds.flow_name(), "Requesting a Salesforce token.");
-        let (status, retry_after, body, _) = self.exchange(request, url, timeout).await?;
+        let (status, retry_after, body, location, _) = self.exchange(request, url, timeout).await?;
         drop(admission);
         if status == 200 {
             let answer: TokenAnswer =
@@ -718,40 +844,90 @@ impl Client {
                 .map(str::to_owned);
             return Ok((Secret::new(answer.access_token), instance_url, user_id));
         }
+        if (300..400).contains(&status) {
+            return Err(SfError::Refused {
+                url: url.clone(),
+                why: format!(
+                    "the token endpoint answered HTTP {status}, a redirect{}; sfsync never follows a \
+                     redirect on a token call (it would send the credentials again, elsewhere): \
+                     set salesforce.login_url to the host that answers",
+                    location.map(|l| format!(" to {l}")).unwrap_or_default()
+                ),
+            });
+        }
+        // Only the documented `{"error", "error_description"}` shape is
+        // quoted: anything else may be the request echoed back, secrets and all.
         if let Ok(e) = serde_json::from_slice::<TokenError>(&body)
             && !(500..600).contains(&status)
         {
             return Err(SfError::Auth {
                 url: url.clone(),
-                error: e.error,
-                description: e.error_description.unwrap_or_default(),
+                error: crate::printable::escape_controls(&e.error).into_owned(),
+                description: crate::printable::escape_controls(
+                    &e.error_description.unwrap_or_default(),
+                )
+                .into_owned(),
             });
         }
-        Err(api_error(url, status, &body, retry_after))
+        Err(api_error(url, status, b"", retry_after))
     }
 
-    /// Sends a request and reads the whole answer: status, Retry-After and
-    /// body, noting `Sforce-Limit-Info` on the way. `shown_url` is what errors name.
+    /// Sends a request and reads the whole answer, at most
+    /// [`MAX_ANSWER_BYTES`]: status, Retry-After, body and (for a redirect)
+    /// the Location's origin, noting `Sforce-Limit-Info` on the way.
+    /// `shown_url` is what errors name.
     async fn exchange(
         &self,
         request: reqwest::RequestBuilder,
         shown_url: &str,
         timeout: std::time::Duration,
-    ) -> Result<(u16, Option<std::time::Duration>, Vec<u8>, bool), SfError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport(shown_url, &e, timeout))?;
+    ) -> Result<Exchanged, SfError> {
+        let mut response = request.send().await.map_err(|e| {
+            if e.is_redirect() {
+                SfError::Refused {
+                    url: shown_url.to_owned(),
+                    why: "the answer redirects to another host or scheme; sfsync does not follow \
+                          it (the token would go along)"
+                        .into(),
+                }
+            } else {
+                transport(shown_url, &e, timeout)
+            }
+        })?;
         let status = response.status().as_u16();
         let reported = self.note_usage(response.headers());
         let retry_after = header_text(response.headers(), RETRY_AFTER.as_str())
             .and_then(|v| parse_retry_after(&v));
-        let body = response
-            .bytes()
+        let location = header_text(response.headers(), "location")
+            .and_then(|l| url::Url::parse(&l).ok())
+            .map(|u| {
+                crate::printable::escape_controls(&u.origin().ascii_serialization()).into_owned()
+            });
+        let too_big = || SfError::Refused {
+            url: shown_url.to_owned(),
+            why: format!(
+                "the answer is larger than {} MiB; sfsync stops reading it",
+                MAX_ANSWER_BYTES >> 20
+            ),
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
             .map_err(|e| transport(shown_url, &e, timeout))?
-            .to_vec();
-        Ok((status, retry_after, body, reported))
+        {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, retry_after, body, location, reported))
     }
 
     /// Keeps the reading with the most calls used: answers to concurrent calls
@@ -768,6 +944,34 @@ impl Client {
             _ => *slot = Some(usage),
         }
         true
+    }
+}
+
+/// What [`Client::exchange`] read: status, Retry-After, body, a redirect's origin, and whether the answer
+/// carried a `Sforce-Limit-Info` reading.
+type Exchanged = (u16, Option<Duration>, Vec<u8>, Option<String>, bool);
+
+/// API calls follow a redirect only to the same scheme, host and port, at
+/// most [`MAX_REDIRECTS`] times: the bearer token must not go to another host.
+fn same_origin_redirects(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let first = &attempt.previous()[0];
+    let next = attempt.url();
+    let same = next.scheme() == first.scheme()
+        && next.host() == first.host()
+        && next.port_or_known_default() == first.port_or_known_default();
+    if same && attempt.previous().len() <= MAX_REDIRECTS {
+        attempt.follow()
+    } else {
+        attempt.error("redirect to another host or scheme refused")
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -843,12 +1047,12 @@ fn checked_instance_url(raw: &str) -> Result<String, SfError> {
             "the token answer's instance_url {trimmed:?} is not a URL"
         ))
     })?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
+    let loopback = is_loopback(&parsed);
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(SfError::Setup(
+            "the token answer's instance_url carries a user name or password; refusing it".into(),
+        ));
+    }
     match parsed.scheme() {
         "https" => Ok(trimmed.to_owned()),
         "http" if loopback => Ok(trimmed.to_owned()),

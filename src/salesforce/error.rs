@@ -52,6 +52,16 @@ pub enum SfError {
         "not sent: the org has {remaining} daily API calls left, at the job's api_reserve of {reserve}"
     )]
     Budget { remaining: u64, reserve: u64 },
+    /// An answer sfsync will not act on, for safety: a redirect it does not
+    /// follow, a locator to another host, an endless or oversized answer.
+    /// Never retried.
+    #[error("{url}: {why}")]
+    Refused { url: String, why: String },
+    /// The org's remaining daily API calls reached `api_reserve` before a read.
+    #[error(
+        "stopped before a read: the org has {remaining} API calls left today, at or below api_reserve = {reserve}"
+    )]
+    ReserveReached { remaining: u64, reserve: u64 },
 }
 
 fn code_suffix(code: &str) -> String {

@@ -60,7 +60,9 @@ pub enum CallVerdict {
 /// Classifies a failed call. Successful answers never reach here: their
 /// per-record results go through [`classify_record`].
 pub fn classify_call(err: &SfError) -> CallVerdict {
-    if let SfError::Budget { remaining, reserve } = err {
+    if let SfError::Budget { remaining, reserve } | SfError::ReserveReached { remaining, reserve } =
+        err
+    {
         // With no reserve, running short is the daily limit itself arriving.
         return CallVerdict::Stop(if *reserve == 0 {
             StopReason::DailyLimit

@@ -38,6 +38,9 @@ pub(crate) struct ApiErrorItem {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct QueryPage {
+    /// Records the whole query matches (every page), as Salesforce counted them.
+    #[serde(default)]
+    pub total_size: Option<u64>,
     #[serde(default)]
     pub done: bool,
     #[serde(default)]

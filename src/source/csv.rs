@@ -23,6 +23,10 @@ pub fn read(
     read_in_parts(cfg, attributes, only, only_attr, threads, MIN_PART)
 }
 
+/// The longest row read, in bytes of values (64 KiB): a person's row is a
+/// few hundred bytes; a longer one is an unclosed quote swallowing the file.
+pub const MAX_ROW_BYTES: usize = 64 << 10;
+
 /// Below this many bytes per part, a thread costs more than it saves.
 const MIN_PART: usize = 4 << 20;
 
@@ -267,6 +271,14 @@ impl Rows<'_> {
                 part.stopped_at = Some(first);
                 return Ok(part);
             }
+            if row.as_slice().len() > MAX_ROW_BYTES {
+                return Err(SourceError::Unusable(format!(
+                    "{}:{line}: the row is longer than {} KiB (an unclosed quote, or not a CSV \
+                     of people?); fix the file",
+                    self.cfg.path.display(),
+                    MAX_ROW_BYTES >> 10
+                )));
+            }
             if row.len() == 1 && row.get(0).is_some_and(<[u8]>::is_empty) {
                 continue; // a blank line is not a person
             }
@@ -402,6 +414,20 @@ mod tests {
         );
         assert_eq!(recs[2].problem, None);
         assert_eq!(recs[2].origin(), crate::source::Origin::Line(5));
+    }
+
+    #[test]
+    fn a_row_past_the_cap_is_a_usage_error_naming_file_and_line() {
+        let mut text = b"uid,mail\nada,ada@example.com\nbob,\"".to_vec();
+        text.extend(std::iter::repeat_n(b'x', MAX_ROW_BYTES + 1));
+        text.extend(b"\"\n");
+        let err = read_text(&text, &["uid", "mail"]).unwrap_err();
+        assert!(matches!(err, SourceError::Unusable(_)), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("people.csv:3") && msg.contains("64 KiB"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod filter;
 mod record;
 
 use std::collections::HashSet;
+use std::hash::BuildHasher as _;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Scope, SearchEntry, SearchOptions};
@@ -94,6 +95,7 @@ async fn search(
         Box::new(PagedResults::new(cfg.page_size.max(1))),
     ];
     let before = out.len();
+    let mut dns = HashSet::new();
     let fail = |what: String| {
         SourceError::Fatal(format!(
             "LDAP search on {} under {} with filter {filter} {what}",
@@ -111,6 +113,10 @@ async fn search(
         match stream.next().await {
             Ok(Some(entry)) => {
                 let entry = SearchEntry::construct(entry);
+                if let Err(why) = bounded(&entry, out.len() - before, &mut dns) {
+                    let _ = stream.finish().await;
+                    return Err(fail(format!("{why}; nothing was used from this read")));
+                }
                 out.push(record::build(
                     entry.dn,
                     entry.attrs,
@@ -146,6 +152,46 @@ async fn search(
              point source.url and source.base_dn at the server that holds all the people",
             result.refs.join(", ")
         )));
+    }
+    Ok(())
+}
+
+/// Entries read by one search at most: ten times a very large company.
+pub const MAX_ENTRIES: usize = 10_000_000;
+/// The largest attribute value read, in bytes (64 KiB; a person's values are short).
+pub const MAX_VALUE_BYTES: usize = 64 << 10;
+
+/// Bounds on what one search may hand us: a DN seen twice means the server's
+/// paging loops (it never ends its pages), too many entries or an oversized
+/// value means it is not a directory of people.
+///
+/// DNs are remembered by a 64-bit hash (8 bytes each, not the DN): a million
+/// entries cost a few MB, and a false repeat needs a hash collision.
+fn bounded(entry: &SearchEntry, read: usize, dns: &mut HashSet<u64>) -> Result<(), String> {
+    let dn = crate::printable::escape_controls(&entry.dn);
+    if read >= MAX_ENTRIES {
+        return Err(format!("sent more than {MAX_ENTRIES} entries"));
+    }
+    if !dns
+        .insert(foldhash::quality::FixedState::with_seed(0x5f5).hash_one(entry.dn.to_lowercase()))
+    {
+        return Err(format!(
+            "sent the entry {dn} twice (its paging does not end)"
+        ));
+    }
+    let text = entry
+        .attrs
+        .iter()
+        .flat_map(|(a, v)| v.iter().map(move |v| (a, v.len())));
+    let bin = entry
+        .bin_attrs
+        .iter()
+        .flat_map(|(a, v)| v.iter().map(move |v| (a, v.len())));
+    if let Some((attr, len)) = text.chain(bin).find(|(_, len)| *len > MAX_VALUE_BYTES) {
+        return Err(format!(
+            "sent a value of {len} bytes for {attr} of {dn}, more than {} KiB",
+            MAX_VALUE_BYTES >> 10
+        ));
     }
     Ok(())
 }

@@ -10,5 +10,6 @@ mod ldap;
 mod lifecycle;
 mod plan;
 mod report_html;
+mod security;
 mod sync;
 mod unattended;

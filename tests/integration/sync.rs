@@ -51,6 +51,7 @@ fn opts(rps: f64, concurrency: usize) -> ClientOptions {
         concurrency,
         max_retries: 8,
         timeout: Duration::from_secs(30),
+        ..ClientOptions::default()
     }
 }
 
