@@ -1,6 +1,7 @@
 //! Emulator throughput against issue 2's targets, on this machine, no latency:
 //! - a 1,000,000-user org's full SOQL read (500 pages of 2,000) in under 5 s;
-//! - 100,000 creates through 500 `composite/sobjects` calls in under 5 s.
+//! - 100,000 creates through 500 `composite/sobjects` calls in under 5 s;
+//! - 100,000 updates (issue 15) through 500 `PATCH composite/sobjects` calls.
 //!
 //! Run: `cargo bench --bench emulator` (release). Sizes can be lowered for a
 //! quick look: `EMU_BENCH_USERS=100000 EMU_BENCH_CREATES=20000 cargo bench --bench emulator`.
@@ -72,6 +73,7 @@ fn rss() -> String {
 fn main() {
     let users = env_usize("EMU_BENCH_USERS", 1_000_000);
     let creates = env_usize("EMU_BENCH_CREATES", 100_000);
+    let updates = env_usize("EMU_BENCH_UPDATES", 100_000).min(users);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -165,6 +167,46 @@ fn main() {
             "creates: {creates} users in {calls} calls in {write:.2} s ({:.0} users/s; {:.2} s inside the emulator's handlers)",
             creates as f64 / write,
             server_us as f64 / 1e6
+        );
+
+        // Updates: two fields of the first seeded users, 200 per PATCH call.
+        let calls = updates.div_ceil(200);
+        let bodies: Vec<String> = (0..calls)
+            .map(|c| {
+                let records: Vec<Value> = (0..200.min(updates - c * 200))
+                    .map(|k| {
+                        let i = c * 200 + k;
+                        // Seed users get Ids in order: person i has counter i + 1.
+                        json!({"attributes": {"type": "User"}, "id": emulator::ids::make("005", i as u64 + 1),
+                            "Title": format!("Title {i}"), "Department": "Bench"})
+                    })
+                    .collect();
+                json!({"allOrNone": false, "records": records}).to_string()
+            })
+            .collect();
+        let t = Instant::now();
+        let mut ok = 0usize;
+        for body in bodies {
+            let page = http
+                .patch(&url)
+                .bearer_auth(&tok)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            ok += count(&page, b"\"success\":true");
+        }
+        let write = t.elapsed().as_secs_f64();
+        assert_eq!(ok, updates, "every update succeeded");
+        let c = emu.org.counters();
+        assert_eq!((c.users_updated as usize, c.update_collection_calls as usize), (updates, calls));
+        println!(
+            "updates: {updates} users in {calls} PATCH calls in {write:.2} s ({:.0} users/s)",
+            updates as f64 / write
         );
         emu.stop().await.unwrap();
     });

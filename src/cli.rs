@@ -156,7 +156,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub fault_rate: f64,
 
-    /// Fraction (0..1) of create calls whose answer is lost: committed, then the connection is closed.
+    /// Fraction (0..1) of write calls (creates and PATCHes) whose answer is lost: committed, then
+    /// the connection is closed.
     #[arg(long, value_name = "F", default_value_t = 0.0)]
     pub lost_answer_rate: f64,
 
@@ -212,6 +213,12 @@ pub struct EmulatorArgs {
     /// "You cannot deactivate the Default Workflow User".
     #[arg(long, value_name = "FILE")]
     pub undeactivatable: Option<PathBuf>,
+
+    /// Seed permission sets, permission set groups, public groups and roles from a TOML file
+    /// (`[[permission_set]] name, label, license`, `[[permission_set_group]] developer_name`,
+    /// `[[group]] developer_name`, `[[role]] developer_name`; see samples/salesforce-access.toml).
+    #[arg(long, value_name = "FILE")]
+    pub access: Option<PathBuf>,
 
     /// Tokens also expire this many seconds after they were issued (INVALID_SESSION_ID).
     #[arg(long, value_name = "N")]

@@ -12,7 +12,7 @@ use crate::cli::{EmulatorArgs, ReportFormat};
 use crate::error::Error;
 
 /// (path relative to the checkout, contents) of everything the demo reads.
-const BUNDLE: [(&str, &str); 9] = [
+const BUNDLE: [(&str, &str); 10] = [
     ("jobs/demo.toml", include_str!("../../jobs/demo.toml")),
     (
         "jobs/demo-credentials/client-id",
@@ -41,6 +41,10 @@ const BUNDLE: [(&str, &str); 9] = [
     (
         "samples/foreign-usernames.txt",
         include_str!("../../samples/foreign-usernames.txt"),
+    ),
+    (
+        "samples/salesforce-access.toml",
+        include_str!("../../samples/salesforce-access.toml"),
     ),
     ("samples/README.md", include_str!("../../samples/README.md")),
 ];
@@ -72,6 +76,7 @@ pub fn run() -> Result<u8, Error> {
         let args = EmulatorArgs {
             users: Some(root.join("samples/salesforce-users.csv")),
             foreign_usernames: Some(root.join("samples/foreign-usernames.txt")),
+            access: Some(root.join("samples/salesforce-access.toml")),
             ..emulator_defaults()
         };
         let cfg = crate::emulator::OrgConfig::from_args(&args)?;

@@ -12,6 +12,7 @@ use crate::Error;
 use crate::cli::EmulatorArgs;
 use crate::job::Secret;
 
+use super::access::AccessSeed;
 use super::faults::{FaultKind, FaultPlan};
 use super::ids;
 use super::schema::{self, Ty};
@@ -175,6 +176,8 @@ pub struct OrgConfig {
     pub undeactivatable: Vec<String>,
     /// Request-log entries kept (oldest dropped first).
     pub log_capacity: usize,
+    /// Permission sets, permission set groups, public groups and roles (`--access`).
+    pub access: AccessSeed,
 }
 
 impl Default for OrgConfig {
@@ -201,6 +204,7 @@ impl Default for OrgConfig {
             cursor_lifetime: Duration::from_secs(2 * 24 * 3600),
             log_capacity: 100_000,
             undeactivatable: Vec::new(),
+            access: AccessSeed::default(),
         }
     }
 }
@@ -225,6 +229,9 @@ impl OrgConfig {
         }
         if let Some(path) = &args.foreign_usernames {
             cfg.foreign_usernames = read_foreign_usernames(path)?;
+        }
+        if let Some(path) = &args.access {
+            cfg.access = AccessSeed::read(path)?;
         }
         if let Some(path) = &args.undeactivatable {
             cfg.undeactivatable = read_foreign_usernames(path)?;

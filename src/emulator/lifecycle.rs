@@ -194,6 +194,21 @@ pub(crate) fn parse_user_patch(
                     &[f.name],
                 ))
             }
+            "UserRoleId" | "ManagerId" => {
+                let (prefix, label) = if f.name == "ManagerId" {
+                    ("005", "Manager ID")
+                } else {
+                    ("00E", "Role ID")
+                };
+                match ids::to18(v).filter(|id| id.starts_with(prefix)) {
+                    Some(id18) => *v = id18,
+                    None => errors.push(RecError::new(
+                        "MALFORMED_ID",
+                        format!("{label}: id value of incorrect type: {v}"),
+                        &[f.name],
+                    )),
+                }
+            }
             "ProfileId" => match ids::to18(v).filter(|id| id.starts_with("00e")) {
                 Some(id18) => *v = id18,
                 None => errors.push(RecError::new(
@@ -335,6 +350,22 @@ impl Users {
                 Some(_) => {}
             }
         }
+        if let Some(r) = texts[schema::USER_ROLE_ID]
+            && Some(r) != old.text(schema::USER_ROLE_ID)
+            && !self.access.role_exists(r)
+        {
+            errors.push(RecError::new(
+                "INVALID_CROSS_REFERENCE_KEY",
+                "invalid cross reference id",
+                &["UserRoleId"],
+            ));
+        }
+        if let Some(m) = texts[schema::MANAGER_ID]
+            && Some(m) != old.text(schema::MANAGER_ID)
+            && let Some(e) = self.manager_error(idx, m)
+        {
+            errors.push(e);
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -376,6 +407,46 @@ impl Users {
             rec: UserRec::pack(&texts, bools),
             pending_email,
         })
+    }
+
+    /// Why user `idx` cannot report to `manager` (reference §1.4): itself, a
+    /// user that does not exist, or a chain that leads back to it.
+    fn manager_error(&self, idx: u32, manager: &str) -> Option<RecError> {
+        let own = self.recs[idx as usize].text(schema::ID).unwrap_or_default();
+        if manager == own {
+            return Some(RecError::new(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "A user can't be his or her own manager",
+                &["ManagerId"],
+            ));
+        }
+        let mut at = match self.index_of(manager) {
+            Some(m) => m,
+            None => {
+                return Some(RecError::new(
+                    "INVALID_CROSS_REFERENCE_KEY",
+                    "invalid cross reference id",
+                    &["ManagerId"],
+                ));
+            }
+        };
+        for _ in 0..self.recs.len() {
+            match self.recs[at as usize].text(schema::MANAGER_ID) {
+                Some(up) if up == own => {
+                    return Some(RecError::new(
+                        "FIELD_INTEGRITY_EXCEPTION",
+                        "You cannot set a hierarchy field to point to itself or a child record",
+                        &["ManagerId"],
+                    ));
+                }
+                Some(up) => match self.index_of(up) {
+                    Some(next) => at = next,
+                    None => return None,
+                },
+                None => return None,
+            }
+        }
+        None
     }
 
     /// Puts `new` in place of user `idx`, keeping the uniqueness indexes and

@@ -10,6 +10,8 @@
 //! - [`org`]: the state ([`Org`]): packed users, indexes, licenses, sessions, cursors.
 //! - [`schema`]: User and Profile fields, labels, lengths, picklists.
 //! - [`validate`]: record-level create rules (pure); [`wire`]: create bodies, parsed without a `Value` tree.
+//! - [`access`]: PermissionSet, PermissionSetGroup, Group, UserRole (seeded, `--access`),
+//!   PermissionSetAssignment and GroupMember inserts.
 //! - [`lifecycle`]: PATCH of User (single and collections), UserLogin freeze, the update,
 //!   deactivation and license rules.
 //! - [`soql`]: the SOQL subset: parser and evaluator (pure); [`query`] runs and pages it.
@@ -19,6 +21,7 @@
 //! - [`routes`]: the HTTP pipeline (axum).
 //! - [`ids`]: 15/18-character Ids.
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod faults;
@@ -44,6 +47,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot, watch};
 use tower_service::Service;
 
+pub use access::{AccessSeed, NamedSeed, PermissionSetSeed};
 pub use config::{
     CHATTER_FREE_PROFILE_ID, Credentials, OrgConfig, ProfileSeed, STANDARD_USER_PROFILE_ID,
     SYSTEM_ADMIN_PROFILE_ID, SeedUser, UNDEACTIVATABLE_MESSAGE, default_profiles,

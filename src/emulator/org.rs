@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::access::Access;
 use super::config::{OrgConfig, ProfileSeed};
 use super::ids;
 use super::log::{Counters, RequestLog, RequestRecord};
@@ -28,7 +29,7 @@ use super::validate::{NewUser, RecError};
 pub(crate) struct UserRec {
     buf: Box<str>,
     ends: [u16; TEXT_SLOTS],
-    nulls: u32,
+    nulls: u64,
     pub(super) bools: u8,
 }
 
@@ -37,7 +38,7 @@ impl UserRec {
         let len: usize = texts.iter().map(|t| t.map_or(0, str::len)).sum();
         let mut buf = String::with_capacity(len);
         let mut ends = [0u16; TEXT_SLOTS];
-        let mut nulls = 0u32;
+        let mut nulls = 0u64;
         for (slot, t) in texts.iter().enumerate() {
             match t {
                 Some(s) => buf.push_str(s),
@@ -174,6 +175,8 @@ pub(crate) struct Users {
     pub pending_email: HashMap<u32, String>,
     /// Usernames (as [`Users::username_key`]) whose deactivation is refused.
     pub(super) undeactivatable: HashSet<Box<str>>,
+    /// Permission sets, groups, roles, assignments and memberships.
+    pub access: Access,
     next_n: u64,
     /// Insertion order is `Id` order (true until a seed brings its own Ids out
     /// of order), so `ORDER BY Id` needs no sort.
@@ -247,6 +250,7 @@ impl Users {
             frozen: Vec::with_capacity(cfg.users.len()),
             pending_email: HashMap::new(),
             undeactivatable: HashSet::new(),
+            access: Access::new(&cfg.access),
             next_n: 1,
             ids_in_order: true,
             case_insensitive: cfg.case_insensitive_usernames,
@@ -451,6 +455,24 @@ impl Users {
                         &["FederationIdentifier"],
                     ));
                 }
+            }
+            if let Some(r) = new.text(schema::USER_ROLE_ID)
+                && !self.access.role_exists(r)
+            {
+                errors.push(RecError::new(
+                    "INVALID_CROSS_REFERENCE_KEY",
+                    "invalid cross reference id",
+                    &["UserRoleId"],
+                ));
+            }
+            if let Some(m) = new.text(schema::MANAGER_ID)
+                && self.by_id(m).is_none()
+            {
+                errors.push(RecError::new(
+                    "INVALID_CROSS_REFERENCE_KEY",
+                    "invalid cross reference id",
+                    &["ManagerId"],
+                ));
             }
             let license = new
                 .text(schema::PROFILE_ID)

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use super::access;
 use super::lifecycle;
 use super::org::{Profile, UserRec, Users};
 use super::schema::{self, ProfileField, Ty};
@@ -27,6 +28,8 @@ pub(crate) enum RowRef<'a> {
     Profile(&'a Profile),
     /// The UserLogin row of the user at this index.
     Login(u32, &'a Users),
+    Named(&'a access::Named, &'a Users),
+    Link(&'a access::Link),
 }
 
 impl Row for RowRef<'_> {
@@ -57,6 +60,8 @@ impl Row for RowRef<'_> {
                 "IsFrozen" => Val::Bool(users.frozen[*i as usize]),
                 _ => Val::Bool(false),
             },
+            (RowRef::Named(n, users), Col::Obj(f)) => access::named_value(users, n, f.name),
+            (RowRef::Link(l), Col::Obj(f)) => access::link_value(l, f.name),
             _ => Val::Null,
         }
     }
@@ -67,6 +72,14 @@ fn row(users: &Users, object: Object, i: u32) -> RowRef<'_> {
         Object::User => RowRef::User(&users.recs[i as usize], users),
         Object::Profile => RowRef::Profile(&users.profiles[i as usize]),
         Object::UserLogin => RowRef::Login(i, users),
+        Object::PermissionSet => RowRef::Named(&users.access.permission_sets[i as usize], users),
+        Object::PermissionSetGroup => {
+            RowRef::Named(&users.access.permission_set_groups[i as usize], users)
+        }
+        Object::Group => RowRef::Named(&users.access.groups[i as usize], users),
+        Object::UserRole => RowRef::Named(&users.access.roles[i as usize], users),
+        Object::PermissionSetAssignment => RowRef::Link(&users.access.assignments[i as usize]),
+        Object::GroupMember => RowRef::Link(&users.access.members[i as usize]),
     }
 }
 
@@ -75,6 +88,12 @@ pub(crate) fn execute(users: &Users, q: &Query) -> Vec<u32> {
     let n = match q.object {
         Object::User | Object::UserLogin => users.recs.len(),
         Object::Profile => users.profiles.len(),
+        Object::PermissionSet => users.access.permission_sets.len(),
+        Object::PermissionSetGroup => users.access.permission_set_groups.len(),
+        Object::Group => users.access.groups.len(),
+        Object::UserRole => users.access.roles.len(),
+        Object::PermissionSetAssignment => users.access.assignments.len(),
+        Object::GroupMember => users.access.members.len(),
     };
     let mut rows: Vec<u32> = match &q.filter {
         None => (0..n as u32).collect(),

@@ -17,6 +17,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::ConnKill;
+use super::access;
 use super::auth::{self, Grant};
 use super::faults::FaultKind;
 use super::ids;
@@ -53,7 +54,9 @@ enum Route {
     MethodNotAllowed(&'static str),
     VersionRoot(String),
     Limits,
-    Query { all: bool },
+    Query {
+        all: bool,
+    },
     QueryMore(String),
     CreateOne,
     CreateCollection,
@@ -61,6 +64,8 @@ enum Route {
     PatchUser(String),
     UpdateCollection,
     PatchUserLogin(String),
+    /// `POST sobjects/PermissionSetAssignment` or `sobjects/GroupMember`.
+    CreateAccess(access::InsertKind),
     DescribeUser,
 }
 
@@ -73,7 +78,7 @@ impl Route {
             Route::Limits => RequestKind::Limits,
             Route::Query { .. } => RequestKind::Query,
             Route::QueryMore(_) => RequestKind::QueryMore,
-            Route::CreateOne => RequestKind::CreateOne,
+            Route::CreateOne | Route::CreateAccess(_) => RequestKind::CreateOne,
             Route::CreateCollection => RequestKind::CreateCollection,
             Route::PatchUser(_) | Route::PatchUserLogin(_) => RequestKind::UpdateOne,
             Route::UpdateCollection => RequestKind::UpdateCollection,
@@ -152,6 +157,16 @@ fn classify(method: &Method, path: &str) -> (Route, String) {
                     Method::PATCH => Route::UpdateCollection,
                     _ => Route::MethodNotAllowed("PATCH,POST"),
                 },
+                [
+                    "sobjects",
+                    obj @ ("permissionsetassignment" | "groupmember"),
+                ] => only(
+                    Method::POST,
+                    Route::CreateAccess(
+                        access::InsertKind::parse(obj).expect("matched a known name"),
+                    ),
+                    "GET,POST,HEAD",
+                ),
                 // UserLogin: update only (no create, no delete; lifecycle reference §2.3).
                 ["sobjects", "userlogin", _] => only(
                     Method::PATCH,
@@ -495,6 +510,7 @@ async fn process(
         route,
         Route::CreateOne
             | Route::CreateCollection
+            | Route::CreateAccess(_)
             | Route::PatchUser(_)
             | Route::UpdateCollection
             | Route::PatchUserLogin(_)
@@ -556,6 +572,7 @@ async fn process(
             )
         }
         Route::PatchUserLogin(id) => lifecycle::patch_login(org, &id, &body, locked),
+        Route::CreateAccess(kind) => access::insert_one(org, kind, &body, locked),
         Route::DescribeUser => Reply::Http(describe_user(), 0),
         _ => Reply::Http(not_found(), 0),
     };
@@ -870,6 +887,19 @@ fn create_collection(org: &Org, body: &[u8], locked: bool, n: u64) -> Reply {
         );
     };
     let count = records.len();
+    // PermissionSetAssignments and GroupMembers have their own calls.
+    if let Some(kind) = records
+        .first()
+        .and_then(|r| r.attributes_type.as_ref())
+        .and_then(|t| t.as_deref())
+        .and_then(access::InsertKind::parse)
+        && count <= MAX_COLLECTION
+    {
+        let plan = &org.cfg.faults;
+        return access::insert_collection(org, kind, &records, all_or_none, &|i| {
+            locked && plan.record_locked(n, i)
+        });
+    }
     if count > MAX_COLLECTION {
         return Reply::Http(
             error_array(

@@ -72,8 +72,10 @@ pub const EMAIL_ENCODING: usize = 15;
 pub const LANGUAGE: usize = 16;
 pub const CREATED_DATE: usize = 29;
 pub const LAST_MODIFIED_DATE: usize = 30;
-/// Number of text slots in a packed User.
-pub const TEXT_SLOTS: usize = 31;
+pub const USER_ROLE_ID: usize = 31;
+pub const MANAGER_ID: usize = 32;
+/// Number of text slots in a packed User (at most 64: null slots are bits of a u64).
+pub const TEXT_SLOTS: usize = 33;
 
 pub const IS_ACTIVE_BIT: u8 = 0;
 
@@ -103,6 +105,8 @@ pub static USER_FIELDS: &[FieldDef] = &[
     ),
     text("EmployeeNumber", "Employee Number", EMPLOYEE_NUMBER, 20),
     required(text("ProfileId", "Profile ID", PROFILE_ID, 18)),
+    text("UserRoleId", "Role ID", USER_ROLE_ID, 18),
+    text("ManagerId", "Manager ID", MANAGER_ID, 18),
     read_only(text("UserType", "User Type", USER_TYPE, 40)),
     required(text("TimeZoneSidKey", "Time Zone", TIME_ZONE, 40)),
     required(text("LocaleSidKey", "Locale", LOCALE, 40)),

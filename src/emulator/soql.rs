@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
+use super::access;
 use super::ids;
 use super::org::sf_datetime;
 use super::schema::{self, FieldDef, FieldKind, ObjField, ProfileField, Ty};
@@ -21,7 +22,26 @@ pub enum Object {
     User,
     Profile,
     UserLogin,
+    PermissionSet,
+    PermissionSetGroup,
+    Group,
+    UserRole,
+    PermissionSetAssignment,
+    GroupMember,
 }
+
+/// Every queryable object.
+const OBJECTS: [Object; 9] = [
+    Object::User,
+    Object::Profile,
+    Object::UserLogin,
+    Object::PermissionSet,
+    Object::PermissionSetGroup,
+    Object::Group,
+    Object::UserRole,
+    Object::PermissionSetAssignment,
+    Object::GroupMember,
+];
 
 impl Object {
     pub fn name(self) -> &'static str {
@@ -29,6 +49,12 @@ impl Object {
             Object::User => "User",
             Object::Profile => "Profile",
             Object::UserLogin => "UserLogin",
+            Object::PermissionSet => "PermissionSet",
+            Object::PermissionSetGroup => "PermissionSetGroup",
+            Object::Group => "Group",
+            Object::UserRole => "UserRole",
+            Object::PermissionSetAssignment => "PermissionSetAssignment",
+            Object::GroupMember => "GroupMember",
         }
     }
 
@@ -37,11 +63,17 @@ impl Object {
         match self {
             Object::User | Object::Profile => None,
             Object::UserLogin => Some(schema::USER_LOGIN_FIELDS),
+            Object::PermissionSet => Some(access::PERMISSION_SET_FIELDS),
+            Object::PermissionSetGroup => Some(access::PERMISSION_SET_GROUP_FIELDS),
+            Object::Group => Some(access::GROUP_FIELDS),
+            Object::UserRole => Some(access::USER_ROLE_FIELDS),
+            Object::PermissionSetAssignment => Some(access::ASSIGNMENT_FIELDS),
+            Object::GroupMember => Some(access::MEMBER_FIELDS),
         }
     }
 
     fn parse(name: &str) -> Option<Object> {
-        [Object::User, Object::Profile, Object::UserLogin]
+        OBJECTS
             .into_iter()
             .find(|o| o.name().eq_ignore_ascii_case(name))
     }
@@ -87,7 +119,7 @@ impl Col {
         match self {
             Col::User(f) => match (f.name, f.ty) {
                 (_, Ty::Bool { .. }) => ColType::Bool,
-                ("Id" | "ProfileId", _) => ColType::Id,
+                ("Id" | "ProfileId" | "UserRoleId" | "ManagerId", _) => ColType::Id,
                 ("CreatedDate" | "LastModifiedDate", _) => ColType::DateTime,
                 _ => ColType::Text,
             },

@@ -237,6 +237,22 @@ pub fn validate_create(
         }
     }
 
+    for (slot, prefix, label) in [
+        (schema::USER_ROLE_ID, "00E", "Role ID"),
+        (schema::MANAGER_ID, "005", "Manager ID"),
+    ] {
+        if let Some(v) = texts[slot].clone() {
+            match ids::to18(&v).filter(|id| id.starts_with(prefix)) {
+                Some(id) => texts[slot] = Some(id),
+                None => errors.push(RecError::new(
+                    "MALFORMED_ID",
+                    format!("{label}: id value of incorrect type: {v}"),
+                    &[schema::slot_field(slot).name],
+                )),
+            }
+        }
+    }
+
     if errors.is_empty() {
         Ok(Ok(NewUser { texts, bools }))
     } else {

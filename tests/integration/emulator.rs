@@ -1303,6 +1303,7 @@ fn emulator_help_documents_every_option() {
         "--license-limit",
         "--licenses",
         "--undeactivatable",
+        "--access",
         "--token-ttl-secs",
         "--max-in-flight",
         "--faults",

@@ -831,3 +831,68 @@ fn license_limit_and_undeactivatable_flags_build_the_config() {
     let err = OrgConfig::from_args(&args).unwrap_err().to_string();
     assert!(err.contains("undeactivatable.txt:1"), "{err}");
 }
+
+#[tokio::test]
+async fn a_rename_frees_the_old_username_and_a_rolled_back_rename_does_not() {
+    // Given two users,
+    let emu = Emu::start(people()).await;
+    let token = emu.token().await;
+    let (ann, bob) = (id_of(&emu, "ann@acme.com"), id_of(&emu, "bob@acme.com"));
+    // when bob's rename rolls back with a failing record under allOrNone,
+    let body = updates(
+        "User",
+        &[
+            json!({"id": bob, "Username": "robert@acme.com"}),
+            json!({"id": ann, "Username": "not-an-address"}),
+        ],
+        true,
+    );
+    let (_, b) = patch(&emu, &token, "composite/sobjects", &body).await;
+    assert_eq!(b[1]["errors"][0]["statusCode"], "FIELD_INTEGRITY_EXCEPTION");
+    // then bob keeps his username: it is still taken and the new one is free;
+    assert!(emu.user("bob@acme.com").is_some());
+    let (s, _, b) = emu
+        .post(&token, "sobjects/User", &new_user("bob@acme.com"))
+        .await;
+    assert_eq!(
+        (s, b[0]["errorCode"].clone()),
+        (400, json!("DUPLICATE_USERNAME"))
+    );
+    let (s, _, _) = emu
+        .post(&token, "sobjects/User", &new_user("robert@acme.com"))
+        .await;
+    assert_eq!(s, 201);
+    // and once a rename lands (case-only changes included), the old username is free again.
+    let (s, _) = patch(
+        &emu,
+        &token,
+        &format!("sobjects/User/{bob}"),
+        &json!({"Username": "Bobby@acme.com"}),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = emu
+        .post(&token, "sobjects/User", &new_user("bob@acme.com"))
+        .await;
+    assert_eq!(s, 201);
+    let (s, b) = patch(
+        &emu,
+        &token,
+        &format!("sobjects/User/{ann}"),
+        &json!({"Username": "BOBBY@acme.com"}),
+    )
+    .await;
+    assert_eq!(
+        (s, b[0]["errorCode"].clone()),
+        (400, json!("DUPLICATE_USERNAME"))
+    );
+    let (s, _) = patch(
+        &emu,
+        &token,
+        &format!("sobjects/User/{bob}"),
+        &json!({"Username": "bobby@acme.com"}),
+    )
+    .await;
+    assert_eq!(s, 204, "a user may change the case of its own username");
+    emu.stop().await;
+}

@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod e2e;
 mod emulator;
+mod emulator_access;
 mod emulator_lifecycle;
 mod ldap;
 mod lifecycle;

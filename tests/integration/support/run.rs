@@ -80,6 +80,7 @@ pub fn sample_org() -> OrgConfig {
     use clap::Parser;
     let users = repo().join("samples/salesforce-users.csv");
     let foreign = repo().join("samples/foreign-usernames.txt");
+    let access = repo().join("samples/salesforce-access.toml");
     let cli = sfsync::cli::Cli::try_parse_from([
         "sfsync".as_ref(),
         "emulator".as_ref(),
@@ -87,6 +88,8 @@ pub fn sample_org() -> OrgConfig {
         users.as_os_str(),
         "--foreign-usernames".as_ref(),
         foreign.as_os_str(),
+        "--access".as_ref(),
+        access.as_os_str(),
     ])
     .unwrap();
     match cli.command {
