@@ -36,6 +36,11 @@ fn people_csv(path: &Path, from: usize, to: usize) {
 
 /// The same people as an org export for `sfsync emulator --users`.
 fn org_csv(path: &Path, from: usize, to: usize) {
+    org_csv_named(path, from, to, "Surname");
+}
+
+/// [`org_csv`] with each LastName `{surname}{i}` (a mover when it is not `Surname`).
+fn org_csv_named(path: &Path, from: usize, to: usize, surname: &str) {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(
         w,
@@ -46,7 +51,7 @@ fn org_csv(path: &Path, from: usize, to: usize) {
         let mail = format!("p{i:07}@corp.example.com");
         writeln!(
             w,
-            "{mail},{mail},Given{i},Surname{i},GSurname,true,p{i:07},00e90000001aV2o"
+            "{mail},{mail},Given{i},{surname}{i},GSurname,true,p{i:07},00e90000001aV2o"
         )
         .unwrap();
     }
@@ -261,6 +266,50 @@ fn bench_sync(dir: &Path, runs: usize) {
     );
 }
 
+/// Issue 15: 100,000 movers (every LastName changed) in exactly 500 PATCH
+/// calls of collections and one token call.
+fn bench_updates(dir: &Path, runs: usize) {
+    let n = if smoke() { 1_000 } else { 100_000 };
+    let csv = dir.join("movers.csv");
+    people_csv(&csv, 0, n);
+    let org = dir.join("movers-org.csv");
+    org_csv_named(&org, 0, n, "Maiden");
+    let mut walls = Vec::new();
+    for _ in 0..runs {
+        let emu = Emulator::start(&["--users", org.to_str().unwrap()]);
+        let job = job(
+            dir,
+            &emu.url,
+            &csv,
+            "requests_per_second = 1000.0\nconcurrency = 8\n[update]\nfields = [\"LastName\"]\nmax_updates = 10000000\n",
+        );
+        let (wall, _, code) = measure(&[
+            "-q",
+            "sync",
+            "--job",
+            job.to_str().unwrap(),
+            "--report",
+            dir.join("updates.json").to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "sync failed");
+        let c = emu.counters();
+        assert_eq!(
+            c["update_collection_calls"].as_u64(),
+            Some(n.div_ceil(200) as u64)
+        );
+        assert_eq!(c["create_collection_calls"].as_u64(), Some(0));
+        assert_eq!(c["token_calls"].as_u64(), Some(1));
+        assert_eq!(c["users_updated"].as_u64(), Some(n as u64));
+        walls.push(wall.as_secs_f64());
+    }
+    println!(
+        "updates e2e: {n} movers, no latency, concurrency 8: wall {:.2} s (median of {runs}), {} PATCH calls, 1 token call, {:.0} users/s",
+        median(walls.clone()),
+        n.div_ceil(200),
+        n as f64 / median(walls)
+    );
+}
+
 fn bench_pacing(dir: &Path, runs: usize) {
     let n = if smoke() { 2_000 } else { 100_000 };
     let (rps, concurrency, latency_ms) = (20.0, 8usize, 100u64);
@@ -308,6 +357,9 @@ fn main() {
     }
     if want("sync") {
         bench_sync(dir.path(), runs);
+    }
+    if want("updates") {
+        bench_updates(dir.path(), runs);
     }
     if want("pacing") {
         bench_pacing(dir.path(), runs);

@@ -20,7 +20,10 @@ use criterion::{Criterion, Throughput};
 use sfsync::commands::run::normalize_all;
 use sfsync::job::Job;
 use sfsync::normalize::{Candidate, Normalizer};
-use sfsync::plan::plan;
+use std::borrow::Cow;
+
+use sfsync::job::LeaverAction;
+use sfsync::plan::{PlanOptions, lifecycle, plan, plan_with};
 use sfsync::report::Outcome;
 use sfsync::salesforce::SfUser;
 use sfsync::source::{RecordBuilder, SourceRecord};
@@ -62,7 +65,7 @@ fn person(job: &Job, i: usize) -> SourceRecord {
 fn org(candidates: &[Candidate], n: usize) -> Vec<SfUser> {
     (0..n)
         .map(|j| {
-            let id: Box<str> = format!("005{j:015}").into();
+            let id: Box<str> = format!("005{j:012}AAA").into();
             if j < n / 2 {
                 let c = &candidates[2 * j];
                 // FederationIdentifier is the job's first match key.
@@ -167,9 +170,107 @@ fn bench(c: &mut Criterion) {
     assert_eq!(creates + count(Outcome::Collision), n / 2 + n / 200);
 
     let runs = if smoke() { 1 } else { 5 };
-    median_of(&format!("plan {n} x {n}"), runs, || {
+    let (plain, _) = median_of(&format!("plan {n} x {n}"), runs, || {
         plan(n, &candidates, &invalid, &existing, &job.match_keys)
     });
+
+    // Issue 15: the same plan with `[update]` of 8 fields and leavers on
+    // (action = report, the whole org in scope), measured in the same run.
+    let fields: Vec<String> = [
+        "FirstName",
+        "LastName",
+        "Alias",
+        "EmployeeNumber",
+        "Title",
+        "TimeZoneSidKey",
+        "LocaleSidKey",
+        "LanguageLocaleKey",
+    ]
+    .map(String::from)
+    .to_vec();
+    let index: Vec<Option<usize>> = fields.iter().map(|f| job.field_index(f)).collect();
+    assert!(index.iter().all(Option::is_some));
+    let existing8: Vec<SfUser> = existing
+        .iter()
+        .enumerate()
+        .map(|(j, u)| {
+            let mut keys = u.keys.to_vec();
+            for (k, i) in index.iter().enumerate() {
+                keys.push(if j < n / 2 {
+                    let v = normalizer.value(i.unwrap(), &records[2 * j]);
+                    // One mover in fifty has a new title.
+                    if k == 4 && j % 50 == 5 {
+                        Some("Old title".into())
+                    } else {
+                        v.map(Into::into)
+                    }
+                } else {
+                    None
+                });
+            }
+            SfUser {
+                keys: keys.into(),
+                ..u.clone()
+            }
+        })
+        .collect();
+    let lifecycle = || {
+        let mut p = plan_with(
+            n,
+            &candidates,
+            &invalid,
+            &existing8,
+            &job.match_keys,
+            PlanOptions { reactivate: true },
+        );
+        lifecycle::add_updates(
+            &mut p,
+            &existing8,
+            lifecycle::UpdateSpec {
+                fields: &fields,
+                first_key: 2,
+                clear_empty: false,
+            },
+            |r, k| {
+                index[k]
+                    .and_then(|i| normalizer.value(i, &records[r]))
+                    .map(Cow::Owned)
+            },
+        );
+        lifecycle::add_leavers(
+            &mut p,
+            &existing8,
+            lifecycle::LeaverSpec {
+                action: LeaverAction::Report,
+                protect: &[],
+                api_user_id: None,
+            },
+        );
+        p
+    };
+    let p = lifecycle();
+    let updates = p
+        .decisions
+        .iter()
+        .filter(|d| d.outcome == Outcome::Update)
+        .count();
+    eprintln!(
+        "lifecycle plan: {} update, {} reactivate, {} leaver",
+        updates,
+        p.count(Outcome::Reactivate),
+        p.leavers.len()
+    );
+    assert!(updates > 0 && !p.leavers.is_empty());
+    drop(p);
+    let (with_lifecycle, _) = median_of(
+        &format!("plan {n} x {n} with [update] of 8 fields and leavers"),
+        runs,
+        lifecycle,
+    );
+    eprintln!(
+        "lifecycle / plain: {:.2}x (target <= 1.5x)",
+        with_lifecycle / plain
+    );
 
     let mut group = c.benchmark_group("planner");
     group.sample_size(10);

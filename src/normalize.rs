@@ -597,6 +597,19 @@ impl<'j> Normalizer<'j> {
             })
     }
 
+    /// Field `i`'s value for `source` as it would be sent, as text: the
+    /// rendered template, else the default (booleans as `true`/`false`).
+    /// `None`: no value. Updates compare this with the org's value.
+    pub fn value(&self, i: usize, source: &SourceRecord) -> Option<String> {
+        if let Some(v) = self.render(i, source) {
+            return Some(v);
+        }
+        match self.job.fields.get(i)?.default {
+            Some(DefaultValue::Bool(b)) => Some(b.to_string()),
+            _ => self.defaults[i].clone(),
+        }
+    }
+
     /// The profile a candidate is created with (to stop per profile on LICENSE_LIMIT_EXCEEDED).
     pub fn profile_id(&self, source: &SourceRecord) -> Option<String> {
         let i = self.job.field_index("ProfileId")?;

@@ -49,7 +49,7 @@ pub fn cpu_ns() -> u64 {
 
 /// Runs `f` `runs` times; prints the median wall and on-CPU time, and the
 /// load average, so a figure taken on a busy machine says so.
-pub fn median_of<T>(what: &str, runs: usize, mut f: impl FnMut() -> T) {
+pub fn median_of<T>(what: &str, runs: usize, mut f: impl FnMut() -> T) -> (f64, f64) {
     let (mut wall, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let (w, c) = (std::time::Instant::now(), cpu_ns());
@@ -64,11 +64,11 @@ pub fn median_of<T>(what: &str, runs: usize, mut f: impl FnMut() -> T) {
     };
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split_whitespace().next().unwrap_or("?");
+    let (wall, cpu) = (median(&mut wall), median(&mut cpu));
     eprintln!(
-        "{what}: median of {runs}: {:.3} s wall, {:.3} s on CPU (load average {load})",
-        median(&mut wall),
-        median(&mut cpu)
+        "{what}: median of {runs}: {wall:.3} s wall, {cpu:.3} s on CPU (load average {load})"
     );
+    (wall, cpu)
 }
 
 /// Resident set size of this process, in bytes (Linux).

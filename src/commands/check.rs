@@ -246,6 +246,14 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
         };
         lines.push(CheckLine::new("profile", res));
     }
+    if let Some(scope) = job.leavers.as_ref().and_then(|l| l.scope.as_deref()) {
+        // Salesforce is the judge of a SOQL condition: one `LIMIT 1` query.
+        let res = match client.query_scope(scope, true).await {
+            Ok(_) => Ok(format!("Salesforce accepts the condition {scope}")),
+            Err(e) => Err(format!("{e}; fix leavers.scope")),
+        };
+        lines.push(CheckLine::new("leavers scope", res));
+    }
     let budget = match client.limits().await {
         Ok(u) => {
             let left = u.max.saturating_sub(u.used);

@@ -12,11 +12,13 @@ use tokio::sync::watch;
 
 use crate::cli::{ReportFormat, RunArgs};
 use crate::error::{Error, exit};
-use crate::execute::{self, CreateItem, ExecuteOptions, StopReason};
-use crate::job::{DefaultValue, Job, SourceConfig};
+use crate::execute::{self, ExecuteOptions, StopReason};
+use crate::job::{DefaultValue, Job, LeaverAction, SourceConfig};
 use crate::normalize::{Candidate, Invalid, Normalized, Normalizer, Scratch};
-use crate::plan::{self, Decision, Plan};
+use crate::plan::{self, Decision, Operation, Plan};
 use crate::report::{self, Outcome, Report, ReportContext, ReportUser, RunFacts, metrics};
+use crate::salesforce::SfUser;
+use crate::salesforce::retry::CallVerdict;
 use crate::salesforce::{Client, ClientOptions, Credentials};
 use crate::source::{self, SourceRecord};
 use crate::state::{self, JobState, RunLock};
@@ -112,7 +114,9 @@ async fn run_inner(
         Some(RunLock::acquire(&job.safety.state_dir, &job.name)?)
     };
 
+    // Read: the source, then the org.
     let credentials = Credentials::resolve(&job.salesforce.auth)?;
+    let login_username = credentials.login_username().map(str::to_owned);
     let ldap_password = match &job.source {
         SourceConfig::Ldap(l) => l.bind_password.as_ref().map(|s| s.resolve()).transpose()?,
         SourceConfig::Csv(_) => None,
@@ -130,115 +134,70 @@ async fn run_inner(
     .await?;
     drop(spinner);
     tracing::debug!(records = records.len(), "Read the source.");
-
-    let limits = &job.limits;
-    let client = unless_interrupted(&mut reading, "logging in to Salesforce", async {
-        Client::connect(
-            &job.salesforce,
-            credentials,
-            ClientOptions {
-                requests_per_second: limits.requests_per_second,
-                concurrency: limits.concurrency,
-                max_retries: limits.max_retries,
-                timeout: std::time::Duration::from_secs(120),
-                api_reserve: Some(limits.api_reserve),
-            },
-        )
-        .await
-        .map_err(|e| Error::Fatal(e.to_string()))
-    })
+    let client = unless_interrupted(
+        &mut reading,
+        "logging in to Salesforce",
+        connect(job, credentials),
+    )
     .await?;
-
     if req.dry_run {
         let fields = check_fields_with_org(job, &client);
         unless_interrupted(&mut reading, "checking the job's fields", fields).await?;
     }
-    let (profile_id, existing) = unless_interrupted(&mut reading, "reading the org", async {
-        let profile_id = resolve_profile(job, &client).await?;
-        let existing = client
-            .query_users(&job.match_keys)
-            .await
-            .map_err(read_error)?;
-        Ok((profile_id, existing))
-    })
+    let org = unless_interrupted(
+        &mut reading,
+        "reading the org",
+        read_org(job, req, &client, login_username.as_deref()),
+    )
     .await?;
-    tracing::debug!(users = existing.len(), "Read the org's users.");
 
-    let normalizer = Normalizer::new(job, profile_id.as_deref());
+    // Plan.
+    let normalizer = Normalizer::new(job, org.profile_id.as_deref());
     let (candidates, invalid) = normalize_all(&normalizer, &records);
-    let mut plan = plan::plan(
-        records.len(),
-        &candidates,
-        &invalid,
-        &existing,
-        &job.match_keys,
-    );
-    // The org's users are only counted from here on: free them before the
-    // creates and the report, the run's other big allocations.
-    let salesforce_users = existing.len() as u64;
-    drop(existing);
+    let salesforce_users = org.existing.len() as u64;
+    let mut plan = make_plan(job, &normalizer, &records, &candidates, &invalid, org);
     let by_record = index_candidates(records.len(), &candidates);
     let invalid_by_record = index_invalid(records.len(), &invalid);
 
+    // Guard, on the plan, in `plan` and `sync` alike.
+    let guard = guard(job, req, records.len() as u64, &plan);
+
+    // Execute.
     let mut stopped: Option<String> = None;
     let mut code: Option<u8> = None;
     let mut attempted: Vec<usize> = Vec::new();
-    if !req.dry_run {
-        let previous = state::load_state(&job.safety.state_dir, &job.name);
-        let creates = plan.creates().count() as u64;
-        let max = req.max_creates.unwrap_or(limits.max_creates);
-        // --only runs are small by design; the shrink guard would always fire.
-        let size = if req.only.is_empty() {
-            crate::safety::check_source_size(
-                records.len() as u64,
-                previous.last_source_records,
-                job.safety.min_source_fraction,
-            )
-        } else {
-            Ok(())
+    if let Err(why) = guard {
+        if !req.dry_run {
+            mark_operations(&mut plan, Outcome::NotAttempted, &why);
+        }
+        stopped = Some(why);
+        code = Some(exit::SAFETY_LIMIT);
+    } else if !req.dry_run && !plan.operations.is_empty() {
+        let run = Writes {
+            client: &client,
+            job,
+            normalizer: &normalizer,
+            records: &records,
+            candidates: &candidates,
+            by_record: &by_record,
         };
-        let guard = size.and_then(|()| crate::safety::check_max_creates(creates, max));
-        if let Err(why) = guard {
-            mark_creates(&mut plan, Outcome::NotAttempted, &why);
-            stopped = Some(why);
-            code = Some(exit::SAFETY_LIMIT);
-        } else if creates > 0 {
-            let items: Vec<CreateItem> = plan
-                .creates()
-                .map(|r| {
-                    let c = &candidates[by_record[r].expect("a create has a candidate")];
-                    CreateItem {
-                        key: r,
-                        username: c.username().to_owned(),
-                        profile_id: normalizer.profile_id(&records[r]),
-                        record: execute::user_record(normalizer.fields(c, &records[r])),
-                    }
-                })
-                .collect();
-            attempted = items.iter().map(|i| i.key).collect();
-            let opts = ExecuteOptions {
-                batch_size: limits.batch_size,
-                api_reserve: limits.api_reserve,
-                match_keys: job.match_keys.clone(),
-            };
-            let outcome = execute::create_users(&client, items, &opts, cancel).await;
-            for r in outcome.results {
-                let d = &mut plan.decisions[r.key];
-                d.outcome = r.outcome;
-                d.salesforce_id = r.salesforce_id.map(Into::into);
-                d.error_code = r.error_code.map(Into::into);
-                d.message = r.message.map(Into::into);
-            }
-            if let Some(reason) = outcome.stopped {
-                code = Some(match reason {
-                    StopReason::DailyLimit | StopReason::ApiReserve { .. } => exit::SAFETY_LIMIT,
-                    StopReason::Interrupted | StopReason::Fatal(_) => exit::FATAL,
-                });
-                stopped = Some(reason.to_string());
-            }
+        attempted = plan
+            .operations_in(0)
+            .filter_map(|o| match o {
+                Operation::Create { record } => Some(*record),
+                _ => None,
+            })
+            .collect();
+        if let Some(reason) = run.execute(&mut plan, cancel).await {
+            code = Some(match reason {
+                StopReason::DailyLimit | StopReason::ApiReserve { .. } => exit::SAFETY_LIMIT,
+                StopReason::Interrupted | StopReason::Fatal(_) => exit::FATAL,
+            });
+            stopped = Some(reason.to_string());
         }
     }
 
+    // Report.
     let usage = client.last_usage();
     let facts = RunFacts {
         job: job.name.clone(),
@@ -260,6 +219,18 @@ async fn run_inner(
         SourceConfig::Csv(c) => c.display.as_str(),
         SourceConfig::Ldap(_) => "",
     };
+    let changes: std::collections::HashMap<usize, &[plan::Change]> = plan
+        .operations
+        .iter()
+        .filter_map(|o| match o {
+            Operation::Update { record, changes } | Operation::Reactivate { record, changes }
+                if !changes.is_empty() =>
+            {
+                Some((*record, &changes[..]))
+            }
+            _ => None,
+        })
+        .collect();
     let rows = plan.decisions.iter().enumerate().map(|(i, d)| {
         let who = match (by_record[i], invalid_by_record[i]) {
             (Some(ci), _) => (
@@ -272,21 +243,29 @@ async fn run_inner(
             ),
             (None, None) => (None, None),
         };
+        let mut r = row(d, &records[i], csv_name, who);
+        if let Some(c) = changes.get(&i) {
+            let c = report::Changes(Cow::Borrowed(*c));
+            if r.message.is_none() {
+                r.message = Some(Cow::Owned(c.text()));
+            }
+            r.changes = Some(c);
+        }
         // A dry run shows what a create would send, not only who.
-        let values = match by_record[i] {
-            Some(ci) if req.dry_run && d.outcome == Outcome::Create => Some(
+        if let Some(ci) = by_record[i]
+            && req.dry_run
+            && d.outcome == Outcome::Create
+        {
+            r.values = Some(
                 normalizer
                     .fields(&candidates[ci], &records[i])
                     .map(|(name, v)| (name.to_owned(), v.into()))
                     .collect(),
-            ),
-            _ => None,
-        };
-        ReportUser {
-            values,
-            ..row(d, &records[i], csv_name, who)
+            );
         }
+        r
     });
+    let rows = rows.chain(plan.leavers.iter().map(leaver_row));
     let only_attr = username_attribute(job);
     let missing = not_found(&req.only, &records, only_attr);
     let attr = only_attr.map_or("mail", |a| job.attributes[a].as_str());
@@ -305,6 +284,7 @@ async fn run_inner(
         ))),
         previous_email: None,
         values: None,
+        changes: None,
     }));
     let report = report::build(facts, rows, req.report_all);
     let exit_code = code.unwrap_or_else(|| report.exit_code());
@@ -335,6 +315,437 @@ async fn run_inner(
         report: report.without_users(),
         exit_code,
     })
+}
+
+/// A Salesforce error met while reading: the daily limit and the API
+/// reserve are limits (exit 4), anything else is fatal (exit 1).
+fn sf_error(e: crate::salesforce::SfError) -> Error {
+    if matches!(e, crate::salesforce::SfError::ReserveReached { .. }) {
+        return read_error(e);
+    }
+    match crate::salesforce::retry::classify_call(&e) {
+        CallVerdict::Stop(StopReason::DailyLimit | StopReason::ApiReserve { .. }) => {
+            Error::SafetyLimit(e.to_string())
+        }
+        _ => Error::Fatal(e.to_string()),
+    }
+}
+
+async fn connect(job: &Job, credentials: Credentials) -> Result<Client, Error> {
+    let limits = &job.limits;
+    let client = Client::connect(
+        &job.salesforce,
+        credentials,
+        ClientOptions {
+            requests_per_second: limits.requests_per_second,
+            concurrency: limits.concurrency,
+            max_retries: limits.max_retries,
+            timeout: std::time::Duration::from_secs(120),
+            api_reserve: Some(limits.api_reserve),
+        },
+    )
+    .await
+    .map_err(|e| Error::Fatal(e.to_string()))?;
+    // One budget gate in front of every call from here on, reads included.
+    client.set_api_reserve(limits.api_reserve);
+    Ok(client)
+}
+
+/// What the run reads from the org before planning.
+struct Org {
+    profile_id: Option<String>,
+    /// Every user, with the match keys then the `[update] fields` in `keys`.
+    existing: Vec<SfUser>,
+    /// Active users inside `[leavers] scope`; `None`: no leaver pass (no
+    /// `[leavers]`, or a `--only` run, which never acts on leavers).
+    in_scope: Option<Vec<SfUser>>,
+    api_user_id: Option<String>,
+}
+
+/// The fields the User query reads: the match keys, then the update fields.
+fn user_query_fields(job: &Job) -> Vec<String> {
+    let mut fields = job.match_keys.clone();
+    if let Some(u) = &job.update {
+        fields.extend(u.fields.iter().cloned());
+    }
+    fields
+}
+
+async fn read_org(
+    job: &Job,
+    req: &RunRequest,
+    client: &Client,
+    login_username: Option<&str>,
+) -> Result<Org, Error> {
+    let profile_id = resolve_profile(job, client).await?;
+    let existing = client
+        .query_users(&user_query_fields(job))
+        .await
+        .map_err(sf_error)?;
+    tracing::debug!(users = existing.len(), "Read the org's users.");
+    let (in_scope, api_user_id) = match &job.leavers {
+        Some(l) if req.only.is_empty() => {
+            let in_scope = match &l.scope {
+                Some(scope) => client.query_scope(scope, false).await.map_err(sf_error)?,
+                None => existing.iter().filter(|u| u.is_active).cloned().collect(),
+            };
+            let api = client
+                .find_api_user_id(login_username)
+                .await
+                .map_err(sf_error)?;
+            // No Id and no username to look up: the API user cannot be told
+            // apart, so it could be deactivated. (A username the org does not
+            // hold is no user to protect.)
+            if api.is_none() && login_username.is_none() && l.action != LeaverAction::Report {
+                return Err(Error::Fatal(
+                    "cannot tell which user the API user is (the token answer had no identity URL and the flow has no username), so leavers cannot be acted on safely".into(),
+                ));
+            }
+            (Some(in_scope), api)
+        }
+        _ => (None, None),
+    };
+    Ok(Org {
+        profile_id,
+        existing,
+        in_scope,
+        api_user_id,
+    })
+}
+
+/// The pure planner and its lifecycle passes; the org's users are freed here.
+fn make_plan(
+    job: &Job,
+    normalizer: &Normalizer<'_>,
+    records: &[SourceRecord],
+    candidates: &[Candidate],
+    invalid: &[Invalid],
+    org: Org,
+) -> Plan {
+    let opts = plan::PlanOptions {
+        reactivate: job.leavers.as_ref().is_some_and(|l| l.reactivate),
+    };
+    let mut plan = plan::plan_with(
+        records.len(),
+        candidates,
+        invalid,
+        &org.existing,
+        &job.match_keys,
+        opts,
+    );
+    if let Some(u) = &job.update {
+        let field_index: Vec<Option<usize>> = u.fields.iter().map(|f| job.field_index(f)).collect();
+        plan::lifecycle::add_updates(
+            &mut plan,
+            &org.existing,
+            plan::lifecycle::UpdateSpec {
+                fields: &u.fields,
+                first_key: job.match_keys.len(),
+                clear_empty: u.clear_empty,
+            },
+            |r, j| {
+                field_index[j]
+                    .and_then(|i| normalizer.value(i, &records[r]))
+                    .map(Cow::Owned)
+            },
+        );
+    }
+    // The org's users are only counted from here on: free them before the
+    // writes and the report, the run's other big allocations.
+    drop(org.existing);
+    if let (Some(l), Some(in_scope)) = (&job.leavers, org.in_scope) {
+        plan::lifecycle::add_leavers(
+            &mut plan,
+            &in_scope,
+            plan::lifecycle::LeaverSpec {
+                action: l.action,
+                protect: &l.protect,
+                api_user_id: org.api_user_id.as_deref(),
+            },
+        );
+    }
+    plan
+}
+
+/// Every guard on the plan (safety::check_plan): a dry run names the stop
+/// a real run would hit.
+fn guard(job: &Job, req: &RunRequest, source_records: u64, plan: &Plan) -> Result<(), String> {
+    let previous = state::load_state(&job.safety.state_dir, &job.name);
+    let acting = job
+        .leavers
+        .as_ref()
+        .filter(|l| l.action != LeaverAction::Report && req.only.is_empty());
+    crate::safety::check_plan(&crate::safety::PlanFacts {
+        source_records,
+        previous_source_records: previous.last_source_records,
+        min_source_fraction: job.safety.min_source_fraction,
+        only: !req.only.is_empty(),
+        creates: plan.count(Outcome::Create),
+        max_creates: req.max_creates.unwrap_or(job.limits.max_creates),
+        updates: plan.count(Outcome::Update),
+        max_updates: job.update.as_ref().map(|u| u.max_updates),
+        leaver_writes: plan.count(Outcome::Deactivate) + plan.count(Outcome::Freeze),
+        in_scope: plan.in_scope,
+        leaver_limits: acting.map(|l| (l.max_deactivations, l.max_deactivation_fraction)),
+    })
+}
+
+/// What the executor phase needs from the run.
+struct Writes<'r> {
+    client: &'r Client,
+    job: &'r Job,
+    normalizer: &'r Normalizer<'r>,
+    records: &'r [SourceRecord],
+    candidates: &'r [Candidate],
+    by_record: &'r [Option<usize>],
+}
+
+impl Writes<'_> {
+    /// Runs the plan's operations phase by phase in SPEC's order (creates,
+    /// updates, reactivations, leavers), each through the one runner. A stop
+    /// leaves every later operation `not_attempted`.
+    async fn execute(&self, plan: &mut Plan, cancel: watch::Receiver<bool>) -> Option<StopReason> {
+        let opts = ExecuteOptions {
+            batch_size: self.job.limits.batch_size,
+            api_reserve: self.job.limits.api_reserve,
+            match_keys: self.job.match_keys.clone(),
+        };
+        for phase in 0..=3u8 {
+            let ops: Vec<usize> = (0..plan.operations.len())
+                .filter(|&i| plan.operations[i].phase() == phase)
+                .collect();
+            if ops.is_empty() {
+                continue;
+            }
+            let kind = kind_of(&plan.operations[ops[0]]);
+            let items = match self.items(plan, &ops, kind).await {
+                Ok(items) => items,
+                Err(reason) => {
+                    mark_from(plan, phase, &reason.to_string());
+                    return Some(reason);
+                }
+            };
+            let outcome = execute::run(self.client, kind, items, &opts, cancel.clone()).await;
+            for r in outcome.results {
+                apply_result(plan, r);
+            }
+            if let Some(reason) = outcome.stopped {
+                mark_from(plan, phase + 1, &reason.to_string());
+                return Some(reason);
+            }
+        }
+        None
+    }
+
+    /// A changed field's value as sent: `null` to clear, booleans of boolean
+    /// fields as JSON booleans, everything else as text.
+    fn wire_value(&self, c: &plan::Change) -> serde_json::Value {
+        use serde_json::Value;
+        let bool_field = self.job.field_index(&c.field).is_some_and(|i| {
+            matches!(
+                self.job.fields[i].default,
+                Some(crate::job::DefaultValue::Bool(_))
+            )
+        });
+        match c.to.as_deref() {
+            None => Value::Null,
+            Some(t) if bool_field && (t == "true" || t == "false") => Value::Bool(t == "true"),
+            Some(t) => Value::String(t.to_owned()),
+        }
+    }
+
+    /// The records to send for one phase's operations (`key`: the operation's index).
+    async fn items(
+        &self,
+        plan: &mut Plan,
+        ops: &[usize],
+        kind: execute::Kind,
+    ) -> Result<Vec<execute::WriteItem>, StopReason> {
+        use serde_json::Value;
+        let id_of = |plan: &Plan, op: &Operation| -> String {
+            match op {
+                Operation::Create { .. } => String::new(),
+                Operation::Update { record, .. } | Operation::Reactivate { record, .. } => plan
+                    .decisions[*record]
+                    .salesforce_id
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned(),
+                Operation::Deactivate { leaver } | Operation::Freeze { leaver } => {
+                    plan.leavers[*leaver].user.id.to_string()
+                }
+            }
+        };
+        // A freeze PATCHes the user's UserLogin record: find each one's Id first.
+        let mut logins: std::collections::HashMap<String, String> = Default::default();
+        if kind == execute::Kind::Freeze {
+            let ids: Vec<String> = ops
+                .iter()
+                .map(|&k| id_of(plan, &plan.operations[k]))
+                .collect();
+            let found = self
+                .client
+                .read_by_ids("UserLogin", "UserId", &[], &ids)
+                .await
+                .map_err(|e| match crate::salesforce::retry::classify_call(&e) {
+                    CallVerdict::Stop(
+                        r @ (StopReason::DailyLimit | StopReason::ApiReserve { .. }),
+                    ) => r,
+                    _ => StopReason::Fatal(format!(
+                        "could not read the leavers' UserLogin records: {e}"
+                    )),
+                })?;
+            for r in found {
+                if let (Some(Value::String(user)), Some(Value::String(id))) =
+                    (r.get("UserId"), r.get("Id"))
+                {
+                    logins.insert(user.get(..15).unwrap_or(user).to_owned(), id.clone());
+                }
+            }
+        }
+        let mut items = Vec::with_capacity(ops.len());
+        for &key in ops {
+            let op = plan.operations[key].clone();
+            let id = id_of(plan, &op);
+            let item = match &op {
+                Operation::Create { record } => {
+                    let c = &self.candidates
+                        [self.by_record[*record].expect("a create has a candidate")];
+                    execute::WriteItem {
+                        key,
+                        check: c.username().to_owned(),
+                        profile_id: self.normalizer.profile_id(&self.records[*record]),
+                        record: execute::user_record(
+                            self.normalizer.fields(c, &self.records[*record]),
+                        ),
+                    }
+                }
+                Operation::Update { changes, .. } | Operation::Reactivate { changes, .. } => {
+                    let active = matches!(op, Operation::Reactivate { .. })
+                        .then(|| ("IsActive", Value::Bool(true)));
+                    let fields = std::iter::once(("Id", Value::String(id.clone())))
+                        .chain(active)
+                        .chain(changes.iter().map(|c| (&*c.field, self.wire_value(c))));
+                    let profile_id = match &op {
+                        Operation::Reactivate { record, .. } => {
+                            self.normalizer.profile_id(&self.records[*record])
+                        }
+                        _ => None,
+                    };
+                    execute::WriteItem {
+                        key,
+                        check: id.clone(),
+                        profile_id,
+                        record: execute::user_record(fields),
+                    }
+                }
+                Operation::Deactivate { .. } => execute::WriteItem {
+                    key,
+                    check: id.clone(),
+                    profile_id: None,
+                    record: execute::user_record([
+                        ("Id", Value::String(id.clone())),
+                        ("IsActive", Value::Bool(false)),
+                    ]),
+                },
+                Operation::Freeze { leaver } => {
+                    let Some(login) = logins.get(id.get(..15).unwrap_or(&id)) else {
+                        let d = &mut plan.leavers[*leaver].decision;
+                        d.outcome = Outcome::Failed;
+                        d.error_code = Some("NO_USER_LOGIN".into());
+                        d.message = Some("Salesforce has no UserLogin record for this user, so it cannot be frozen".into());
+                        continue;
+                    };
+                    execute::WriteItem {
+                        key,
+                        check: login.clone(),
+                        profile_id: None,
+                        record: execute::sobject_record(
+                            "UserLogin",
+                            [
+                                ("Id", Value::String(login.clone())),
+                                ("IsFrozen", Value::Bool(true)),
+                            ],
+                        ),
+                    }
+                }
+            };
+            items.push(item);
+        }
+        Ok(items)
+    }
+}
+
+fn kind_of(op: &Operation) -> execute::Kind {
+    match op {
+        Operation::Create { .. } => execute::Kind::Create,
+        Operation::Update { .. } => execute::Kind::Update,
+        Operation::Reactivate { .. } => execute::Kind::Reactivate,
+        Operation::Deactivate { .. } => execute::Kind::Deactivate,
+        Operation::Freeze { .. } => execute::Kind::Freeze,
+    }
+}
+
+/// The decision an operation acts for.
+fn decision_mut(plan: &mut Plan, op: usize) -> &mut Decision {
+    match plan.operations[op] {
+        Operation::Create { record }
+        | Operation::Update { record, .. }
+        | Operation::Reactivate { record, .. } => &mut plan.decisions[record],
+        Operation::Deactivate { leaver } | Operation::Freeze { leaver } => {
+            &mut plan.leavers[leaver].decision
+        }
+    }
+}
+
+fn apply_result(plan: &mut Plan, r: execute::CreateResult) {
+    let create = matches!(plan.operations[r.key], Operation::Create { .. });
+    let d = decision_mut(plan, r.key);
+    d.outcome = r.outcome;
+    // Only a create learns its Id from the answer; the others act on a known user.
+    if create {
+        d.salesforce_id = r.salesforce_id.map(Into::into);
+    }
+    d.error_code = r.error_code.map(Into::into);
+    if r.message.is_some() || create {
+        d.message = r.message.map(Into::into);
+    }
+}
+
+/// Marks every operation of `phase` and later as `outcome` (a stop before them).
+fn mark_from(plan: &mut Plan, phase: u8, why: &str) {
+    for op in 0..plan.operations.len() {
+        if plan.operations[op].phase() >= phase {
+            let d = decision_mut(plan, op);
+            d.outcome = Outcome::NotAttempted;
+            d.message = Some(why.into());
+        }
+    }
+}
+
+fn mark_operations(plan: &mut Plan, outcome: Outcome, why: &str) {
+    for op in 0..plan.operations.len() {
+        let d = decision_mut(plan, op);
+        d.outcome = outcome;
+        d.message = Some(why.into());
+    }
+}
+
+/// A leaver's report line: the org's username, e-mail and Id; no source.
+fn leaver_row(l: &plan::Leaver) -> ReportUser<'_> {
+    let d = &l.decision;
+    ReportUser {
+        outcome: d.outcome,
+        username: Some(Cow::Borrowed(&*l.user.username)),
+        email: l.user.email.as_deref().map(Cow::Borrowed),
+        source: Cow::Borrowed(""),
+        salesforce_id: Some(Cow::Borrowed(&*l.user.id)),
+        error_code: d.error_code.as_deref().map(Cow::Borrowed),
+        message: d.message.as_deref().map(Cow::Borrowed),
+        previous_email: None,
+        values: None,
+        changes: None,
+    }
 }
 
 /// The records, and the LDAP continuation references skipped (for the report).
@@ -500,7 +911,7 @@ async fn resolve_profile(job: &Job, client: &Client) -> Result<Option<String>, E
     let ids = client
         .profile_ids_by_name(std::slice::from_ref(&name))
         .await
-        .map_err(read_error)?;
+        .map_err(sf_error)?;
     match ids.get(&name) {
         Some(id) => Ok(Some(id.clone())),
         None => Err(Error::Fatal(format!(
@@ -575,17 +986,6 @@ fn index_candidates(records: usize, candidates: &[Candidate]) -> Vec<Option<usiz
     by_record
 }
 
-fn mark_creates(plan: &mut Plan, outcome: Outcome, why: &str) {
-    for d in plan
-        .decisions
-        .iter_mut()
-        .filter(|d| d.outcome == Outcome::Create)
-    {
-        d.outcome = outcome;
-        d.message = Some(why.into());
-    }
-}
-
 fn index_invalid(records: usize, invalid: &[Invalid]) -> Vec<Option<usize>> {
     let mut by_record = vec![None; records];
     for (bi, b) in invalid.iter().enumerate() {
@@ -617,6 +1017,7 @@ fn row<'a>(
         message,
         previous_email: d.previous_email.as_deref().map(Cow::Borrowed),
         values: None,
+        changes: None,
     }
 }
 

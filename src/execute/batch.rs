@@ -4,10 +4,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::retry::RecordVerdict;
-use super::{CreateResult, StopReason};
+use super::CreateResult;
 use crate::report::Outcome;
 use crate::salesforce::ApiUsage;
+use crate::salesforce::retry::RecordVerdict;
+use crate::salesforce::retry::StopReason;
 
 /// The most records one sObject Collections call takes.
 pub const MAX_BATCH: usize = 200;
@@ -35,7 +36,7 @@ pub enum ItemFate {
     Resend,
     /// The call never got processed (the run is stopping).
     Unsent,
-    /// The answer was lost and could not be checked: it may exist or not.
+    /// The answer was lost and could not be checked: it may be applied or not (`unknown`).
     Unknown(String),
 }
 
@@ -52,6 +53,8 @@ pub struct Ledger {
     /// Settled items per outcome, kept as items settle: progress asks after
     /// every batch, and counting the slots each time made a run quadratic.
     settled: [usize; Outcome::ALL.len()],
+    /// What an applied item becomes (`created`, `updated`, ...).
+    done: Outcome,
 }
 
 /// Profiles compare by the case-sensitive 15-character Id (18-character Ids add a checksum).
@@ -72,7 +75,14 @@ impl Ledger {
             batch_size: batch_size.clamp(1, MAX_BATCH),
             max_retries,
             settled: [0; Outcome::ALL.len()],
+            done: Outcome::Created,
         }
+    }
+
+    /// The outcome an applied item settles as (default `created`).
+    pub fn done_as(mut self, done: Outcome) -> Ledger {
+        self.done = done;
+        self
     }
 
     pub fn has_pending(&self) -> bool {
@@ -116,9 +126,9 @@ impl Ledger {
     pub fn apply(&mut self, item: usize, fate: ItemFate) {
         match fate {
             ItemFate::Verdict(RecordVerdict::Created { id }) => {
-                self.settle(item, Outcome::Created, id, None, None)
+                self.settle(item, self.done, id, None, None)
             }
-            ItemFate::Recovered(id) => self.settle(item, Outcome::Created, Some(id), None, None),
+            ItemFate::Recovered(id) => self.settle(item, self.done, Some(id), None, None),
             ItemFate::Verdict(RecordVerdict::Collision { message }) => self.settle(
                 item,
                 Outcome::Collision,
@@ -134,7 +144,7 @@ impl Ledger {
                 self.retry_later(
                     item,
                     "ANSWER_LOST".into(),
-                    "the answer to every create of this user was lost".into(),
+                    "the answer to every write of this record was lost".into(),
                 );
             }
             ItemFate::Verdict(RecordVerdict::LicenseLimit { code, message }) => {
@@ -147,9 +157,14 @@ impl Ledger {
                 self.settle(item, Outcome::Failed, None, Some(code), Some(message))
             }
             ItemFate::Unsent => self.pending.push_front(item),
-            ItemFate::Unknown(message) => {
-                self.settle(item, Outcome::NotAttempted, None, None, Some(message))
-            }
+            // Sent and maybe applied: never `not_attempted` (issue 16).
+            ItemFate::Unknown(message) => self.settle(
+                item,
+                Outcome::Unknown,
+                None,
+                Some("ANSWER_LOST".into()),
+                Some(message),
+            ),
         }
     }
 
@@ -358,6 +373,18 @@ mod tests {
                     .contains("daily API request limit")
             );
         }
+    }
+
+    #[test]
+    fn an_unchecked_lost_answer_is_unknown_never_not_attempted_and_done_follows_the_kind() {
+        let mut l = ledger(2, 2).done_as(Outcome::Deactivated);
+        let b = l.next_batch();
+        l.apply(b[0], ItemFate::Unknown("sent, answer lost".into()));
+        l.apply(b[1], created());
+        let r = l.finish(&[0, 1], Some(&StopReason::ApiReserve { remaining: 10 }));
+        assert_eq!(r[0].outcome, Outcome::Unknown);
+        assert_eq!(r[0].error_code.as_deref(), Some("ANSWER_LOST"));
+        assert_eq!(r[1].outcome, Outcome::Deactivated);
     }
 
     #[test]

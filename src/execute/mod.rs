@@ -1,10 +1,13 @@
-//! Executing the plan's creates: batches through sObject Collections, paced,
-//! retried, with lost answers recovered instead of resent.
+//! Executing the plan's operations: one runner for every kind ([`kind`]),
+//! batches through sObject Collections, paced, retried, with lost answers
+//! checked instead of blindly resent.
 //!
+//! - [`kind`]: what differs per operation kind: how it is sent, how a lost answer is checked.
 //! - [`batch`]: the ledger (what goes next, what each verdict does) and the budget check; pure.
-//! - [`retry`]: the classifier and backoff; pure.
 //! - [`recover`]: lost answers: look the usernames up, resend only the absent.
-//! - [`pace`]: the shared rate limiter and in-flight cap (used by every client call).
+//!
+//! Retry classification and pacing are transport policy and live below, in
+//! [`crate::salesforce::retry`] and [`crate::salesforce::pace`].
 //! - [`progress`]: a bar on a terminal, INFO lines otherwise.
 //!
 //! [`create_users`] keeps up to `concurrency` batch calls in flight. Each batch
@@ -12,13 +15,11 @@
 //! back to the one coordinating loop, which alone touches the ledger.
 
 pub mod batch;
-pub mod pace;
+pub mod kind;
 pub mod progress;
 pub mod recover;
-pub mod retry;
 
 use std::cell::Cell;
-use std::fmt;
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
@@ -29,9 +30,11 @@ use tracing::{debug, info, warn};
 
 use crate::report::Outcome;
 use crate::salesforce::Client;
+pub use crate::salesforce::retry::StopReason;
+use crate::salesforce::retry::{self, CallVerdict, backoff, classify_call, classify_record};
 use batch::{ItemFate, Ledger, budget_stop, profile_key};
+pub use kind::Kind;
 use progress::{Progress, Tally};
-use retry::{CallVerdict, backoff, classify_call, classify_record};
 
 /// One user to create.
 #[derive(Debug, Clone)]
@@ -47,17 +50,50 @@ pub struct CreateItem {
     pub record: Box<RawValue>,
 }
 
+/// One write of any kind for [`run`].
+#[derive(Debug, Clone)]
+pub struct WriteItem {
+    /// The caller's identifier for this item (echoed in [`CreateResult::key`]).
+    pub key: usize,
+    /// What a lost answer is checked by: the username for a create, the record's Id otherwise.
+    pub check: String,
+    /// Items sharing a profile stop together when its licences run out (creates, reactivations).
+    pub profile_id: Option<String>,
+    /// The record as sent, `attributes` included ([`user_record`], [`sobject_record`]).
+    pub record: Box<RawValue>,
+}
+
+impl From<CreateItem> for WriteItem {
+    fn from(c: CreateItem) -> Self {
+        WriteItem {
+            key: c.key,
+            check: c.username,
+            profile_id: c.profile_id,
+            record: c.record,
+        }
+    }
+}
+
 /// Encodes a User record for [`CreateItem::record`]: `attributes` first, then
 /// `fields` in their order, without building a JSON tree.
 pub fn user_record<K: AsRef<str>, V: Serialize>(
     fields: impl IntoIterator<Item = (K, V)>,
 ) -> Box<RawValue> {
+    sobject_record("User", fields)
+}
+
+/// Encodes a record of `sobject` (`attributes: {type}` first, then `fields`
+/// in order; a PATCH record lists `Id` among them).
+pub fn sobject_record<K: AsRef<str>, V: Serialize>(
+    sobject: &'static str,
+    fields: impl IntoIterator<Item = (K, V)>,
+) -> Box<RawValue> {
     // Serialize takes &self; the fields are walked once, so the iterator is taken out.
-    struct Record<I>(Cell<Option<I>>);
+    struct Record<I>(Cell<Option<I>>, &'static str);
     impl<K: AsRef<str>, V: Serialize, I: Iterator<Item = (K, V)>> Serialize for Record<I> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             let mut map = s.serialize_map(None)?;
-            map.serialize_entry("attributes", &Type { r#type: "User" })?;
+            map.serialize_entry("attributes", &Type { r#type: self.1 })?;
             for (k, v) in self.0.take().into_iter().flatten() {
                 map.serialize_entry(k.as_ref(), &v)?;
             }
@@ -68,7 +104,7 @@ pub fn user_record<K: AsRef<str>, V: Serialize>(
     struct Type {
         r#type: &'static str,
     }
-    serde_json::value::to_raw_value(&Record(Cell::new(Some(fields.into_iter()))))
+    serde_json::value::to_raw_value(&Record(Cell::new(Some(fields.into_iter())), sobject))
         .expect("text keys and plain values always encode")
 }
 
@@ -76,7 +112,8 @@ pub fn user_record<K: AsRef<str>, V: Serialize>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateResult {
     pub key: usize,
-    /// `Created`, `Collision`, `Failed` or `NotAttempted`.
+    /// The kind's done outcome (`Created`, `Updated`, ...), `Collision`,
+    /// `Failed`, `Unknown` (sent, answer lost, not checked) or `NotAttempted`.
     pub outcome: Outcome,
     pub salesforce_id: Option<String>,
     pub error_code: Option<String>,
@@ -100,35 +137,6 @@ pub struct ExecuteOutcome {
     pub stopped: Option<StopReason>,
 }
 
-/// Why a run stopped before every item was sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopReason {
-    /// Salesforce refused further calls today (403 REQUEST_LIMIT_EXCEEDED, or no calls left).
-    DailyLimit,
-    /// The org's remaining daily calls reached the job's `api_reserve`.
-    ApiReserve { remaining: u64 },
-    /// Ctrl-C / SIGTERM.
-    Interrupted,
-    /// Anything else that makes going on pointless (auth refused, unreachable, a bad request).
-    Fatal(String),
-}
-
-impl fmt::Display for StopReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StopReason::DailyLimit => {
-                f.write_str("Stopped: the org's daily API request limit is reached.")
-            }
-            StopReason::ApiReserve { remaining } => write!(
-                f,
-                "Stopped: the org has {remaining} daily API calls left, at the job's api_reserve."
-            ),
-            StopReason::Interrupted => f.write_str("Stopped: the run was interrupted."),
-            StopReason::Fatal(why) => write!(f, "Stopped: {why}"),
-        }
-    }
-}
-
 /// What one batch task hands back to the coordinator.
 struct BatchReport {
     fates: Vec<(usize, ItemFate)>,
@@ -143,8 +151,30 @@ pub async fn create_users(
     client: &Client,
     items: Vec<CreateItem>,
     opts: &ExecuteOptions,
+    cancel: watch::Receiver<bool>,
+) -> ExecuteOutcome {
+    run(
+        client,
+        Kind::Create,
+        items.into_iter().map(WriteItem::from).collect(),
+        opts,
+        cancel,
+    )
+    .await
+}
+
+/// Runs writes of one kind, `batch_size` per call, up to the client's
+/// concurrency in flight, until done, stopped by a limit, or `cancel` turns
+/// true. The budget gate is set on the client first, so every call of the
+/// run (the lost-answer checks included) is counted against `api_reserve`.
+pub async fn run(
+    client: &Client,
+    kind: Kind,
+    items: Vec<WriteItem>,
+    opts: &ExecuteOptions,
     mut cancel: watch::Receiver<bool>,
 ) -> ExecuteOutcome {
+    client.set_api_reserve(opts.api_reserve);
     // One pass that moves each record (no copies: a migration holds 100,000s).
     let mut keys = Vec::with_capacity(items.len());
     let mut profiles = Vec::with_capacity(items.len());
@@ -153,10 +183,11 @@ pub async fn create_users(
     for item in items {
         keys.push(item.key);
         profiles.push(profile_key(item.profile_id.as_deref()));
-        usernames.push(item.username);
+        usernames.push(item.check);
         records.push(item.record);
     }
-    let mut ledger = Ledger::new(profiles, opts.batch_size, client.max_retries());
+    let mut ledger =
+        Ledger::new(profiles, opts.batch_size, client.max_retries()).done_as(kind.done());
 
     let mut progress = Progress::new(keys.len() as u64);
     let mut tasks: JoinSet<BatchReport> = JoinSet::new();
@@ -181,6 +212,7 @@ pub async fn create_users(
                 break;
             }
             let job = BatchJob {
+                kind,
                 client: client.clone(),
                 uncertain: batch.iter().map(|&i| ledger.is_uncertain(i)).collect(),
                 records: batch.iter().map(|&i| records[i].clone()).collect(),
@@ -213,12 +245,12 @@ pub async fn create_users(
                     stopped = Some(reason);
                 }
                 tally = Tally {
-                    created: ledger.settled(Outcome::Created) as u64,
+                    created: ledger.settled(kind.done()) as u64,
                     collisions: ledger.settled(Outcome::Collision) as u64,
                     failed: ledger.settled(Outcome::Failed) as u64,
                     done: 0,
                 };
-                tally.done = tally.created + tally.collisions + tally.failed + ledger.settled(Outcome::NotAttempted) as u64;
+                tally.done = tally.created + tally.collisions + tally.failed + ledger.settled(Outcome::NotAttempted) as u64 + ledger.settled(Outcome::Unknown) as u64;
                 progress.update(tally);
             }
             changed = cancel.changed(), if cancel_open && stopped.is_none() => {
@@ -238,7 +270,8 @@ pub async fn create_users(
         collisions = tally.collisions,
         failed = tally.failed,
         api_calls = client.api_calls(),
-        "Creates finished."
+        kind = kind.name(),
+        "Writes finished."
     );
     ExecuteOutcome { results, stopped }
 }
@@ -252,6 +285,7 @@ async fn interrupted(cancel: &mut watch::Receiver<bool>) {
 
 /// One batch call with its own retries; owns clones so it can run as a task.
 struct BatchJob {
+    kind: Kind,
     client: Client,
     items: Vec<usize>,
     uncertain: Vec<bool>,
@@ -274,14 +308,18 @@ impl BatchJob {
     async fn run(mut self) -> BatchReport {
         let mut attempt: u32 = 0;
         loop {
-            let err = match self.client.create_collection(&self.records).await {
+            let err = match self.kind.send(&self.client, &self.records).await {
                 Ok(results) => return self.settle(results).await,
                 Err(e) => e,
             };
+            let mut free = false;
             let after = match classify_call(&err) {
                 CallVerdict::Retry { after } => after,
                 CallVerdict::LowerConcurrency { after } => {
-                    self.client.lower_concurrency();
+                    // A refusal that made the cap smaller is progress, not a
+                    // spent retry: the concurrency form is transient (SPEC).
+                    let before = self.client.concurrency();
+                    free = self.client.lower_concurrency() < before;
                     after
                 }
                 CallVerdict::Lost => return self.recover(&err).await,
@@ -289,7 +327,7 @@ impl BatchJob {
                 CallVerdict::Reauth => return self.unsent(StopReason::Fatal(err.to_string())),
                 CallVerdict::Stop(reason) => return self.unsent(reason),
             };
-            if attempt >= self.client.max_retries() {
+            if !free && attempt >= self.client.max_retries() {
                 return self.unsent(StopReason::Fatal(format!(
                     "{err} (still failing after {attempt} retries)"
                 )));
@@ -299,12 +337,14 @@ impl BatchJob {
                 return self.unsent(reason);
             }
             let delay = backoff(attempt, after, rand::random::<f64>());
-            info!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Create call failed; will retry.");
+            info!(error = %err, kind = self.kind.name(), attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Write call failed; will retry.");
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = interrupted(&mut self.cancel) => return self.unsent(StopReason::Interrupted),
             }
-            attempt += 1;
+            if !free {
+                attempt += 1;
+            }
         }
     }
 
@@ -315,50 +355,90 @@ impl BatchJob {
         let mut check: Vec<(usize, String)> = Vec::new();
         for (pos, result) in results.iter().enumerate() {
             let verdict = classify_record(result);
-            if matches!(verdict, retry::RecordVerdict::Collision { .. }) && self.uncertain[pos] {
+            if matches!(verdict, retry::RecordVerdict::Collision { .. })
+                && self.uncertain[pos]
+                && self.kind.rechecks_duplicates()
+            {
                 check.push((self.items[pos], self.usernames[pos].clone()));
             }
             fates.push((self.items[pos], ItemFate::Verdict(verdict)));
         }
-        if !check.is_empty()
-            && let Ok(found) = recover::recover(&self.client, &check, &self.match_keys).await
-        {
-            for (item, fate) in found {
-                if let ItemFate::Recovered(id) = fate
-                    && let Some(slot) = fates.iter_mut().find(|(i, _)| *i == item)
-                {
-                    slot.1 = ItemFate::Recovered(id);
+        if check.is_empty() {
+            return BatchReport { fates, stop: None };
+        }
+        match recover::recover(&self.client, &check, &self.match_keys).await {
+            Ok(found) => {
+                for (item, fate) in found {
+                    if let ItemFate::Recovered(id) = fate
+                        && let Some(slot) = fates.iter_mut().find(|(i, _)| *i == item)
+                    {
+                        slot.1 = ItemFate::Recovered(id);
+                    }
+                }
+                BatchReport { fates, stop: None }
+            }
+            // The duplicate may be our own create whose answer was lost: say so, never `collision`.
+            Err(lookup) => {
+                let why = unknown_message(self.kind, &lookup);
+                for (item, _) in &check {
+                    if let Some(slot) = fates.iter_mut().find(|(i, _)| i == item) {
+                        slot.1 = ItemFate::Unknown(why.clone());
+                    }
+                }
+                BatchReport {
+                    fates,
+                    stop: Some(lookup_stop(&lookup)),
                 }
             }
         }
-        BatchReport { fates, stop: None }
     }
 
     async fn recover(&self, err: &crate::salesforce::SfError) -> BatchReport {
-        info!(error = %err, users = self.items.len(), "Create answer lost; looking the users up before resending.");
+        info!(error = %err, kind = self.kind.name(), users = self.items.len(), "Write answer lost; checking what was applied before resending.");
         let asked: Vec<(usize, String)> = self
             .items
             .iter()
             .copied()
             .zip(self.usernames.iter().cloned())
             .collect();
-        match recover::recover(&self.client, &asked, &self.match_keys).await {
+        match self
+            .kind
+            .check(&self.client, &asked, &self.records, &self.match_keys)
+            .await
+        {
             Ok(fates) => BatchReport { fates, stop: None },
             Err(lookup) => {
-                let why = format!(
-                    "the answer to its create was lost and the check failed ({lookup}); the next run will find the user if it was created"
-                );
+                let why = unknown_message(self.kind, &lookup);
                 BatchReport {
                     fates: self
                         .items
                         .iter()
                         .map(|&i| (i, ItemFate::Unknown(why.clone())))
                         .collect(),
-                    stop: Some(StopReason::Fatal(format!(
-                        "could not check users after a lost answer: {lookup}"
-                    ))),
+                    stop: Some(lookup_stop(&lookup)),
                 }
             }
         }
+    }
+}
+
+/// The message of an `unknown` item: sent, answer lost, the check impossible.
+fn unknown_message(kind: Kind, lookup: &crate::salesforce::SfError) -> String {
+    format!(
+        "sent, but the answer to this {} was lost and it could not be checked ({lookup}); run again to confirm: the next run finds it if it was applied",
+        kind.name()
+    )
+}
+
+/// Why the run stops when the check after a lost answer failed: the daily
+/// limit and the API reserve are limits (exit 4) on this path as on any other.
+fn lookup_stop(lookup: &crate::salesforce::SfError) -> StopReason {
+    match classify_call(lookup) {
+        CallVerdict::Stop(reason @ (StopReason::DailyLimit | StopReason::ApiReserve { .. })) => {
+            reason
+        }
+        _ => StopReason::Fatal(format!(
+            "could not check writes after a lost answer: {lookup}"
+        )),
     }
 }

@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::{
-    AuthConfig, CsvSource, DefaultValue, FieldSpec, Job, LdapSource, Limits, MultiValue, Safety,
-    SalesforceConfig, SecretFrom, SecretRef, SourceConfig,
+    AuthConfig, CsvSource, DefaultValue, FieldSpec, Job, LdapSource, LeaverAction, LeaversConfig,
+    Limits, MultiValue, Safety, SalesforceConfig, SecretFrom, SecretRef, SourceConfig,
+    UpdateConfig,
 };
 use crate::template::{AttrKind, Template};
 
@@ -279,7 +280,7 @@ impl Validator {
     }
 
     fn job(&mut self, root: &Table, path: &Path) -> Option<Job> {
-        const TOP: [&str; 8] = [
+        const TOP: [&str; 10] = [
             "name",
             "source",
             "salesforce",
@@ -288,6 +289,8 @@ impl Validator {
             "match",
             "limits",
             "safety",
+            "update",
+            "leavers",
         ];
         for key in root.keys() {
             if !TOP.contains(&key.as_str()) {
@@ -319,6 +322,8 @@ impl Validator {
         let match_keys = self.match_keys(root, &fields);
         let limits = self.limits(root);
         let safety = self.safety(root);
+        let update = self.update(root, &fields);
+        let leavers = self.leavers(root);
         Some(Job {
             name: name?,
             path: std::path::absolute(path).unwrap_or_else(|_| path.to_owned()),
@@ -330,6 +335,8 @@ impl Validator {
             match_keys,
             limits: limits?,
             safety: safety?,
+            update,
+            leavers,
         })
     }
 
@@ -800,6 +807,119 @@ impl Validator {
         Some(Safety {
             min_source_fraction: fraction,
             state_dir,
+        })
+    }
+}
+
+impl Validator {
+    /// `[update]`: fields must be mapped or defaulted, and never `Username`/`Email`
+    /// (SPEC: e-mail and username changes stay `email_change_skipped`).
+    fn update(&mut self, root: &Table, fields: &[FieldSpec]) -> Option<UpdateConfig> {
+        let mut s = self.section(root, "update", false);
+        s.table?;
+        let listed: Option<Vec<String>> =
+            self.require(&mut s, "fields", "a list of User field names");
+        let max: Option<i64> = self.get(&mut s, "max_updates", "a number of users");
+        let clear_empty: Option<bool> = self.get(&mut s, "clear_empty", "true or false");
+        self.finish(s);
+        let mut out: Vec<String> = Vec::new();
+        for name in listed.unwrap_or_default() {
+            if ["Username", "Email"]
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(&name))
+            {
+                self.problem(format!(
+                    "update.fields: \"{name}\" can never be updated by sfsync; e-mail and username changes are confirmed by the user in Salesforce (they stay email_change_skipped)"
+                ));
+                continue;
+            }
+            match fields.iter().find(|f| f.name.eq_ignore_ascii_case(&name)) {
+                Some(f) if out.iter().any(|o| o == &f.name) => {
+                    self.problem(format!("update.fields: \"{name}\" is listed twice"));
+                }
+                Some(f) => out.push(f.name.clone()),
+                None if self.broken.iter().any(|b| b.eq_ignore_ascii_case(&name)) => {}
+                None => self.problem(format!(
+                    "update.fields: \"{name}\" is neither mapped in [mapping] nor set in [defaults]; an updated field needs a value"
+                )),
+            }
+        }
+        let max = max.unwrap_or(1000);
+        if max < 0 {
+            self.problem(format!(
+                "update.max_updates: expected 0 or more, found {max}"
+            ));
+            return None;
+        }
+        Some(UpdateConfig {
+            fields: out,
+            max_updates: max as u64,
+            clear_empty: clear_empty.unwrap_or(false),
+        })
+    }
+
+    fn leavers(&mut self, root: &Table) -> Option<LeaversConfig> {
+        let mut s = self.section(root, "leavers", false);
+        s.table?;
+        let action: Option<String> =
+            self.get(&mut s, "action", "\"report\", \"deactivate\" or \"freeze\"");
+        let scope: Option<String> = self.get(&mut s, "scope", "a SOQL condition over User");
+        let protect: Option<Vec<String>> = self.get(&mut s, "protect", "a list of usernames");
+        let max: Option<i64> = self.get(&mut s, "max_deactivations", "a number of users");
+        let fraction: Option<f64> = self.get(
+            &mut s,
+            "max_deactivation_fraction",
+            "a fraction between 0 and 1",
+        );
+        let reactivate: Option<bool> = self.get(&mut s, "reactivate", "true or false");
+        self.finish(s);
+        let action = match action.as_deref().unwrap_or("report") {
+            "report" => LeaverAction::Report,
+            "deactivate" => LeaverAction::Deactivate,
+            "freeze" => LeaverAction::Freeze,
+            other => {
+                self.problem(format!(
+                    "leavers.action: expected \"report\", \"deactivate\" or \"freeze\", found \"{other}\""
+                ));
+                return None;
+            }
+        };
+        let scope = scope.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        if scope.is_none() && action != LeaverAction::Report {
+            self.problem(
+                "leavers.scope: required when action is not \"report\"; name the org users this job manages, e.g. scope = \"Profile.Name = 'Chatter Free User'\"",
+            );
+        }
+        if let Some(scope) = &scope
+            && let Some(c) = scope.chars().find(|c| c.is_control() || *c == ';')
+        {
+            self.problem(format!(
+                "leavers.scope: the character {c:?} has no place in a SOQL condition"
+            ));
+        }
+        let max = max.unwrap_or(50);
+        let fraction = fraction.unwrap_or(0.05);
+        if max < 0 {
+            self.problem(format!(
+                "leavers.max_deactivations: expected 0 or more, found {max}"
+            ));
+        }
+        if !(0.0..=1.0).contains(&fraction) {
+            self.problem(format!(
+                "leavers.max_deactivation_fraction: expected 0 to 1, found {fraction}"
+            ));
+        }
+        Some(LeaversConfig {
+            action,
+            scope,
+            protect: protect
+                .unwrap_or_default()
+                .iter()
+                .map(|u| u.trim().to_lowercase())
+                .collect(),
+            max_deactivations: max.max(0) as u64,
+            max_deactivation_fraction: fraction,
+            reactivate: reactivate.unwrap_or(false),
         })
     }
 }

@@ -38,6 +38,49 @@ pub struct Job {
     pub match_keys: Vec<String>,
     pub limits: Limits,
     pub safety: Safety,
+    /// `[update]`: movers. `None`: no field of a matched user is ever changed.
+    pub update: Option<UpdateConfig>,
+    /// `[leavers]`: `None`: no org user without a source record is ever touched.
+    pub leavers: Option<LeaversConfig>,
+}
+
+/// `[update]` (SPEC "Lifecycle"): which fields of matched active users follow the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateConfig {
+    /// User field API names as [`Job::fields`] spells them; never `Username` or `Email`.
+    /// Each is mapped or defaulted (validated).
+    pub fields: Vec<String>,
+    /// More planned updates than this stop the run before any write (exit 4).
+    pub max_updates: u64,
+    /// `true`: an empty source value blanks the org's value; `false` (default): it is left alone.
+    pub clear_empty: bool,
+}
+
+/// What happens to an active in-scope org user that no source record maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaverAction {
+    /// Listed in the report as `leaver`; nothing is sent.
+    Report,
+    /// PATCH `IsActive = false`.
+    Deactivate,
+    /// PATCH `UserLogin.IsFrozen = true`.
+    Freeze,
+}
+
+/// `[leavers]` (SPEC "Lifecycle").
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaversConfig {
+    pub action: LeaverAction,
+    /// A SOQL condition over User, ANDed with `IsActive = true`; required unless `action = report`.
+    pub scope: Option<String>,
+    /// Usernames (lower case) never touched.
+    pub protect: Vec<String>,
+    /// More leavers than this stop the run before any write (exit 4).
+    pub max_deactivations: u64,
+    /// ... or more than this share (0..=1) of the active in-scope users.
+    pub max_deactivation_fraction: f64,
+    /// A source person matching an inactive user is reactivated (PATCH `IsActive = true`).
+    pub reactivate: bool,
 }
 
 #[derive(Debug, Clone)]

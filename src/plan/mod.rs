@@ -1,5 +1,11 @@
 //! The diff: candidates against the org's existing users -> one [`Decision`]
-//! per source record. Pure and linear: hash indexes, no nested loops.
+//! per source record, and the writes as a list of typed [`Operation`]s (in
+//! SPEC's order: creates, updates, reactivations, leavers). Pure and linear:
+//! hash indexes, no nested loops.
+//!
+//! [`plan`] decides creates and (with [`PlanOptions::reactivate`])
+//! reactivations; [`lifecycle`] adds the opt-in passes: updates (a diff of
+//! `[update] fields`) and leavers (org users in scope that no record maps to).
 //!
 //! Each value space (usernames, and each match key's values) gets one hash
 //! table holding the org's values and the candidates' together, so one pass
@@ -113,6 +119,9 @@ fn lower(s: &str) -> Cow<'_, str> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub outcome: Outcome,
+    /// Index (into the planner's `existing`) of the user this record matched
+    /// (unchanged, e-mail change, inactive, reactivate, update); [`NONE`] otherwise.
+    pub matched: u32,
     /// The matched (or blocking) Salesforce user.
     pub salesforce_id: Option<Box<str>>,
     pub previous_email: Option<Box<str>>,
@@ -124,6 +133,7 @@ impl Decision {
     fn new(outcome: Outcome) -> Self {
         Decision {
             outcome,
+            matched: NONE,
             salesforce_id: None,
             previous_email: None,
             error_code: None,
@@ -149,13 +159,103 @@ impl Decision {
     }
 }
 
-/// The plan: `decisions[i]` is for source record `i`.
+/// One field an update changes: the org's value and the source's (`None`: empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub field: Box<str>,
+    pub from: Option<Box<str>>,
+    pub to: Option<Box<str>>,
+}
+
+/// One write the plan asks for: a plain value the executor runs and the
+/// report shows. Records are source record indexes; leavers index
+/// [`Plan::leavers`]. New kinds (an assignment, a create under another
+/// username) are new variants here and a kind module in `execute`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    Create {
+        record: usize,
+    },
+    /// Only the fields that differ.
+    Update {
+        record: usize,
+        changes: Box<[Change]>,
+    },
+    /// PATCH `IsActive = true` of the matched inactive user, with the
+    /// `[update] fields` that differ (none without `[update]`).
+    Reactivate {
+        record: usize,
+        changes: Box<[Change]>,
+    },
+    /// PATCH `IsActive = false`.
+    Deactivate {
+        leaver: usize,
+    },
+    /// PATCH `UserLogin.IsFrozen = true`.
+    Freeze {
+        leaver: usize,
+    },
+}
+
+impl Operation {
+    /// SPEC's write order: creates, updates, reactivations, then leavers, so a
+    /// run that stops early never removed access before granting it.
+    pub fn phase(&self) -> u8 {
+        match self {
+            Operation::Create { .. } => 0,
+            Operation::Update { .. } => 1,
+            Operation::Reactivate { .. } => 2,
+            Operation::Deactivate { .. } | Operation::Freeze { .. } => 3,
+        }
+    }
+}
+
+/// An org user no source record maps to, inside `[leavers] scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaver {
+    pub user: SfUser,
+    /// `leaver`, `deactivate` or `freeze` (then what the run did).
+    pub decision: Decision,
+}
+
+/// Choices the core pass needs from the job's lifecycle sections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// `[leavers] reactivate = true`: a match on an inactive user is `reactivate`, not `inactive`.
+    pub reactivate: bool,
+}
+
+/// The plan: `decisions[i]` is for source record `i`; `operations` are the
+/// writes in SPEC's order; `leavers` the org users without a record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
     pub decisions: Vec<Decision>,
+    pub operations: Vec<Operation>,
+    pub leavers: Vec<Leaver>,
+    /// Active users inside `[leavers] scope` (the fraction guard's denominator).
+    pub in_scope: u64,
 }
 
 impl Plan {
+    /// Planned operations of one phase ([`Operation::phase`]), in order.
+    pub fn operations_in(&self, phase: u8) -> impl Iterator<Item = &Operation> + '_ {
+        self.operations.iter().filter(move |o| o.phase() == phase)
+    }
+
+    /// How many planned operations have this outcome's kind (dry-run names).
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.operations
+            .iter()
+            .filter(|o| match o {
+                Operation::Create { .. } => outcome == Outcome::Create,
+                Operation::Update { .. } => outcome == Outcome::Update,
+                Operation::Reactivate { .. } => outcome == Outcome::Reactivate,
+                Operation::Deactivate { .. } => outcome == Outcome::Deactivate,
+                Operation::Freeze { .. } => outcome == Outcome::Freeze,
+            })
+            .count() as u64
+    }
+
     /// Source record indexes the plan would create, in source order.
     pub fn creates(&self) -> impl Iterator<Item = usize> + '_ {
         self.decisions
@@ -175,6 +275,26 @@ pub fn plan<'a>(
     invalid: &[Invalid],
     existing: &'a [SfUser],
     match_keys: &[String],
+) -> Plan {
+    plan_with(
+        records,
+        candidates,
+        invalid,
+        existing,
+        match_keys,
+        PlanOptions::default(),
+    )
+}
+
+/// [`plan`] with the lifecycle choices of the core pass. `existing[i].keys`
+/// may hold more values than `match_keys` (the update fields follow them).
+pub fn plan_with<'a>(
+    records: usize,
+    candidates: &'a [Candidate],
+    invalid: &[Invalid],
+    existing: &'a [SfUser],
+    match_keys: &[String],
+    opts: PlanOptions,
 ) -> Plan {
     // Username's slot in `keys` holds the username on both sides (the client
     // and the normalizer fill it so): the username table answers for it.
@@ -231,10 +351,33 @@ pub fn plan<'a>(
             Some(message) => {
                 Decision::new(Outcome::DuplicateInSource).because("DUPLICATE_IN_SOURCE", message)
             }
-            None => decide(ci, c, existing, &by_username, &by_key, match_keys),
+            None => decide(ci, c, existing, &by_username, &by_key, match_keys, opts),
         };
     }
-    Plan { decisions }
+    let operations = decisions
+        .iter()
+        .enumerate()
+        .filter_map(|(record, d)| match d.outcome {
+            Outcome::Create => Some(Operation::Create { record }),
+            _ => None,
+        })
+        .chain(
+            decisions
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.outcome == Outcome::Reactivate)
+                .map(|(record, _)| Operation::Reactivate {
+                    record,
+                    changes: Box::default(),
+                }),
+        )
+        .collect();
+    Plan {
+        decisions,
+        operations,
+        leavers: Vec::new(),
+        in_scope: 0,
+    }
 }
 
 fn decide(
@@ -244,6 +387,7 @@ fn decide(
     by_username: &Lookup,
     by_key: &[&Lookup],
     match_keys: &[String],
+    opts: PlanOptions,
 ) -> Decision {
     let found = by_key
         .iter()
@@ -271,9 +415,31 @@ fn decide(
             return collision(user, c.username(), Some((key, theirs, ours)));
         }
     }
+    let mut d = decide_matched(c, user, ci, existing, by_username, &match_keys[k], opts);
+    d.matched = ui as u32;
+    d
+}
+
+fn decide_matched(
+    c: &Candidate,
+    user: &SfUser,
+    ci: usize,
+    existing: &[SfUser],
+    by_username: &Lookup,
+    key: &str,
+    opts: PlanOptions,
+) -> Decision {
+    if !user.is_active && opts.reactivate {
+        return Decision::new(Outcome::Reactivate)
+            .with_user(user)
+            .noting(format!(
+                "matches inactive user {} by {key}; reactivated because leavers.reactivate = true",
+                user.username
+            ));
+    }
     if !user.is_active {
         return Decision::new(Outcome::Inactive).with_user(user).noting(
-            format!("matches inactive user {} by {}; reactivate it in Salesforce if this person should have access", user.username, match_keys[k]),
+            format!("matches inactive user {} by {}; reactivate it in Salesforce if this person should have access", user.username, key),
         );
     }
     let same_username = user.username.eq_ignore_ascii_case(c.username());
@@ -355,6 +521,8 @@ fn duplicate(
     }
     None
 }
+
+pub mod lifecycle;
 
 #[cfg(test)]
 mod tests;

@@ -29,8 +29,11 @@ pub fn build<'a>(
     };
     let mut users = Vec::new();
     for row in rows {
-        // A `not_found` row is an `--only` address, not a record of the source.
-        summary.source_records += u64::from(row.outcome != Outcome::NotFound);
+        // A leaver is an org user and a `not_found` row an `--only` address:
+        // neither is a record of the source.
+        if !row.outcome.is_leaver() && row.outcome != Outcome::NotFound {
+            summary.source_records += 1;
+        }
         summary.add(row.outcome);
         if report_all || row.outcome != Outcome::Unchanged {
             users.push(row);
@@ -102,6 +105,7 @@ mod tests {
             message: None,
             previous_email: None,
             values: None,
+            changes: None,
         }
     }
 

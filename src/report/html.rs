@@ -39,26 +39,38 @@ pub const FALLBACK_ROWS: usize = 100;
 
 /// The order sections appear in: what needs a person first, then hand work,
 /// then what went (or would go) through.
-pub const SECTION_ORDER: [Outcome; 11] = [
+pub const SECTION_ORDER: [Outcome; 21] = [
     Outcome::Collision,
     Outcome::Invalid,
     Outcome::DuplicateInSource,
     Outcome::Failed,
     Outcome::NotFound,
+    Outcome::Unknown,
     Outcome::EmailChangeSkipped,
     Outcome::NotAttempted,
+    Outcome::Leaver,
+    Outcome::Deactivate,
+    Outcome::Deactivated,
+    Outcome::Freeze,
+    Outcome::Frozen,
     Outcome::Create,
     Outcome::Created,
+    Outcome::Update,
+    Outcome::Updated,
+    Outcome::Reactivate,
+    Outcome::Reactivated,
     Outcome::Inactive,
     Outcome::Unchanged,
 ];
 
-/// [`SECTION_ORDER`] as summaries show it: `not_found` only when an `--only`
-/// address was missed (it exists only in `--only` runs).
-pub(crate) fn outcomes_shown(summary: &super::Summary) -> Vec<Outcome> {
+/// The outcomes a summary lists: SPEC's core ones always; `not_found` (it
+/// exists only in `--only` runs), the lifecycle ones and `unknown` only when
+/// they happened, so the report of a job without `[update]` or `[leavers]`
+/// reads as before.
+pub(crate) fn summary_outcomes(summary: &super::Summary) -> Vec<Outcome> {
     SECTION_ORDER
         .into_iter()
-        .filter(|&o| o != Outcome::NotFound || summary.not_found > 0)
+        .filter(|&o| summary.count(o) > 0 || !o.is_optional_in_summaries())
         .collect()
 }
 
@@ -179,6 +191,9 @@ impl Column {
             (Column::ErrorCode, _) => "Error code",
             (Column::Message, Outcome::Collision) => "Reason",
             (Column::Message, Outcome::Invalid) => "Why (field and reason)",
+            (Column::Message, Outcome::Update | Outcome::Updated) => {
+                "Changes (Salesforce -> directory)"
+            }
             (Column::Message, _) => "Message",
             (Column::Values, _) => "Values to send",
         }
@@ -194,12 +209,20 @@ fn columns(outcome: Outcome) -> &'static [Column] {
         Outcome::Invalid => &[Username, Email, Source, ErrorCode, Message],
         Outcome::DuplicateInSource => &[Username, Email, Source, Message],
         Outcome::EmailChangeSkipped => &[Username, PreviousEmail, Email, SalesforceId, Source],
-        Outcome::NotAttempted => &[Username, Email, Source, Message],
+        Outcome::NotAttempted | Outcome::Unknown => &[Username, Email, Source, Message],
         Outcome::NotFound => &[Username, Message],
+        Outcome::Update | Outcome::Updated => &[Username, SalesforceId, Source, Message],
+        Outcome::Leaver
+        | Outcome::Deactivate
+        | Outcome::Deactivated
+        | Outcome::Freeze
+        | Outcome::Frozen => &[Username, Email, SalesforceId, Message],
         Outcome::Create => &[Username, Email, Source, Values],
-        Outcome::Created | Outcome::Inactive | Outcome::Unchanged => {
-            &[Username, Email, Source, SalesforceId]
-        }
+        Outcome::Created
+        | Outcome::Inactive
+        | Outcome::Unchanged
+        | Outcome::Reactivate
+        | Outcome::Reactivated => &[Username, Email, Source, SalesforceId],
     }
 }
 
@@ -217,6 +240,16 @@ pub(crate) fn label(outcome: Outcome) -> &'static str {
         Outcome::Failed => "Failed",
         Outcome::NotAttempted => "Not attempted",
         Outcome::NotFound => "Not found in the source",
+        Outcome::Update => "To update",
+        Outcome::Updated => "Updated",
+        Outcome::Reactivate => "To reactivate",
+        Outcome::Reactivated => "Reactivated",
+        Outcome::Leaver => "Leavers (report only)",
+        Outcome::Deactivate => "To deactivate",
+        Outcome::Deactivated => "Deactivated",
+        Outcome::Freeze => "To freeze",
+        Outcome::Frozen => "Frozen",
+        Outcome::Unknown => "Unknown (answer lost)",
     }
 }
 
@@ -261,6 +294,27 @@ fn guidance(outcome: Outcome) -> &'static str {
             "Matched a Salesforce user that is deactivated; left alone. Reactivate by hand if wanted."
         }
         Outcome::Unchanged => "Already in Salesforce and in step.",
+        Outcome::Update => {
+            "A real run would change these fields of matched users (only the fields shown)."
+        }
+        Outcome::Updated => "Fields changed in Salesforce by this run (only the fields shown).",
+        Outcome::Reactivate => "Matched deactivated users that a real run would reactivate.",
+        Outcome::Reactivated => "Deactivated users this run reactivated.",
+        Outcome::Leaver => {
+            "Active users in the job's scope that no directory record maps to. Nothing was sent \
+             (leavers.action = \"report\")."
+        }
+        Outcome::Deactivate => "Leavers a real run would deactivate.",
+        Outcome::Deactivated => "Leavers deactivated by this run.",
+        Outcome::Freeze => {
+            "Leavers a real run would freeze (they cannot log in; nothing else changes)."
+        }
+        Outcome::Frozen => "Leavers frozen by this run.",
+        Outcome::Unknown => {
+            "These writes were sent, but their answer was lost and the run stopped before it could \
+             check them: they may or may not have been applied. Run again to confirm; the next run \
+             finds what was applied and sends the rest."
+        }
     }
 }
 
@@ -274,7 +328,15 @@ fn class(outcome: Outcome) -> &'static str {
         "attention"
     } else if by_hand(outcome) {
         "by-hand"
-    } else if matches!(outcome, Outcome::Create | Outcome::Created) {
+    } else if matches!(
+        outcome,
+        Outcome::Create
+            | Outcome::Created
+            | Outcome::Update
+            | Outcome::Updated
+            | Outcome::Reactivate
+            | Outcome::Reactivated
+    ) {
         "good"
     } else {
         "plain"
@@ -455,7 +517,7 @@ fn write_summary(
     }
 
     out.write_all(b"<div class=\"summary-grid\">\n<table class=\"counts\">\n<thead><tr><th scope=\"col\">Outcome</th><th scope=\"col\" class=\"n\">Records</th></tr></thead>\n<tbody>\n")?;
-    for outcome in outcomes_shown(summary) {
+    for outcome in summary_outcomes(summary) {
         let count = summary.count(outcome);
         let listed = sections.listed(outcome);
         let name = if listed > 0 {
@@ -514,7 +576,7 @@ fn write_chart(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     const LABEL_W: u64 = 170;
     const BAR_W: u64 = 260;
     const ROW_H: u64 = 24;
-    let shown = outcomes_shown(&report.summary);
+    let shown = summary_outcomes(&report.summary);
     let max = shown
         .iter()
         .map(|&o| report.summary.count(o))

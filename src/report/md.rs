@@ -71,7 +71,7 @@ pub fn render(report: &Report<'_>) -> String {
     }
 
     md.push_str("| Outcome | Records |\n|---|---:|\n");
-    for outcome in super::html::outcomes_shown(&report.summary) {
+    for outcome in super::html::summary_outcomes(&report.summary) {
         let count = thousands(report.summary.count(outcome));
         if outcome.needs_person() && report.summary.count(outcome) > 0 {
             let _ = writeln!(
@@ -238,6 +238,7 @@ mod tests {
             message: None,
             previous_email: None,
             values: None,
+            changes: None,
         }
     }
 

@@ -24,10 +24,27 @@ pub enum Outcome {
     /// An `--only` address no source record has: named so a typo or a person
     /// missing from the directory is not a silent success.
     NotFound,
+    /// Lifecycle (SPEC "What the plan decides", opt-in sections): a matched
+    /// active user whose `[update] fields` differ (dry run) / were changed.
+    Update,
+    Updated,
+    /// A matched inactive user, with `[leavers] reactivate = true`.
+    Reactivate,
+    Reactivated,
+    /// An active in-scope org user no source record maps to, `action = "report"`.
+    Leaver,
+    Deactivate,
+    Deactivated,
+    Freeze,
+    Frozen,
+    /// Sent, but the answer was lost and the run stopped before it could be
+    /// checked: it may or may not have been applied. Run again to confirm
+    /// (the rerun finds it, or sends it). Never reported as `not_attempted`.
+    Unknown,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 21] = [
         Outcome::Create,
         Outcome::Created,
         Outcome::Unchanged,
@@ -39,6 +56,16 @@ impl Outcome {
         Outcome::Failed,
         Outcome::NotAttempted,
         Outcome::NotFound,
+        Outcome::Update,
+        Outcome::Updated,
+        Outcome::Reactivate,
+        Outcome::Reactivated,
+        Outcome::Leaver,
+        Outcome::Deactivate,
+        Outcome::Deactivated,
+        Outcome::Freeze,
+        Outcome::Frozen,
+        Outcome::Unknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,7 +81,36 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::NotAttempted => "not_attempted",
             Outcome::NotFound => "not_found",
+            Outcome::Update => "update",
+            Outcome::Updated => "updated",
+            Outcome::Reactivate => "reactivate",
+            Outcome::Reactivated => "reactivated",
+            Outcome::Leaver => "leaver",
+            Outcome::Deactivate => "deactivate",
+            Outcome::Deactivated => "deactivated",
+            Outcome::Freeze => "freeze",
+            Outcome::Frozen => "frozen",
+            Outcome::Unknown => "unknown",
         }
+    }
+
+    /// Outcomes of org users that no source record maps to (their rows have no source).
+    pub fn is_leaver(self) -> bool {
+        matches!(
+            self,
+            Outcome::Leaver
+                | Outcome::Deactivate
+                | Outcome::Deactivated
+                | Outcome::Freeze
+                | Outcome::Frozen
+        )
+    }
+
+    /// Outcomes a summary lists only when they happened: `not_found` (only
+    /// `--only` runs have it), the lifecycle ones and `unknown` (only jobs
+    /// with the opt-in sections, or a run whose answers were lost).
+    pub fn is_optional_in_summaries(self) -> bool {
+        self == Outcome::NotFound || (self as usize) >= Outcome::Update as usize
     }
 
     /// Outcomes a person must act on (exit 3).
@@ -126,6 +182,41 @@ pub struct Summary {
     /// `--only` addresses that matched no source record (not source records).
     pub not_found: u64,
     pub api_calls: u64,
+    // Lifecycle keys (SPEC "Lifecycle"): written when not zero, so reports of
+    // jobs without the opt-in sections read as before.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub update: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub updated: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reactivate: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reactivated: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub leaver: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub deactivate: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub deactivated: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub freeze: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub frozen: u64,
+    /// Writes sent whose answer was lost and could not be checked before the run stopped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unknown: u64,
+}
+
+fn null_when_empty<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_empty() {
+        s.serialize_none()
+    } else {
+        s.serialize_str(v)
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -142,6 +233,16 @@ impl Summary {
             Outcome::Failed => self.failed,
             Outcome::NotAttempted => self.not_attempted,
             Outcome::NotFound => self.not_found,
+            Outcome::Update => self.update,
+            Outcome::Updated => self.updated,
+            Outcome::Reactivate => self.reactivate,
+            Outcome::Reactivated => self.reactivated,
+            Outcome::Leaver => self.leaver,
+            Outcome::Deactivate => self.deactivate,
+            Outcome::Deactivated => self.deactivated,
+            Outcome::Freeze => self.freeze,
+            Outcome::Frozen => self.frozen,
+            Outcome::Unknown => self.unknown,
         }
     }
 
@@ -158,6 +259,16 @@ impl Summary {
             Outcome::Failed => &mut self.failed,
             Outcome::NotAttempted => &mut self.not_attempted,
             Outcome::NotFound => &mut self.not_found,
+            Outcome::Update => &mut self.update,
+            Outcome::Updated => &mut self.updated,
+            Outcome::Reactivate => &mut self.reactivate,
+            Outcome::Reactivated => &mut self.reactivated,
+            Outcome::Leaver => &mut self.leaver,
+            Outcome::Deactivate => &mut self.deactivate,
+            Outcome::Deactivated => &mut self.deactivated,
+            Outcome::Freeze => &mut self.freeze,
+            Outcome::Frozen => &mut self.frozen,
+            Outcome::Unknown => &mut self.unknown,
         };
         *slot += 1;
     }
@@ -178,7 +289,9 @@ pub struct ReportUser<'a> {
     pub outcome: Outcome,
     pub username: Option<Cow<'a, str>>,
     pub email: Option<Cow<'a, str>>,
-    /// LDAP DN or `FILE:LINE`.
+    /// LDAP DN or `FILE:LINE`; empty for a leaver, which has no source
+    /// record (written as JSON `null`).
+    #[serde(serialize_with = "null_when_empty")]
     pub source: Cow<'a, str>,
     pub salesforce_id: Option<Cow<'a, str>>,
     pub error_code: Option<Cow<'a, str>>,
@@ -188,6 +301,9 @@ pub struct ReportUser<'a> {
     /// and defaults (`{"LastName": "Lovelace", "IsActive": true, ...}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Updates: field -> `{"from": org value, "to": source value}`, in the job's field order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes<'a>>,
 }
 
 impl ReportUser<'_> {
@@ -210,6 +326,50 @@ impl ReportUser<'_> {
             }
         }
         out
+    }
+}
+
+/// The fields an update changes, serialized as `{"Title": {"from": "Analyst", "to": "Manager"}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes<'a>(pub Cow<'a, [crate::plan::Change]>);
+
+impl Serialize for Changes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(Serialize)]
+        struct FromTo<'v> {
+            from: Option<&'v str>,
+            to: Option<&'v str>,
+        }
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for c in self.0.iter() {
+            map.serialize_entry(
+                &*c.field,
+                &FromTo {
+                    from: c.from.as_deref(),
+                    to: c.to.as_deref(),
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+impl Changes<'_> {
+    /// `Title: Analyst -> Manager; Department: (empty) -> Sales`, for tables and pages.
+    pub fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: {} -> {}",
+                    c.field,
+                    c.from.as_deref().unwrap_or("(empty)"),
+                    c.to.as_deref().unwrap_or("(empty)")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 

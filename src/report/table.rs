@@ -72,7 +72,7 @@ pub fn render(report: &Report<'_>) -> String {
         wrap_into(&mut out, &format!("Stopped early: {why}"), "");
     }
 
-    let sections: [(&str, &[Outcome]); 4] = [
+    let sections: [(&str, &[Outcome]); 8] = [
         (
             "Needs a person",
             &[
@@ -90,6 +90,28 @@ pub fn render(report: &Report<'_>) -> String {
         (
             "Not attempted (run again to finish)",
             &[Outcome::NotAttempted],
+        ),
+        (
+            "Unknown: sent, answer lost (run again to confirm)",
+            &[Outcome::Unknown],
+        ),
+        (
+            "Updates (Salesforce -> directory)",
+            &[Outcome::Update, Outcome::Updated],
+        ),
+        (
+            "Reactivations",
+            &[Outcome::Reactivate, Outcome::Reactivated],
+        ),
+        (
+            "Leavers",
+            &[
+                Outcome::Leaver,
+                Outcome::Deactivate,
+                Outcome::Deactivated,
+                Outcome::Freeze,
+                Outcome::Frozen,
+            ],
         ),
         // The dry run's diff: who a real run would create (SPEC "Report").
         ("Would be created", &[Outcome::Create]),
@@ -113,7 +135,13 @@ pub fn render(report: &Report<'_>) -> String {
                     .as_deref()
                     .or(u.email.as_deref())
                     .unwrap_or("(no username)");
-                let head = format!("  {:<20} {} ({})", o.as_str(), who, u.source);
+                // A leaver has no source record: name its Salesforce Id instead.
+                let from = if u.source.is_empty() {
+                    u.salesforce_id.as_deref().unwrap_or("")
+                } else {
+                    &u.source
+                };
+                let head = format!("  {:<20} {} ({from})", o.as_str(), who);
                 let _ = writeln!(out, "{}", clip(&head, WIDTH));
                 let message = u.message.as_deref().unwrap_or("");
                 let why = match &u.error_code {

@@ -143,6 +143,15 @@ impl Credentials {
         }
     }
 
+    /// The login username of the password and JWT flows (to look the API
+    /// user up when the token answer gave no identity URL).
+    pub fn login_username(&self) -> Option<&str> {
+        match &self.flow {
+            Flow::Password { username, .. } | Flow::Jwt { username, .. } => Some(username.expose()),
+            Flow::ClientCredentials { .. } => None,
+        }
+    }
+
     pub fn flow_name(&self) -> &'static str {
         match self.flow {
             Flow::Password { .. } => "password",

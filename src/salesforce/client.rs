@@ -26,13 +26,13 @@ use url::form_urlencoded;
 use super::auth::Credentials;
 use super::error::{display_url, transport};
 use super::limits::{ApiUsage, parse_limit_info};
+use super::pace::Pacer;
+use super::retry::{CallVerdict, backoff, classify_call, parse_retry_after};
 use super::wire::{
     ApiErrorItem, CollectionRequest, DescribeAnswer, DescribedField, LimitsAnswer, QueryPage,
     RecordResult, TokenAnswer, TokenError,
 };
 use super::{SfError, SfUser, soql};
-use crate::execute::pace::Pacer;
-use crate::execute::retry::{CallVerdict, backoff, classify_call, parse_retry_after};
 use crate::job::{Limits, SalesforceConfig, Secret};
 
 /// Page size asked of SOQL reads (the maximum Salesforce allows).
@@ -109,6 +109,11 @@ struct Inner {
     calls: AtomicU64,
     logins: AtomicU64,
     usage: Mutex<Option<ApiUsage>>,
+    /// The budget gate: `api_reserve + 1`, or 0 while no gate is set.
+    gate: AtomicU64,
+    /// Calls counted by the gate whose answer has not (yet) brought a
+    /// `Sforce-Limit-Info` reading: in flight, or lost (a lost answer counts itself).
+    unreported: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -118,6 +123,8 @@ struct Session {
     /// Bumped on every login; a 401 only triggers a login if no one else has
     /// logged in since the failed call started.
     generation: u64,
+    /// The API user's Id, from the token answer's identity URL.
+    user_id: Option<String>,
 }
 
 /// A successful answer, read in full.
@@ -165,17 +172,59 @@ impl Client {
                 token: Secret::new(""),
                 instance_url: cfg.instance_url.trim_end_matches('/').to_owned(),
                 generation: 0,
+                user_id: None,
             }),
             relogin: tokio::sync::Mutex::new(()),
             calls: AtomicU64::new(0),
             logins: AtomicU64::new(0),
             usage: Mutex::new(None),
+            gate: AtomicU64::new(0),
+            unreported: AtomicU64::new(0),
         };
         let client = Client {
             inner: Arc::new(inner),
         };
         client.login().await?;
         Ok(client)
+    }
+
+    /// Puts one budget gate in front of every API call from now on (reads
+    /// and writes; token calls are not API calls): a call that would leave
+    /// the org fewer than `api_reserve` daily calls is not sent and fails
+    /// with [`SfError::Budget`]. Calls without a reading yet go ahead.
+    pub fn set_api_reserve(&self, api_reserve: u64) {
+        self.inner
+            .gate
+            .store(api_reserve.saturating_add(1), Ordering::SeqCst);
+    }
+
+    /// Counts one more call against the budget, or refuses it.
+    fn admit_budget(&self) -> Result<(), SfError> {
+        let gate = self.inner.gate.load(Ordering::SeqCst);
+        let pending = self.inner.unreported.fetch_add(1, Ordering::SeqCst) + 1;
+        let Some(usage) = self.last_usage() else {
+            return Ok(());
+        };
+        if gate == 0 {
+            return Ok(());
+        }
+        // `pending` includes this call: what is left once it (and every
+        // call not yet reflected in a reading) has been counted.
+        let left = usage.remaining().saturating_sub(pending - 1);
+        if left < gate {
+            self.inner.unreported.fetch_sub(1, Ordering::SeqCst);
+            return Err(SfError::Budget {
+                remaining: left,
+                reserve: gate - 1,
+            });
+        }
+        Ok(())
+    }
+
+    /// The API user's Id (18 characters as Salesforce gave it), from the
+    /// token answer's identity URL; `None` when the answer had none.
+    pub fn api_user_id(&self) -> Option<String> {
+        self.session().user_id
     }
 
     /// The org's API host, as the token answer named it.
@@ -349,6 +398,111 @@ impl Client {
         Ok(results)
     }
 
+    /// One sObject Collections update (`PATCH composite/sobjects`,
+    /// `allOrNone: false`) of up to 200 records, each carrying `attributes`
+    /// and `Id`. Sent once, like [`Client::create_collection`].
+    pub async fn update_collection(
+        &self,
+        records: &[Box<serde_json::value::RawValue>],
+    ) -> Result<Vec<RecordResult>, SfError> {
+        let body = serde_json::to_vec(&CollectionRequest {
+            all_or_none: false,
+            records,
+        })
+        .map_err(|e| SfError::Setup(format!("cannot encode the update request: {e}")))?;
+        let path = format!(
+            "/services/data/{}/composite/sobjects",
+            self.inner.api_version
+        );
+        let answer = self
+            .send_authed(Method::PATCH, &path, Some(body), false)
+            .await?;
+        let results: Vec<RecordResult> = decode(&answer)?;
+        if results.len() != records.len() {
+            return Err(SfError::Decode {
+                url: display_url(&answer.url),
+                detail: format!("{} results for {} records", results.len(), records.len()),
+            });
+        }
+        Ok(results)
+    }
+
+    /// `SELECT Id, <fields> FROM <sobject> WHERE <id_field> IN (...)`, chunked;
+    /// every record found, as the answer gave it. `sobject` and the fields
+    /// are API names (checked).
+    pub async fn read_by_ids(
+        &self,
+        sobject: &str,
+        id_field: &str,
+        fields: &[String],
+        ids: &[String],
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, SfError> {
+        let names = std::iter::once(sobject)
+            .chain(std::iter::once(id_field))
+            .chain(fields.iter().map(String::as_str));
+        if let Some(bad) = names.clone().find(|n| !soql::is_field_name(n)) {
+            return Err(SfError::Setup(format!(
+                "{bad:?} is not a Salesforce API name"
+            )));
+        }
+        let mut select: Vec<&str> = vec!["Id"];
+        for f in std::iter::once(id_field).chain(fields.iter().map(String::as_str)) {
+            if !select.iter().any(|s| s.eq_ignore_ascii_case(f)) {
+                select.push(f);
+            }
+        }
+        let prefix = format!(
+            "SELECT {} FROM {sobject} WHERE {id_field} IN ",
+            select.join(", ")
+        );
+        let mut out = Vec::new();
+        for q in soql::chunk_in(&prefix, ids, "", self.query_budget()) {
+            out.extend(self.query_all(&q).await?);
+        }
+        Ok(out)
+    }
+
+    /// The active users inside a `[leavers] scope` condition:
+    /// `SELECT Id, Username, Email, IsActive FROM User WHERE IsActive = true AND (<scope>)`.
+    /// `limit_one`: only check that Salesforce accepts the condition (`check`).
+    pub async fn query_scope(&self, scope: &str, limit_one: bool) -> Result<Vec<SfUser>, SfError> {
+        let fields = soql::user_fields(&[]).map_err(SfError::Setup)?;
+        let mut q = format!(
+            "{} WHERE IsActive = true AND ({scope})",
+            soql::select_users(&fields)
+        );
+        if limit_one {
+            q.push_str(" LIMIT 1");
+        }
+        let mut users = Vec::new();
+        self.query_each(&q, |r| {
+            users.push(user_from_record(&r, &[])?);
+            Ok(())
+        })
+        .await?;
+        Ok(users)
+    }
+
+    /// The API user's Id: from the identity URL, else by
+    /// `SELECT Id FROM User WHERE Username = <login username>`.
+    pub async fn find_api_user_id(
+        &self,
+        login_username: Option<&str>,
+    ) -> Result<Option<String>, SfError> {
+        if let Some(id) = self.api_user_id() {
+            return Ok(Some(id));
+        }
+        let Some(name) = login_username else {
+            return Ok(None);
+        };
+        let q = format!("SELECT Id FROM User WHERE Username = {}", soql::quote(name));
+        Ok(self
+            .query_all(&q)
+            .await?
+            .iter()
+            .find_map(|r| field_text(r, "Id")))
+    }
+
     // ---- internals ----
 
     fn session(&self) -> Session {
@@ -504,23 +658,29 @@ impl Client {
                 Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
+            let mut free = false;
             let after = match classify_call(&err) {
                 CallVerdict::Retry { after } => after,
                 // A read changes nothing, so a lost answer is simply asked again.
                 CallVerdict::Lost => None,
                 CallVerdict::LowerConcurrency { after } => {
-                    self.lower_concurrency();
+                    // A refusal that made the cap smaller is progress, not a
+                    // spent retry: the concurrency form is transient (SPEC).
+                    let before = self.concurrency();
+                    free = self.lower_concurrency() < before;
                     after
                 }
                 CallVerdict::Reauth | CallVerdict::Stop(_) => return Err(err),
             };
-            if attempt >= self.inner.opts.max_retries {
+            if !free && attempt >= self.inner.opts.max_retries {
                 return Err(err);
             }
             let delay = backoff(attempt, after, rand::random::<f64>());
             info!(error = %err, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Salesforce read failed; will retry.");
             tokio::time::sleep(delay).await;
-            attempt += 1;
+            if !free {
+                attempt += 1;
+            }
         }
     }
 
@@ -564,6 +724,10 @@ impl Client {
         // outlast a token, and a stale one would only earn a 401.
         let admission = self.inner.pacer.admit().await;
         let session = self.session();
+        // The gate comes after the wait, so it sees the latest reading.
+        if let Err(e) = self.admit_budget() {
+            return (session.generation, Err(e));
+        }
         (
             session.generation,
             self.send_admitted(method, path, body, query_options, &session, admission)
@@ -578,7 +742,7 @@ impl Client {
         body: Option<Vec<u8>>,
         query_options: bool,
         session: &Session,
-        admission: crate::execute::pace::Admission,
+        admission: super::pace::Admission,
     ) -> Result<Answer, SfError> {
         // `path` is ours or a checked locator; joined as a URL path, never glued.
         let url = url::Url::parse(&session.instance_url)
@@ -603,9 +767,16 @@ impl Client {
         }
         self.inner.calls.fetch_add(1, Ordering::SeqCst);
         debug!(url = %display_url(&url), "Calling Salesforce.");
-        let (status, retry_after, body, _) =
+        let (status, retry_after, body, _, reported) =
             self.exchange(request, &display_url(&url), timeout).await?;
         drop(admission);
+        if reported {
+            // The reading counts this call: it no longer needs counting by hand.
+            let _ = self
+                .inner
+                .unreported
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        }
         if (200..300).contains(&status) {
             Ok(Answer { body, url })
         } else {
@@ -627,10 +798,13 @@ impl Client {
         let mut attempt = 0;
         loop {
             let err = match self.token_call().await {
-                Ok((token, instance_url)) => {
+                Ok((token, instance_url, user_id)) => {
                     let mut s = self.inner.session.lock().expect("session lock");
                     s.token = token;
                     s.instance_url = instance_url;
+                    if user_id.is_some() {
+                        s.user_id = user_id;
+                    }
                     s.generation += 1;
                     return Ok(());
                 }
@@ -650,7 +824,7 @@ impl Client {
         }
     }
 
-    async fn token_call(&self) -> Result<(Secret, String), SfError> {
+    async fn token_call(&self) -> Result<(Secret, String, Option<String>), SfError> {
         let url = &self.inner.token_url;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -670,7 +844,7 @@ impl Client {
         self.inner.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.logins.fetch_add(1, Ordering::SeqCst);
         debug!(url = %url, flow = self.inner.creds.flow_name(), "Requesting a Salesforce token.");
-        let (status, retry_after, body, location) = self.exchange(request, url, timeout).await?;
+        let (status, retry_after, body, location, _) = self.exchange(request, url, timeout).await?;
         drop(admission);
         if status == 200 {
             let answer: TokenAnswer =
@@ -679,7 +853,13 @@ impl Client {
                     detail: format!("not a token answer ({})", e.classify_name()),
                 })?;
             let instance_url = checked_instance_url(&answer.instance_url)?;
-            return Ok((Secret::new(answer.access_token), instance_url));
+            let user_id = answer
+                .id
+                .as_deref()
+                .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+                .filter(|id| id.starts_with("005") && soql::is_field_name(id))
+                .map(str::to_owned);
+            return Ok((Secret::new(answer.access_token), instance_url, user_id));
         }
         if (300..400).contains(&status) {
             return Err(SfError::Refused {
@@ -732,7 +912,7 @@ impl Client {
             }
         })?;
         let status = response.status().as_u16();
-        self.note_usage(response.headers());
+        let reported = self.note_usage(response.headers());
         let retry_after = header_text(response.headers(), RETRY_AFTER.as_str())
             .and_then(|v| parse_retry_after(&v));
         let location = header_text(response.headers(), "location")
@@ -764,27 +944,29 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((status, retry_after, body, location))
+        Ok((status, retry_after, body, location, reported))
     }
 
     /// Keeps the reading with the most calls used: answers to concurrent calls
     /// can arrive out of order, and the count only grows within a day.
-    fn note_usage(&self, headers: &HeaderMap) {
+    fn note_usage(&self, headers: &HeaderMap) -> bool {
         let Some(usage) =
             header_text(headers, "sforce-limit-info").and_then(|v| parse_limit_info(&v))
         else {
-            return;
+            return false;
         };
         let mut slot = self.inner.usage.lock().expect("usage lock");
         match *slot {
             Some(old) if old.max == usage.max && old.used > usage.used => {}
             _ => *slot = Some(usage),
         }
+        true
     }
 }
 
-/// What [`Client::exchange`] read: status, Retry-After, body, redirect target's origin.
-type Exchanged = (u16, Option<Duration>, Vec<u8>, Option<String>);
+/// What [`Client::exchange`] read: status, Retry-After, body, a redirect's origin, and whether the answer
+/// carried a `Sforce-Limit-Info` reading.
+type Exchanged = (u16, Option<Duration>, Vec<u8>, Option<String>, bool);
 
 /// API calls follow a redirect only to the same scheme, host and port, at
 /// most [`MAX_REDIRECTS`] times: the bearer token must not go to another host.

@@ -48,6 +48,12 @@ pub enum SfError {
     /// Local set-up problems found before or instead of a call (bad key file, bad field name).
     #[error("{0}")]
     Setup(String),
+    /// Not sent: one more call would cross the job's `api_reserve` (every
+    /// call, read or write, is counted before it is made).
+    #[error(
+        "not sent: the org has {remaining} daily API calls left, at the job's api_reserve of {reserve}"
+    )]
+    Budget { remaining: u64, reserve: u64 },
     /// An answer sfsync will not act on, for safety: a redirect it does not
     /// follow, a locator to another host, an endless or oversized answer.
     /// Never retried.

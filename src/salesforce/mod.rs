@@ -8,11 +8,16 @@
 //! - [`limits`]: `Sforce-Limit-Info` and [`ApiUsage`].
 //! - [`error`]: [`SfError`] and its predicates.
 //! - [`user_fields`]: the standard User fields (lengths, createable), one table.
+//! - [`retry`]: the pure classifier of failed calls and records, and backoff
+//!   (transport policy shared by reads and writes).
+//! - [`pace`]: the rate schedule and in-flight cap every call goes through.
 
 pub mod auth;
 pub mod client;
 pub mod error;
 pub mod limits;
+pub mod pace;
+pub mod retry;
 pub mod soql;
 pub mod user_fields;
 pub mod wire;

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct TokenAnswer {
     pub access_token: String,
     pub instance_url: String,
+    /// The identity URL, `https://login.salesforce.com/id/00D.../005...`: its
+    /// last segment is the API user's Id.
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 /// `{"error":"invalid_grant","error_description":"authentication failure"}`.

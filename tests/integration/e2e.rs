@@ -56,7 +56,7 @@ async fn sync_on_the_samples_ends_as_documented_and_a_rerun_changes_nothing_new(
         (c.create_collection_calls, c.create_one_calls, c.token_calls),
         (1, 0, 1)
     );
-    assert_eq!(emu.users().len(), 19 + 27);
+    assert_eq!(emu.users().len(), 21 + 27);
     let created = emu.user("ethan.hall@example.com").expect("created");
     assert_eq!(created.email.as_deref(), Some("Ethan.Hall@Example.COM"));
     assert_eq!(created.alias.as_deref(), Some("EHall"));
@@ -77,7 +77,7 @@ async fn sync_on_the_samples_ends_as_documented_and_a_rerun_changes_nothing_new(
         2,
         "one call, for ctaylor alone"
     );
-    assert_eq!(emu.users().len(), 19 + 27);
+    assert_eq!(emu.users().len(), 21 + 27);
     emu.stop().await;
 }
 

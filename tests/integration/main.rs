@@ -13,6 +13,7 @@ mod emulator_lifecycle;
 mod exit_codes;
 mod inputs;
 mod ldap;
+mod lifecycle;
 mod operator;
 mod plan;
 mod readme;

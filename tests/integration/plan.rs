@@ -46,7 +46,7 @@ async fn plan_on_the_samples_gives_every_person_the_documented_outcome_and_write
             s["create"].as_u64(),
             s["unchanged"].as_u64()
         ],
-        [Some(50), Some(19), Some(28), Some(12)]
+        [Some(50), Some(21), Some(28), Some(12)]
     );
     // the e-mail change carries the previous address
     let mgarcia = json["users"]
@@ -70,7 +70,7 @@ async fn plan_on_the_samples_gives_every_person_the_documented_outcome_and_write
         Some(c.requests),
         "api_calls counts every request, token included"
     );
-    assert_eq!(emu.users().len(), 19);
+    assert_eq!(emu.users().len(), 21);
     emu.stop().await;
 }
 

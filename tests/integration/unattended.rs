@@ -285,7 +285,7 @@ async fn only_provisions_the_named_people_from_csv() {
     let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(json["summary"]["source_records"], 2);
     assert_eq!(json["summary"]["created"], 2);
-    assert_eq!(emu.users().len(), 21);
+    assert_eq!(emu.users().len(), 23);
     assert!(
         emu.user("ethan.hall@example.com").is_some()
             && emu.user("zoe.mueller@example.com").is_some()

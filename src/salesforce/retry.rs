@@ -8,8 +8,38 @@
 
 use std::time::Duration;
 
-use super::StopReason;
-use crate::salesforce::{RecordResult, SfError};
+use std::fmt;
+
+use super::{RecordResult, SfError};
+
+/// Why a run stopped before every item was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Salesforce refused further calls today (403 REQUEST_LIMIT_EXCEEDED, or no calls left).
+    DailyLimit,
+    /// The org's remaining daily calls reached the job's `api_reserve`.
+    ApiReserve { remaining: u64 },
+    /// Ctrl-C / SIGTERM.
+    Interrupted,
+    /// Anything else that makes going on pointless (auth refused, unreachable, a bad request).
+    Fatal(String),
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::DailyLimit => {
+                f.write_str("Stopped: the org's daily API request limit is reached.")
+            }
+            StopReason::ApiReserve { remaining } => write!(
+                f,
+                "Stopped: the org has {remaining} daily API calls left, at the job's api_reserve."
+            ),
+            StopReason::Interrupted => f.write_str("Stopped: the run was interrupted."),
+            StopReason::Fatal(why) => write!(f, "Stopped: {why}"),
+        }
+    }
+}
 
 /// What to do after a call failed as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +60,18 @@ pub enum CallVerdict {
 /// Classifies a failed call. Successful answers never reach here: their
 /// per-record results go through [`classify_record`].
 pub fn classify_call(err: &SfError) -> CallVerdict {
+    if let SfError::Budget { remaining, reserve } | SfError::ReserveReached { remaining, reserve } =
+        err
+    {
+        // With no reserve, running short is the daily limit itself arriving.
+        return CallVerdict::Stop(if *reserve == 0 {
+            StopReason::DailyLimit
+        } else {
+            StopReason::ApiReserve {
+                remaining: *remaining,
+            }
+        });
+    }
     if err.is_invalid_session() {
         CallVerdict::Reauth
     } else if err.is_daily_limit() {

@@ -1,0 +1,192 @@
+//! Operation kinds: what the runner needs to know about each, and nothing
+//! more. A kind says how its records are sent (which verb on sObject
+//! Collections) and how a lost answer is checked; batching, pacing, retries,
+//! the budget and cancellation belong to the runner and are the same for all.
+//!
+//! - create: POST; a lost answer is checked by re-querying the usernames
+//!   (a user is never created twice).
+//! - update, reactivate, deactivate, freeze: PATCH of records carrying their
+//!   `Id`; a lost answer is checked by re-reading those records and comparing
+//!   every sent field with what the org now holds.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::batch::ItemFate;
+use super::recover;
+use crate::report::Outcome;
+use crate::salesforce::{Client, RecordResult, SfError};
+
+/// One kind of write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Create,
+    Update,
+    Reactivate,
+    Deactivate,
+    Freeze,
+}
+
+impl Kind {
+    /// The outcome of an item this kind applied.
+    pub fn done(self) -> Outcome {
+        match self {
+            Kind::Create => Outcome::Created,
+            Kind::Update => Outcome::Updated,
+            Kind::Reactivate => Outcome::Reactivated,
+            Kind::Deactivate => Outcome::Deactivated,
+            Kind::Freeze => Outcome::Frozen,
+        }
+    }
+
+    /// For log lines: "create", "update", ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Create => "create",
+            Kind::Update => "update",
+            Kind::Reactivate => "reactivate",
+            Kind::Deactivate => "deactivate",
+            Kind::Freeze => "freeze",
+        }
+    }
+
+    /// The sObject its records are (`UserLogin` for a freeze).
+    pub fn sobject(self) -> &'static str {
+        match self {
+            Kind::Freeze => "UserLogin",
+            _ => "User",
+        }
+    }
+
+    /// Whether a DUPLICATE_USERNAME answer may be this run's own earlier
+    /// write whose answer was lost (creates only), to be looked up first.
+    pub fn rechecks_duplicates(self) -> bool {
+        self == Kind::Create
+    }
+
+    /// Sends one batch; results in record order.
+    pub async fn send(
+        self,
+        client: &Client,
+        records: &[Box<RawValue>],
+    ) -> Result<Vec<RecordResult>, SfError> {
+        match self {
+            Kind::Create => client.create_collection(records).await,
+            _ => client.update_collection(records).await,
+        }
+    }
+
+    /// After a lost answer: which of `asked` (item, check key: the username
+    /// for a create, the record Id otherwise) were applied. `records[i]` is
+    /// what was sent for `asked[i]`.
+    pub async fn check(
+        self,
+        client: &Client,
+        asked: &[(usize, String)],
+        records: &[Box<RawValue>],
+        match_keys: &[String],
+    ) -> Result<Vec<(usize, ItemFate)>, SfError> {
+        match self {
+            Kind::Create => recover::recover(client, asked, match_keys).await,
+            _ => {
+                let sent: Vec<serde_json::Map<String, Value>> = records
+                    .iter()
+                    .map(|r| serde_json::from_str(r.get()).unwrap_or_default())
+                    .collect();
+                let mut fields: Vec<String> = Vec::new();
+                for rec in &sent {
+                    for k in rec.keys() {
+                        if k != "attributes" && k != "Id" && !fields.contains(k) {
+                            fields.push(k.clone());
+                        }
+                    }
+                }
+                let ids: Vec<String> = asked.iter().map(|(_, id)| id.clone()).collect();
+                let found = client
+                    .read_by_ids(self.sobject(), "Id", &fields, &ids)
+                    .await?;
+                Ok(compare_applied(asked, &sent, &found))
+            }
+        }
+    }
+}
+
+/// A PATCH is applied when the org holds every sent value (text exactly,
+/// booleans as values; `null` and empty text alike): then `Recovered`,
+/// otherwise `Resend` (a PATCH sent twice changes nothing more).
+pub fn compare_applied(
+    asked: &[(usize, String)],
+    sent: &[serde_json::Map<String, Value>],
+    found: &[serde_json::Map<String, Value>],
+) -> Vec<(usize, ItemFate)> {
+    let id15 = |s: &str| s.get(..15).unwrap_or(s).to_owned();
+    let by_id: HashMap<String, &serde_json::Map<String, Value>> = found
+        .iter()
+        .filter_map(|r| Some((id15(r.get("Id")?.as_str()?), r)))
+        .collect();
+    let same = |a: Option<&Value>, b: &Value| match (a.unwrap_or(&Value::Null), b) {
+        (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => s.is_empty(),
+        (x, y) => x == y,
+    };
+    asked
+        .iter()
+        .zip(sent)
+        .map(|((item, id), rec)| {
+            let fate = match by_id.get(&id15(id)) {
+                Some(now)
+                    if rec
+                        .iter()
+                        .filter(|(k, _)| *k != "attributes" && *k != "Id")
+                        .all(|(k, v)| same(now.get(k), v)) =>
+                {
+                    ItemFate::Recovered(id.clone())
+                }
+                _ => ItemFate::Resend,
+            };
+            (*item, fate)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(v: Value) -> serde_json::Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_lost_patch_is_applied_only_when_every_sent_field_holds() {
+        let asked = vec![
+            (0, "005000000000001AAA".to_owned()),
+            (1, "005000000000002AAA".to_owned()),
+            (2, "005000000000003AAA".to_owned()),
+        ];
+        let sent = vec![
+            map(
+                serde_json::json!({"attributes": {"type": "User"}, "Id": "005000000000001AAA", "Title": "Manager", "Department": null}),
+            ),
+            map(
+                serde_json::json!({"attributes": {"type": "User"}, "Id": "005000000000002AAA", "IsActive": false}),
+            ),
+            map(
+                serde_json::json!({"attributes": {"type": "User"}, "Id": "005000000000003AAA", "IsActive": false}),
+            ),
+        ];
+        let found = vec![
+            map(serde_json::json!({"Id": "005000000000001", "Title": "Manager", "Department": ""})),
+            map(serde_json::json!({"Id": "005000000000002AAA", "IsActive": true})),
+        ];
+        assert_eq!(
+            compare_applied(&asked, &sent, &found),
+            vec![
+                (0, ItemFate::Recovered("005000000000001AAA".into())),
+                (1, ItemFate::Resend),
+                (2, ItemFate::Resend),
+            ]
+        );
+    }
+}
