@@ -426,10 +426,8 @@ pub async fn check(
                 };
                 lines.push((filter_line, Ok(line)));
                 if !attributes.is_empty() {
-                    lines.push((
-                        "sample attributes".to_owned(),
-                        sample_attributes(&entry, attributes),
-                    ));
+                    let res = sample_attributes(c, cfg, &entry, attributes).await;
+                    lines.push(("sample attributes".to_owned(), res));
                 }
             }
             Ok((None, _)) => lines.push((
@@ -498,9 +496,17 @@ async fn one_entry(
     }
 }
 
-/// Whether the sample `entry` carries every attribute the mapping reads
-/// (names compare case-insensitively, text or binary alike).
-fn sample_attributes(entry: &SearchEntry, attributes: &[String]) -> Result<String, String> {
+/// Whether every attribute the mapping reads is seen: on the sample
+/// `entry`, or else (an optional attribute such as `department` that this
+/// entry lacks) on at least one entry the job's filter matches, asked with a
+/// presence filter for one entry. Never seen anywhere is a typo in a
+/// template or an attribute the bind DN may not read.
+async fn sample_attributes(
+    conn: &mut Conn,
+    cfg: &LdapSource,
+    entry: &SearchEntry,
+    attributes: &[String],
+) -> Result<String, String> {
     let has = |a: &String| {
         entry
             .attrs
@@ -508,21 +514,30 @@ fn sample_attributes(entry: &SearchEntry, attributes: &[String]) -> Result<Strin
             .chain(entry.bin_attrs.keys())
             .any(|k| k.eq_ignore_ascii_case(a))
     };
-    let absent: Vec<String> = attributes
-        .iter()
-        .filter(|a| !has(a))
-        .map(|a| format!("{{{a}}}"))
-        .collect();
-    if absent.is_empty() {
+    let mut never = Vec::new();
+    for a in attributes.iter().filter(|a| !has(a)) {
+        let filter = format!("(&{}({a}=*))", cfg.filter);
+        let seen = conn
+            .ldap
+            .with_timeout(connect::timeout(cfg))
+            .with_search_options(SearchOptions::new().sizelimit(1))
+            .search(&cfg.base_dn, Scope::Subtree, &filter, vec!["1.1"])
+            .await
+            .is_ok_and(|r| r.0.iter().any(|e| !e.is_ref()));
+        if !seen {
+            never.push(format!("{{{a}}}"));
+        }
+    }
+    if never.is_empty() {
         Ok(format!(
-            "{} has every attribute the mapping reads",
+            "every attribute the mapping reads is seen (e.g. on {})",
             entry.dn
         ))
     } else {
         Err(format!(
-            "{} has no {}: a typo in a template, or an attribute the bind DN may not read",
-            entry.dn,
-            absent.join(", ")
+            "no entry the filter matches has {} (not {} either): a typo in a template, or an attribute the bind DN may not read",
+            never.join(", "),
+            entry.dn
         ))
     }
 }

@@ -190,7 +190,7 @@ async fn simple_salesforce_soap_login_query_all_create_collections_limits_and_jw
             "user_get username=py1@clients.example.com",
             "composite_sobjects created=2",
             "limits max=15000",
-            "describe fields=36",
+            "describe fields=38",
             "jwt_login users=2103",
         ]
     );

@@ -336,7 +336,7 @@ fn emulator_exits_0_on_sigterm_1_when_the_port_is_taken_and_2_on_a_bad_flag() {
     let bin = assert_cmd::cargo::cargo_bin("sfsync");
     // 0: serves, prints its URL, stops cleanly on SIGTERM
     let mut child = Command::new(&bin)
-        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(["emulator", "--admin-open", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -450,7 +450,7 @@ async fn the_dry_run_table_lists_would_be_creates_and_report_all_lists_every_one
     let md = text(&md.stdout);
     assert!(md.contains("### Would be created (45)"), "{md}");
     assert!(
-        md.contains("| op0001@ops.example.com | clean.csv:3 | Alias: GSurname · Email: op0001@ops.example.com ·"),
+        md.contains("| op0001@ops.example.com | clean.csv:3 | Username: op0001@ops.example.com · Email: op0001@ops.example.com ·"),
         "{md}"
     );
     assert_eq!(emu.org.counters().create_collection_calls, 0);

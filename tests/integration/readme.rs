@@ -395,7 +395,7 @@ fn the_demos_next_step_works_as_printed() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("plan.json")).unwrap()).unwrap();
     assert_eq!(
-        report["summary"]["salesforce_users"], 19,
+        report["summary"]["salesforce_users"], 21,
         "seeded with the sample org"
     );
     assert!(report["summary"]["create"].as_u64().unwrap() > 0);

@@ -67,7 +67,7 @@ async fn interrupt_mid_run(sig: &str) {
         .unwrap()
         .unwrap_or_else(|_| panic!("no 'Interrupted' log line after {sig}"));
     // A request of our own marks "after the run knew": the emulator logs it too.
-    let mark = reqwest::get(emu.url("/_emulator/counters")).await.unwrap();
+    let mark = reqwest::get(emu.url("/services/data")).await.unwrap();
     assert_eq!(mark.status(), 200);
 
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
@@ -79,7 +79,7 @@ async fn interrupt_mid_run(sig: &str) {
     let log = emu.log();
     let mark = log
         .iter()
-        .rfind(|r| r.kind == RequestKind::Inspect)
+        .rfind(|r| r.kind == RequestKind::Versions)
         .expect("the mark is in the log");
     // Calls the run had launched may still arrive after the mark (a task
     // spawned just before the flag, scheduled late on a busy machine), but

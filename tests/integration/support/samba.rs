@@ -310,6 +310,14 @@ pub fn ad_ldif(n: usize) -> (String, Expected) {
         ] {
             out.push_str(&attr(k, v));
         }
+        // Most people have a department, some not (an optional attribute:
+        // `check` must look past a sample entry that lacks it).
+        if i % 4 != 1 {
+            out.push_str(&attr(
+                "department",
+                if i % 2 == 0 { "Sales" } else { "Support" },
+            ));
+        }
         let _ = writeln!(
             out,
             "userAccountControl: {}",
