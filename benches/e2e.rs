@@ -187,7 +187,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn bench_plan(dir: &Path, runs: usize) {
+/// `lifecycle`: the job also has `[update]` of 8 fields and `[leavers]`
+/// (action "report", every active org user in scope), issue 15's figure.
+fn bench_plan(dir: &Path, runs: usize, lifecycle: bool) {
     let n = if smoke() { 2_000 } else { 1_000_000 };
     let csv = dir.join("people.csv");
     let org = dir.join("org.csv");
@@ -197,7 +199,12 @@ fn bench_plan(dir: &Path, runs: usize) {
     let emu = Emulator::start(&["--users", org.to_str().unwrap()]);
     // The job's own pacing would decide the read's speed (500 pages at 5 calls/s
     // is 100 s by design); this measures sfsync, so the bucket is wide open.
-    let job = job(dir, &emu.url, &csv, "requests_per_second = 1000.0\n");
+    let sections = if lifecycle {
+        "requests_per_second = 1000.0\n[update]\nfields = [\"FirstName\", \"LastName\", \"Alias\", \"FederationIdentifier\", \"TimeZoneSidKey\", \"LocaleSidKey\", \"EmailEncodingKey\", \"LanguageLocaleKey\"]\nmax_updates = 10000000\n[leavers]\naction = \"report\"\n"
+    } else {
+        "requests_per_second = 1000.0\n"
+    };
+    let job = job(dir, &emu.url, &csv, sections);
     let report = dir.join("plan.json");
     let mut walls = Vec::new();
     let mut peaks = Vec::new();
@@ -216,11 +223,22 @@ fn bench_plan(dir: &Path, runs: usize) {
     }
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    assert_eq!(summary["summary"]["create"], n / 2);
-    assert_eq!(summary["summary"]["unchanged"], n / 2);
+    let s = &summary["summary"];
+    assert_eq!(s["create"], n / 2);
+    let matched = s["unchanged"].as_u64().unwrap_or(0) + s["update"].as_u64().unwrap_or(0);
+    assert_eq!(matched, n as u64 / 2);
+    if lifecycle {
+        // The org's upper half has no source record: every one a leaver.
+        assert_eq!(s["leaver"], n / 2);
+    }
     let peak = median(peaks);
+    let what = if lifecycle {
+        " with [update] of 8 fields and [leavers]"
+    } else {
+        ""
+    };
     println!(
-        "plan e2e: {n} CSV rows vs {n} org users: wall {:.2} s (median of {runs}), peak RSS {:.0} MiB = {:.0} bytes per source record + org user",
+        "plan e2e{what}: {n} CSV rows vs {n} org users: wall {:.2} s (median of {runs}), peak RSS {:.0} MiB = {:.0} bytes per source record + org user",
         median(walls),
         peak / 1_048_576.0,
         peak / (2.0 * n as f64)
@@ -353,7 +371,10 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let runs = if smoke() { 1 } else { 3 };
     if want("plan") {
-        bench_plan(dir.path(), runs);
+        bench_plan(dir.path(), runs, false);
+    }
+    if want("plan-lifecycle") {
+        bench_plan(dir.path(), runs, true);
     }
     if want("sync") {
         bench_sync(dir.path(), runs);
