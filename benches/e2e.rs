@@ -118,6 +118,12 @@ fn job(dir: &Path, url: &str, csv: &Path, limits: &str) -> PathBuf {
         ("pw", "bench"),
     ] {
         std::fs::write(dir.join(f), v).unwrap();
+        // Secret files readable by others are warned about (issue 12).
+        std::fs::set_permissions(
+            dir.join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
     }
     let text = format!(
         r#"name = "bench"

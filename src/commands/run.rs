@@ -256,12 +256,13 @@ async fn run_inner(
             && req.dry_run
             && d.outcome == Outcome::Create
         {
-            r.values = Some(
-                normalizer
-                    .fields(&candidates[ci], &records[i])
-                    .map(|(name, v)| (name.to_owned(), v.into()))
-                    .collect(),
-            );
+            let values: serde_json::Map<String, serde_json::Value> = normalizer
+                .fields(&candidates[ci], &records[i])
+                .map(|(name, v)| (name.to_owned(), v.into()))
+                .collect();
+            r.values = serde_json::value::to_raw_value(&values)
+                .ok()
+                .map(report::Values);
         }
         r
     });
@@ -358,8 +359,16 @@ struct Org {
     existing: Vec<SfUser>,
     /// Active users inside `[leavers] scope`; `None`: no leaver pass (no
     /// `[leavers]`, or a `--only` run, which never acts on leavers).
-    in_scope: Option<Vec<SfUser>>,
+    in_scope: Option<InScope>,
     api_user_id: Option<String>,
+}
+
+/// The org users a leaver pass considers.
+enum InScope {
+    /// No `[leavers] scope`: every active user (taken from the full read).
+    AllActive,
+    /// The active users the scope's own query returned.
+    Queried(Vec<SfUser>),
 }
 
 /// The fields the User query reads: the match keys, then the update fields.
@@ -386,8 +395,12 @@ async fn read_org(
     let (in_scope, api_user_id) = match &job.leavers {
         Some(l) if req.only.is_empty() => {
             let in_scope = match &l.scope {
-                Some(scope) => client.query_scope(scope, false).await.map_err(sf_error)?,
-                None => existing.iter().filter(|u| u.is_active).cloned().collect(),
+                Some(scope) => {
+                    InScope::Queried(client.query_scope(scope, false).await.map_err(sf_error)?)
+                }
+                // Taken from `existing` once the planner is done with it, not
+                // copied here: a million-user org would be held twice.
+                None => InScope::AllActive,
             };
             let api = client
                 .find_api_user_id(login_username)
@@ -451,9 +464,16 @@ fn make_plan(
         );
     }
     // The org's users are only counted from here on: free them before the
-    // writes and the report, the run's other big allocations.
-    drop(org.existing);
-    if let (Some(l), Some(in_scope)) = (&job.leavers, org.in_scope) {
+    // writes and the report, the run's other big allocations (the active
+    // ones move on as the leaver candidates when every user is in scope).
+    let in_scope = match org.in_scope {
+        Some(InScope::Queried(users)) => Some(users),
+        Some(InScope::AllActive) => {
+            Some(org.existing.into_iter().filter(|u| u.is_active).collect())
+        }
+        None => None,
+    };
+    if let (Some(l), Some(in_scope)) = (&job.leavers, in_scope) {
         plan::lifecycle::add_leavers(
             &mut plan,
             &in_scope,

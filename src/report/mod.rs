@@ -300,34 +300,66 @@ pub struct ReportUser<'a> {
     /// A dry run's `create`: every field a real run would send, after mapping
     /// and defaults (`{"LastName": "Lovelace", "IsActive": true, ...}`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub values: Option<serde_json::Map<String, serde_json::Value>>,
+    ///
+    /// Kept as the JSON text, one allocation per row: a million-person dry
+    /// run holds half a million of them (a map per row doubled the plan's
+    /// peak memory, BENCHMARKS.md).
+    pub values: Option<Values>,
     /// Updates: field -> `{"from": org value, "to": source value}`, in the job's field order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes<'a>>,
 }
 
 impl ReportUser<'_> {
+    /// The values a dry run would send, field by field in the job's order
+    /// (empty when there are none).
+    pub fn values_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.values
+            .as_ref()
+            .and_then(|raw| serde_json::from_str(raw.0.get()).ok())
+            .unwrap_or_default()
+    }
+
     /// The values a dry run would send, as one line for people:
     /// `FirstName: Ada · LastName: Lovelace · ...` (empty when there are none).
     pub fn values_text(&self) -> String {
-        let Some(values) = &self.values else {
-            return String::new();
-        };
+        let values = self.values_map();
         let mut out = String::new();
         for (name, value) in values {
             if !out.is_empty() {
                 out.push_str(" · ");
             }
-            out.push_str(name);
+            out.push_str(&name);
             out.push_str(": ");
             match value {
-                serde_json::Value::String(s) => out.push_str(s),
+                serde_json::Value::String(s) => out.push_str(&s),
                 other => out.push_str(&other.to_string()),
             }
         }
         out
     }
 }
+
+/// A dry-run create's values as the JSON object text (see [`ReportUser::values`]).
+/// Serialized as the object it holds, so a pretty report stays pretty.
+#[derive(Debug, Clone)]
+pub struct Values(pub Box<serde_json::value::RawValue>);
+
+impl Serialize for Values {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(self.0.get()).map_err(serde::ser::Error::custom)?;
+        map.serialize(s)
+    }
+}
+
+impl PartialEq for Values {
+    fn eq(&self, other: &Values) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Eq for Values {}
 
 /// The fields an update changes, serialized as `{"Title": {"from": "Analyst", "to": "Manager"}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -173,9 +173,7 @@ pub fn render(report: &Report<'_>) -> String {
 /// The fields that tell a would-be create apart at a glance (the rest are in
 /// the JSON, HTML and Markdown reports): `FederationIdentifier: ada01 · Name: Ada Lovelace`.
 fn key_fields(u: &super::ReportUser<'_>) -> String {
-    let Some(values) = &u.values else {
-        return String::new();
-    };
+    let values = u.values_map();
     let text = |k: &str| values.get(k).and_then(|v| v.as_str()).unwrap_or("");
     let mut parts = Vec::new();
     if !text("FederationIdentifier").is_empty() {
