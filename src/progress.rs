@@ -45,9 +45,10 @@ impl ReadProgress {
     /// A page of `records` arrived; `pages` is the count so far.
     pub fn page(&self, records: u64, pages: u64) {
         if let Some(bar) = &self.bar {
-            // The message first: `inc` draws (rate-limited), and should show this page.
-            bar.set_message(format!("{pages} page{}", if pages == 1 { "" } else { "s" }));
+            // The count first: `set_message` draws, and its frame should show
+            // this page's records beside this page's number.
             bar.inc(records);
+            bar.set_message(format!("{pages} page{}", if pages == 1 { "" } else { "s" }));
         }
     }
 }

@@ -122,14 +122,21 @@ async fn run_inner(
         SourceConfig::Csv(_) => None,
     };
 
-    let spinner = crate::progress::ReadProgress::waiting("Reading the source");
+    // A directory is read page by page (minutes for a big one): count them.
+    // A CSV file takes a second or two: the time is enough.
+    let spinner = match &job.source {
+        SourceConfig::Ldap(_) if req.only.is_empty() => {
+            crate::progress::ReadProgress::start("Reading the directory")
+        }
+        _ => crate::progress::ReadProgress::waiting("Reading the source"),
+    };
     // Reads honour SIGTERM/SIGINT too: a hung directory or org must not keep
     // the lock (the lock is released when this returns).
     let mut reading = cancel.clone();
     let (records, source_references) = unless_interrupted(
         &mut reading,
         "reading the source",
-        read_source(job, &req.only, ldap_password.as_ref()),
+        read_source(job, &req.only, ldap_password.as_ref(), &spinner),
     )
     .await?;
     drop(spinner);
@@ -773,6 +780,7 @@ async fn read_source(
     job: &Job,
     only: &[String],
     ldap_password: Option<&crate::job::Secret>,
+    progress: &crate::progress::ReadProgress,
 ) -> Result<(Vec<SourceRecord>, Vec<String>), Error> {
     let only_attr = username_attribute(job);
     match &job.source {
@@ -798,7 +806,7 @@ async fn read_source(
                 kinds: &job.attribute_kinds,
             };
             let result = if only.is_empty() {
-                source::ldap::read_all(cfg, ldap_password, wanted).await
+                source::ldap::read_all_showing(cfg, ldap_password, wanted, Some(progress)).await
             } else {
                 let attr = only_attr.map_or("mail", |i| job.attributes[i].as_str());
                 source::ldap::read_only(cfg, ldap_password, wanted, attr, only).await

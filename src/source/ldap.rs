@@ -74,9 +74,20 @@ pub async fn read_all(
     password: Option<&Secret>,
     wanted: Wanted<'_>,
 ) -> Result<LdapRead, SourceError> {
+    read_all_showing(cfg, password, wanted, None).await
+}
+
+/// [`read_all`], counting the entries and pages read on `progress` (a
+/// spinner on a terminal: a big directory takes minutes).
+pub async fn read_all_showing(
+    cfg: &LdapSource,
+    password: Option<&Secret>,
+    wanted: Wanted<'_>,
+    progress: Option<&crate::progress::ReadProgress>,
+) -> Result<LdapRead, SourceError> {
     let mut conn = connect::connect(cfg, password).await?;
     let mut read = LdapRead::default();
-    let result = search(&mut conn, cfg, &cfg.filter, wanted, &mut read).await;
+    let result = search(&mut conn, cfg, &cfg.filter, wanted, &mut read, progress).await;
     conn.close().await;
     result?;
     tracing::debug!(url = %cfg.url, base_dn = %cfg.base_dn, records = read.records.len(),
@@ -100,7 +111,7 @@ pub async fn read_only(
     let mut result = Ok(());
     for mail in mails {
         let filter = filter::only_filter(&cfg.filter, mail_attr, mail.trim());
-        result = search(&mut conn, cfg, &filter, wanted, &mut read).await;
+        result = search(&mut conn, cfg, &filter, wanted, &mut read, None).await;
         if result.is_err() {
             break;
         }
@@ -181,8 +192,10 @@ async fn search(
     filter: &str,
     wanted: Wanted<'_>,
     read: &mut LdapRead,
+    progress: Option<&crate::progress::ReadProgress>,
 ) -> Result<(), SourceError> {
     let controls = search_controls(conn, cfg).await;
+    let page_size = cfg.page_size.max(1) as u64;
     let out = &mut read.records;
     let attributes = wanted.names;
     // An empty attribute list means "all attributes" in LDAP; "1.1" means none.
@@ -229,6 +242,13 @@ async fn search(
                     wanted.kinds,
                     cfg.multi_value,
                 ));
+                // A page's worth at a time: the spinner shows pages, not entries.
+                let n = (out.len() - before) as u64;
+                if let Some(p) = progress
+                    && n.is_multiple_of(page_size)
+                {
+                    p.page(page_size, n / page_size);
+                }
             }
             Ok(None) => break,
             Err(e) => {

@@ -495,6 +495,99 @@ async fn reads_show_progress_on_a_terminal_and_nothing_on_a_pipe() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_read_shows_its_entries_and_pages_on_a_terminal() {
+    let probe = Command::new("script")
+        .args(["-qec", "true", "/dev/null"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: `script` (util-linux) is not available to give the run a terminal");
+        return;
+    }
+    // Given the sample directory in slapd (50 people, read in pages of 20)
+    // and an empty org,
+    use crate::support::slapd::{self, SERVICE_DN, SERVICE_PASSWORD, Slapd};
+    let server = Slapd::start();
+    let emu = Emu::with_users(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&server.ca_file, dir.path().join("ca.pem")).unwrap();
+    let pw = dir.path().join("ldap-password");
+    std::fs::write(&pw, SERVICE_PASSWORD).unwrap();
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let job = dir.path().join("ldap.toml");
+    std::fs::write(
+        &job,
+        format!(
+            r#"name = "ldap-progress"
+[source]
+type = "ldap"
+url = "{url}"
+starttls = true
+ca_file = "ca.pem"
+bind_dn = "{SERVICE_DN}"
+bind_password_file = "ldap-password"
+base_dn = "{base}"
+filter = "{filter}"
+page_size = 20
+[salesforce]
+instance_url = "{emu}"
+client_id_env = "SFSYNC_TEST_CLIENT_ID"
+client_secret_env = "SFSYNC_TEST_CLIENT_SECRET"
+username_env = "SFSYNC_TEST_USERNAME"
+password_env = "SFSYNC_TEST_PASSWORD"
+[mapping]
+Username = "{{mail|lower}}"
+Email = "{{mail}}"
+FirstName = "{{givenName}}"
+LastName = "{{sn}}"
+Alias = "{{givenName|first:1}}{{sn|first:7}}"
+FederationIdentifier = "{{uid}}"
+[defaults]
+ProfileId = "00e90000001aV2o"
+TimeZoneSidKey = "America/Los_Angeles"
+LocaleSidKey = "en_US"
+EmailEncodingKey = "UTF-8"
+LanguageLocaleKey = "en_US"
+[safety]
+state_dir = "state"
+"#,
+            url = server.ldap_url(),
+            base = slapd::PEOPLE_BASE,
+            filter = slapd::FILTER,
+            emu = emu.base_url,
+        ),
+    )
+    .unwrap();
+    let cmd = format!(
+        "\"$SFSYNC\" -q plan --job {} --report {}/r.json",
+        job.display(),
+        dir.path().display()
+    );
+
+    // when a plan runs on a terminal, then the directory read counts its
+    // entries and pages;
+    // (exit 3: the sample company has people who need a person, on purpose)
+    let tty = sh(&format!("exec script -qec '{cmd}' /dev/null")).await;
+    let screen = text(&tty.stdout);
+    assert_eq!(tty.status.code(), Some(3), "{screen}");
+    assert!(screen.contains("Reading the directory: "), "{screen:?}");
+    assert!(screen.contains("20 records  1 page"), "{screen:?}");
+    assert!(screen.contains("40 records  2 pages"), "{screen:?}");
+
+    // and on a pipe no progress at all: only the one WARN line a run whose
+    // people need a person logs even with -q.
+    let piped = sh(&format!("exec {cmd}")).await;
+    let stderr = text(&piped.stderr);
+    assert_eq!(piped.status.code(), Some(3), "{stderr}");
+    assert!(!stderr.contains("Reading"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("WARN Planned job ldap-progress: 50 source records"),
+        "{stderr}"
+    );
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_against_nothing_listening_names_the_host_not_the_connected_app() {
     // Given a job pointed at a loopback port where nothing listens,
     let port = std::net::TcpListener::bind("127.0.0.1:0")
