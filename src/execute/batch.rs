@@ -276,6 +276,40 @@ mod tests {
     }
 
     #[test]
+    fn profiles_compare_by_the_15_character_id() {
+        assert_eq!(profile_key(Some("00e90000001aV2oAAE")), "00e90000001aV2o");
+        assert_eq!(profile_key(Some("00e90000001aV2o")), "00e90000001aV2o");
+        assert_eq!(profile_key(Some("00eX")), "00eX");
+        assert_eq!(profile_key(None), "");
+    }
+
+    #[test]
+    fn settled_counts_follow_each_item_and_a_second_fate_moves_it() {
+        let mut l = ledger(3, 3);
+        assert!(
+            !l.is_uncertain(0),
+            "nothing is uncertain before a lost answer"
+        );
+        let b = l.next_batch();
+        l.apply(b[0], created());
+        l.apply(b[1], created());
+        l.apply(
+            b[2],
+            ItemFate::Verdict(RecordVerdict::Failed {
+                code: "X".into(),
+                message: String::new(),
+            }),
+        );
+        assert_eq!(l.settled(Outcome::Created), 2);
+        assert_eq!(l.settled(Outcome::Failed), 1);
+        assert_eq!(l.settled(Outcome::Collision), 0);
+        // An item settled again (its lost answer found after all) counts once, under its new outcome.
+        l.apply(b[2], ItemFate::Recovered("005R".into()));
+        assert_eq!(l.settled(Outcome::Failed), 0);
+        assert_eq!(l.settled(Outcome::Created), 3);
+    }
+
+    #[test]
     fn batches_take_items_in_order_up_to_the_size() {
         let mut l = ledger(450, 200);
         assert_eq!(l.next_batch(), (0..200).collect::<Vec<_>>());
