@@ -249,6 +249,100 @@ mod tests {
     }
 
     #[test]
+    fn updates_come_from_unchanged_matches_only_and_go_between_creates_and_reactivations() {
+        // Given a match (Title differs), a match that agrees, an inactive
+        // match (reactivated), a newcomer and an e-mail change that also
+        // differs in Title,
+        let existing = vec![
+            user(
+                "005000000000001AAA",
+                "a@x.com",
+                true,
+                &[Some("a@x.com"), Some("Analyst")],
+            ),
+            user(
+                "005000000000002AAA",
+                "b@x.com",
+                true,
+                &[Some("b@x.com"), Some("Manager")],
+            ),
+            user(
+                "005000000000003AAA",
+                "c@x.com",
+                false,
+                &[Some("c@x.com"), Some("Analyst")],
+            ),
+            SfUser {
+                email: Some("old@x.com".into()),
+                ..user(
+                    "005000000000004AAA",
+                    "d@x.com",
+                    true,
+                    &[Some("d@x.com"), Some("Analyst")],
+                )
+            },
+        ];
+        let candidates = vec![
+            Candidate::new(0, "a@x.com", "a@x.com", [Some("a@x.com")]),
+            Candidate::new(1, "b@x.com", "b@x.com", [Some("b@x.com")]),
+            Candidate::new(2, "c@x.com", "c@x.com", [Some("c@x.com")]),
+            Candidate::new(3, "new@x.com", "new@x.com", [Some("new@x.com")]),
+            Candidate::new(4, "d@x.com", "d@x.com", [Some("d@x.com")]),
+        ];
+        let mut plan = super::super::plan_with(
+            5,
+            &candidates,
+            &[],
+            &existing,
+            &["Username".into()],
+            super::super::PlanOptions { reactivate: true },
+        );
+        let fields = vec!["Title".to_owned()];
+        let titles = ["Manager", "Manager", "Engineer", "Analyst", "Manager"];
+
+        // when the update pass runs,
+        add_updates(&mut plan, &existing, spec(&fields, false), |r, _| {
+            Some(Cow::Borrowed(titles[r]))
+        });
+
+        // then only the agreeing-but-different match becomes an update, and
+        // the writes go creates, updates, reactivations.
+        let outcomes: Vec<Outcome> = plan.decisions.iter().map(|d| d.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Update,
+                Outcome::Unchanged,
+                Outcome::Reactivate,
+                Outcome::Create,
+                Outcome::EmailChangeSkipped
+            ]
+        );
+        let title = |from: &str, to: &str| -> Box<[Change]> {
+            vec![Change {
+                field: "Title".into(),
+                from: Some(from.into()),
+                to: Some(to.into()),
+            }]
+            .into()
+        };
+        assert_eq!(
+            plan.operations,
+            vec![
+                Operation::Create { record: 3 },
+                Operation::Update {
+                    record: 0,
+                    changes: title("Analyst", "Manager")
+                },
+                Operation::Reactivate {
+                    record: 2,
+                    changes: title("Analyst", "Engineer")
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn leavers_are_in_scope_unmatched_and_never_protected_or_the_api_user() {
         let existing = vec![user(
             "005000000000001AAA",
