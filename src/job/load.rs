@@ -927,7 +927,7 @@ impl Validator {
 /// A configured URL names a host and nothing else that could leak or
 /// mislead: no user name or password (it would be printed and sent), no
 /// query, no fragment. The message never quotes a URL with userinfo.
-fn check_url_parts(url: &str) -> Result<(), String> {
+pub(crate) fn check_url_parts(url: &str) -> Result<(), String> {
     let Ok(parsed) = url::Url::parse(url) else {
         return Ok(()); // the scheme checks name the problem
     };

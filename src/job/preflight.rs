@@ -37,11 +37,20 @@ fn render(path: &Path, problems: &[String]) -> String {
 /// emulator can never reach the production login host.
 ///
 /// # Errors
-/// A URL that is not https:// (plain http:// only on loopback).
+/// A URL that is not https:// (plain http:// only on loopback), or one with
+/// a user name, password, query or fragment (issue 12: refused like the job
+/// file's URLs, and never quoted while it may hold a password).
 pub fn override_instance_url(job: &mut Job, url: &str) -> Result<(), PreflightError> {
-    check_https(url).map_err(|why| PreflightError {
+    let refuse = |why: String| PreflightError {
         path: job.path.clone(),
-        problems: vec![format!("--instance-url: {why}, found \"{url}\"")],
+        problems: vec![format!("--instance-url: {why}")],
+    };
+    crate::job::load::check_url_parts(url).map_err(refuse)?;
+    check_https(url).map_err(|why| {
+        refuse(format!(
+            "{why}, found \"{}\"",
+            crate::printable::escape_controls(url)
+        ))
     })?;
     let url = url.trim_end_matches('/').to_owned();
     job.salesforce.login_url.clone_from(&url);
@@ -188,5 +197,22 @@ password_file = "missing-password""#,
         assert_eq!(j.salesforce.login_url, "http://127.0.0.1:8484");
         let e = override_instance_url(&mut j, "http://sf.example.com").unwrap_err();
         assert!(e.to_string().contains("--instance-url"), "{e}");
+        // Credentials, a query or a fragment are refused as in the job file,
+        // and a password is never quoted back.
+        let e = override_instance_url(&mut j, "https://svc:hunter2@sf.example.com").unwrap_err();
+        let said = e.to_string();
+        assert!(
+            said.contains("--instance-url: a user name or password"),
+            "{said}"
+        );
+        assert!(!said.contains("hunter2"), "{said}");
+        for bad in ["https://sf.example.com/?x=1", "https://sf.example.com/#top"] {
+            let e = override_instance_url(&mut j, bad).unwrap_err();
+            assert!(e.to_string().contains("a query (?...) or fragment"), "{e}");
+        }
+        assert_eq!(
+            j.salesforce.instance_url, "http://127.0.0.1:8484",
+            "refused URLs change nothing"
+        );
     }
 }
