@@ -499,6 +499,34 @@ mod tests {
     }
 
     #[test]
+    fn attributes_are_indexed_once_in_order_of_first_use_and_the_source_kept() {
+        let mut attrs = vec!["uid".to_owned()];
+        let src = "{givenName|first:1}.{sn} <{UID}> {givenname}";
+        let t = Template::parse(src, &mut attrs).unwrap();
+        // Names are lower-cased and shared with the job's list (uid was there).
+        assert_eq!(attrs, ["uid", "givenname", "sn"]);
+        assert_eq!(t.attributes().collect::<Vec<_>>(), [1, 2, 0, 1]);
+        assert_eq!(t.source(), src);
+    }
+
+    #[test]
+    fn attribute_names_take_letters_digits_hyphen_underscore_and_semicolon_only() {
+        // LDAP names (`employee-number`, `jpegPhoto;binary`), CSV headers with `_`.
+        for ok in ["{a-b}", "{a_b}", "{cn;lang-en}", "{x9}"] {
+            assert!(Template::parse(ok, &mut Vec::new()).is_ok(), "{ok}");
+        }
+        for bad in ["{a b}", "{a.b}", "{a/b}", "{é}", "{a+b}"] {
+            assert!(
+                matches!(
+                    Template::parse(bad, &mut Vec::new()),
+                    Err(TemplateError::BadAttribute(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn spec_examples_render() {
         let ada = [
             ("mail", "Ada.Lovelace@Example.com"),
