@@ -654,6 +654,16 @@ mod tests {
             Some("S-1-5-32-544")
         );
         assert_eq!(r("010100000000000100000000").as_deref(), Some("S-1-1-0"));
+        // The 48-bit authority is big-endian; from 2^32 on Windows writes it in hex.
+        assert_eq!(r("010100000000010000000000").as_deref(), Some("S-1-256-0"));
+        assert_eq!(
+            r("01010000ffffffff00000000").as_deref(),
+            Some("S-1-4294967295-0")
+        );
+        assert_eq!(
+            r("010100010000000000000000").as_deref(),
+            Some("S-1-0x000100000000-0")
+        );
         // A sub-authority count that disagrees with the length is no SID.
         assert_eq!(r("01030000000000052000000020020000"), None);
         assert_eq!(r(""), None);
