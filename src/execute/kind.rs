@@ -154,6 +154,31 @@ pub fn compare_applied(
 mod tests {
     use super::*;
 
+    #[test]
+    fn each_kind_names_itself_its_sobject_its_outcome_and_whether_duplicates_are_rechecked() {
+        let kinds = [
+            Kind::Create,
+            Kind::Update,
+            Kind::Reactivate,
+            Kind::Deactivate,
+            Kind::Freeze,
+        ];
+        let seen: Vec<(&str, &str, Outcome, bool)> = kinds
+            .iter()
+            .map(|k| (k.name(), k.sobject(), k.done(), k.rechecks_duplicates()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("create", "User", Outcome::Created, true),
+                ("update", "User", Outcome::Updated, false),
+                ("reactivate", "User", Outcome::Reactivated, false),
+                ("deactivate", "User", Outcome::Deactivated, false),
+                ("freeze", "UserLogin", Outcome::Frozen, false),
+            ]
+        );
+    }
+
     fn map(v: Value) -> serde_json::Map<String, Value> {
         v.as_object().unwrap().clone()
     }
