@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use sfsync::emulator::{AccessSeed, CHATTER_FREE_PROFILE_ID, OrgConfig, RequestKind, SeedUser};
 
-use crate::support::emu::{Emu, new_user};
+use crate::support::emu::{Emu, collection_of, new_user};
 use crate::support::run::repo;
 
 /// An org with the sample access objects, a Standard User and two Chatter Free users.
@@ -34,18 +34,6 @@ async fn lookup(emu: &Emu, token: &str, soql: &str) -> String {
     let (s, b) = emu.query(token, soql).await;
     assert_eq!((s, b["totalSize"].clone()), (200, json!(1)), "{soql}: {b}");
     b["records"][0]["Id"].as_str().unwrap().to_string()
-}
-
-fn collection(ty: &str, records: &[Value], all_or_none: bool) -> Value {
-    let records: Vec<Value> = records
-        .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r["attributes"] = json!({"type": ty});
-            r
-        })
-        .collect();
-    json!({"allOrNone": all_or_none, "records": records})
 }
 
 #[tokio::test]
@@ -133,7 +121,7 @@ async fn assignments_insert_through_collections_and_a_duplicate_is_refused() {
     )
     .await;
     // when three assignments are inserted in one PSA-only call (an inactive assignee included),
-    let body = collection(
+    let body = collection_of(
         "PermissionSetAssignment",
         &[
             json!({"AssigneeId": sam, "PermissionSetId": viewer}),
@@ -151,7 +139,7 @@ async fn assignments_insert_through_collections_and_a_duplicate_is_refused() {
         assert!(r["id"].as_str().unwrap().starts_with("0Pa"));
     }
     // and a second insert of the same assignment is refused without an id.
-    let again = collection(
+    let again = collection_of(
         "PermissionSetAssignment",
         &[json!({"AssigneeId": sam, "PermissionSetId": viewer})],
         false,
@@ -210,7 +198,7 @@ async fn an_assignment_names_one_target_and_all_or_none_rolls_back() {
         )
         .await;
     assert_eq!((s, b["success"].clone()), (201, json!(true)));
-    let body = collection(
+    let body = collection_of(
         "PermissionSetAssignment",
         &[
             json!({"AssigneeId": sam, "PermissionSetGroupId": bundle}),
@@ -253,7 +241,7 @@ async fn a_permission_set_on_another_license_is_refused_for_that_user_only() {
     )
     .await;
     // when it is assigned to a Standard User and to a Chatter Free user,
-    let body = collection(
+    let body = collection_of(
         "PermissionSetAssignment",
         &[
             json!({"AssigneeId": sam, "PermissionSetId": sales}),
@@ -294,7 +282,7 @@ async fn a_duplicate_membership_answers_with_the_existing_record() {
         )
         .await;
     assert_eq!(s, 201);
-    let body = collection(
+    let body = collection_of(
         "GroupMember",
         &[
             json!({"GroupId": team, "UserOrGroupId": sam}),

@@ -92,19 +92,7 @@ async fn soap_partner_login_answers_the_documented_envelope_and_fault() {
 #[tokio::test]
 async fn userinfo_and_the_token_id_url_answer_for_the_session_user() {
     let emu = Emu::empty().await;
-    let resp = emu
-        .http
-        .post(emu.url("/services/oauth2/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "c"),
-            ("client_secret", "s"),
-            ("username", "admin@acme.com"),
-            ("password", "p"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = emu.password_grant("admin@acme.com").await;
     let (_, _, tok) = split(resp).await;
     let token = tok["access_token"].as_str().unwrap();
     let id_url = tok["id"].as_str().unwrap();

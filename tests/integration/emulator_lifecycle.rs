@@ -10,7 +10,7 @@ use sfsync::emulator::{
     SeedUser, UNDEACTIVATABLE_MESSAGE,
 };
 
-use crate::support::emu::{Emu, new_user, split};
+use crate::support::emu::{Emu, collection_of, new_user, split};
 
 /// The username `Emu::token` logs in with: the API user when it is in the org.
 const API_USER: &str = "svc@example.com";
@@ -62,19 +62,6 @@ async fn patch(emu: &Emu, token: &str, rest: &str, body: &Value) -> (u16, Value)
 
 fn id_of(emu: &Emu, username: &str) -> String {
     emu.user(username).expect("user exists").id
-}
-
-/// A `PATCH composite/sobjects` body.
-fn updates(ty: &str, records: &[Value], all_or_none: bool) -> Value {
-    let records: Vec<Value> = records
-        .iter()
-        .map(|r| {
-            let mut r = r.clone();
-            r["attributes"] = json!({"type": ty});
-            r
-        })
-        .collect();
-    json!({"allOrNone": all_or_none, "records": records})
 }
 
 // ---------- PATCH one user ----------
@@ -269,7 +256,7 @@ async fn collection_update_answers_per_record_results_in_order_and_failed_items_
     let token = emu.token().await;
     let (ann, bob) = (id_of(&emu, "ann@acme.com"), id_of(&emu, "bob@acme.com"));
     // when a collection updates two of them around a malformed Id and a taken username,
-    let body = updates(
+    let body = collection_of(
         "User",
         &[
             json!({"id": ann, "Title": "Manager"}),
@@ -302,7 +289,7 @@ async fn collection_update_with_all_or_none_rolls_back_the_valid_records() {
     let emu = Emu::start(people()).await;
     let token = emu.token().await;
     let (ann, bob) = (id_of(&emu, "ann@acme.com"), id_of(&emu, "bob@acme.com"));
-    let body = updates(
+    let body = collection_of(
         "User",
         &[
             json!({"id": ann, "Title": "Manager", "IsActive": false}),
@@ -354,14 +341,14 @@ async fn collection_update_refuses_more_than_200_records_and_mixed_types() {
         &emu,
         &token,
         "composite/sobjects",
-        &updates("User", &many, false),
+        &collection_of("User", &many, false),
     )
     .await;
     assert_eq!(
         (s, b[0]["errorCode"].clone()),
         (400, json!("EXCEEDED_ID_LIMIT"))
     );
-    let mut mixed = updates("User", &[json!({"id": ann, "Title": "x"})], false);
+    let mut mixed = collection_of("User", &[json!({"id": ann, "Title": "x"})], false);
     mixed["records"].as_array_mut().unwrap().push(
         json!({"attributes": {"type": "UserLogin"}, "id": "0YwEM0000000001", "IsFrozen": true}),
     );
@@ -402,7 +389,7 @@ async fn deactivating_the_api_user_is_refused_and_the_others_go_on() {
     );
     // when it and another user are deactivated in one collection,
     let cat = id_of(&emu, "cat@acme.com");
-    let body = updates(
+    let body = collection_of(
         "User",
         &[
             json!({"id": svc, "IsActive": false}),
@@ -518,7 +505,7 @@ async fn licences_are_counted_per_licence_on_create_and_on_reactivation() {
         (400, json!("LICENSE_LIMIT_EXCEEDED"))
     );
     let eve = id_of(&emu, "eve@acme.com");
-    let body = updates(
+    let body = collection_of(
         "User",
         &[json!({"id": eve, "IsActive": true, "Title": "Back"})],
         false,
@@ -607,7 +594,7 @@ async fn user_login_is_queried_by_user_id_and_frozen_by_single_and_collection_pa
     )
     .await;
     assert_eq!(s, 204);
-    let body = updates(
+    let body = collection_of(
         "UserLogin",
         &[
             json!({"id": login[1], "IsFrozen": true}),
@@ -720,7 +707,7 @@ async fn lost_answers_and_lock_faults_apply_to_patch_as_to_post() {
     let token = emu.token().await;
     let ann = id_of(&emu, "ann@acme.com");
     // when a collection update is sent,
-    let body = updates("User", &[json!({"id": ann, "Title": "Lost"})], false);
+    let body = collection_of("User", &[json!({"id": ann, "Title": "Lost"})], false);
     let err = emu
         .http
         .patch(emu.api("composite/sobjects"))
@@ -762,7 +749,7 @@ async fn lost_answers_and_lock_faults_apply_to_patch_as_to_post() {
     let emu = Emu::start(cfg).await;
     let token = emu.token().await;
     let (ann, bob) = (id_of(&emu, "ann@acme.com"), id_of(&emu, "bob@acme.com"));
-    let body = updates(
+    let body = collection_of(
         "User",
         &[
             json!({"id": ann, "Title": "A"}),
@@ -839,7 +826,7 @@ async fn a_rename_frees_the_old_username_and_a_rolled_back_rename_does_not() {
     let token = emu.token().await;
     let (ann, bob) = (id_of(&emu, "ann@acme.com"), id_of(&emu, "bob@acme.com"));
     // when bob's rename rolls back with a failing record under allOrNone,
-    let body = updates(
+    let body = collection_of(
         "User",
         &[
             json!({"id": bob, "Username": "robert@acme.com"}),

@@ -68,25 +68,30 @@ impl Emu {
 
     /// A fresh access token from the password flow (any credentials unless the config is strict).
     pub async fn token(&self) -> String {
-        let resp = self
-            .http
-            .post(self.url("/services/oauth2/token"))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", "test-client"),
-                ("client_secret", "test-secret"),
-                ("username", "svc@example.com"),
-                ("password", "pwTOKEN"),
-            ])
-            .send()
-            .await
-            .expect("token request");
+        let resp = self.password_grant("svc@example.com").await;
         assert_eq!(resp.status(), 200, "token request refused");
         let body: Value = resp.json().await.expect("token JSON");
         body["access_token"]
             .as_str()
             .expect("access_token")
             .to_string()
+    }
+
+    /// The password flow's token call for `username` (any other credentials),
+    /// answered as it came.
+    pub async fn password_grant(&self, username: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/services/oauth2/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", "test-client"),
+                ("client_secret", "test-secret"),
+                ("username", username),
+                ("password", "pwTOKEN"),
+            ])
+            .send()
+            .await
+            .expect("token request")
     }
 
     /// GET an API path with a token; returns status, `Sforce-Limit-Info`, body.
@@ -201,13 +206,18 @@ pub fn new_user(username: &str) -> Value {
     })
 }
 
-/// A `composite/sobjects` body for these records.
+/// A `composite/sobjects` body for these User records.
 pub fn collection(records: &[Value], all_or_none: bool) -> Value {
+    collection_of("User", records, all_or_none)
+}
+
+/// A `composite/sobjects` body (POST or PATCH) for records of sObject `ty`.
+pub fn collection_of(ty: &str, records: &[Value], all_or_none: bool) -> Value {
     let records: Vec<Value> = records
         .iter()
         .map(|r| {
             let mut r = r.clone();
-            r["attributes"] = json!({"type": "User"});
+            r["attributes"] = json!({"type": ty});
             r
         })
         .collect();
