@@ -20,7 +20,6 @@ use criterion::{Criterion, Throughput};
 use sfsync::commands::run::normalize_all;
 use sfsync::job::Job;
 use sfsync::normalize::{Candidate, Normalizer};
-use std::borrow::Cow;
 
 use sfsync::job::LeaverAction;
 use sfsync::plan::{PlanOptions, lifecycle, plan, plan_with};
@@ -231,15 +230,16 @@ fn bench(c: &mut Criterion) {
                 first_key: 2,
                 clear_empty: false,
             },
-            |r, k| {
-                index[k]
-                    .and_then(|i| normalizer.value(i, &records[r]))
-                    .map(Cow::Owned)
+            |r, k, out| {
+                if let Some(i) = index[k] {
+                    normalizer.push_value(i, &records[r], out);
+                }
             },
         );
         lifecycle::add_leavers(
             &mut p,
             &existing8,
+            lifecycle::Scope::AllActive,
             lifecycle::LeaverSpec {
                 action: LeaverAction::Report,
                 protect: &[],

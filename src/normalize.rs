@@ -610,6 +610,21 @@ impl<'j> Normalizer<'j> {
         }
     }
 
+    /// [`Normalizer::value`] appended to `out` (nothing appended: no value),
+    /// so a caller comparing a million records' fields reuses one buffer
+    /// instead of allocating a string per field (the update pass).
+    pub fn push_value(&self, i: usize, source: &SourceRecord, out: &mut String) {
+        let start = out.len();
+        match self.render_into(i, source, out) {
+            Some((a, b)) => {
+                out.truncate(b);
+                out.drain(start..a);
+            }
+            // `defaults` holds a boolean default as `true`/`false` too.
+            None => out.push_str(self.defaults[i].as_deref().unwrap_or_default()),
+        }
+    }
+
     /// The profile a candidate is created with (to stop per profile on LICENSE_LIMIT_EXCEEDED).
     pub fn profile_id(&self, source: &SourceRecord) -> Option<String> {
         let i = self.job.field_index("ProfileId")?;
@@ -826,6 +841,37 @@ UserPermissionsMarketingUser = false
             [Some("ada"), None, Some("ada@x.com"), None]
         );
         assert_eq!(&*c.text, "ada@x.comada", "username once, then the new key");
+    }
+
+    /// Issue 15: the update pass's `push_value` appends exactly what `value`
+    /// returns (trimmed rendering, else the default, booleans as text).
+    #[test]
+    fn push_value_appends_what_value_returns() {
+        let job = job();
+        let n = Normalizer::new(&job, None);
+        let r = rec(
+            &job,
+            &[("mail", "Ada@X.com"), ("givenName", "  Ada "), ("sn", "")],
+        );
+        let mut out = String::from("before|");
+        for i in 0..job.fields.len() {
+            out.truncate("before|".len());
+            n.push_value(i, &r, &mut out);
+            let want = n.value(i, &r).unwrap_or_default();
+            assert_eq!(
+                &out["before|".len()..],
+                want,
+                "field {}",
+                job.fields[i].name
+            );
+        }
+        let at = |name: &str| job.field_index(name).unwrap();
+        let mut out = String::new();
+        n.push_value(at("FirstName"), &r, &mut out);
+        n.push_value(at("LastName"), &r, &mut out);
+        n.push_value(at("UserPermissionsMarketingUser"), &r, &mut out);
+        n.push_value(at("LocaleSidKey"), &r, &mut out);
+        assert_eq!(out, "Adafalseen_US");
     }
 
     /// The e-mail rule written plainly, to check the one-pass [`is_email`].

@@ -463,27 +463,22 @@ fn make_plan(
                 first_key: job.match_keys.len(),
                 clear_empty: u.clear_empty,
             },
-            |r, j| {
-                field_index[j]
-                    .and_then(|i| normalizer.value(i, &records[r]))
-                    .map(Cow::Owned)
+            |r, j, out| {
+                if let Some(i) = field_index[j] {
+                    normalizer.push_value(i, &records[r], out);
+                }
             },
         );
     }
-    // The org's users are only counted from here on: free them before the
-    // writes and the report, the run's other big allocations (the active
-    // ones move on as the leaver candidates when every user is in scope).
-    let in_scope = match org.in_scope {
-        Some(InScope::Queried(users)) => Some(users),
-        Some(InScope::AllActive) => {
-            Some(org.existing.into_iter().filter(|u| u.is_active).collect())
-        }
-        None => None,
-    };
-    if let (Some(l), Some(in_scope)) = (&job.leavers, in_scope) {
+    if let (Some(l), Some(in_scope)) = (&job.leavers, &org.in_scope) {
+        let scope = match in_scope {
+            InScope::Queried(users) => plan::lifecycle::Scope::Listed(users),
+            InScope::AllActive => plan::lifecycle::Scope::AllActive,
+        };
         plan::lifecycle::add_leavers(
             &mut plan,
-            &in_scope,
+            &org.existing,
+            scope,
             plan::lifecycle::LeaverSpec {
                 action: l.action,
                 protect: &l.protect,
@@ -768,7 +763,7 @@ fn leaver_row(l: &plan::Leaver) -> ReportUser<'_> {
         source: Cow::Borrowed(""),
         salesforce_id: Some(Cow::Borrowed(&*l.user.id)),
         error_code: d.error_code.as_deref().map(Cow::Borrowed),
-        message: d.message.as_deref().map(Cow::Borrowed),
+        message: Some(Cow::Borrowed(l.message())),
         previous_email: None,
         values: None,
         changes: None,

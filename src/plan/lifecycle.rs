@@ -5,16 +5,21 @@
 //! source value of every `[update] fields` entry with the org's (read by the
 //! same query that read the match keys), the way Salesforce stores them:
 //! text exactly, booleans and picklist values as their values. An empty
-//! source value never blanks an org value unless `clear_empty`.
+//! source value never blanks an org value unless `clear_empty`. Values are
+//! rendered into one reused buffer and compared there: only a field that
+//! differs is copied (into its [`Change`]). Records are compared on one
+//! thread per core, like the core pass builds its tables on several (a
+//! 1,000,000 x 1,000,000 plan renders 8 fields of half a million matches).
 //!
 //! Leavers are the active users inside `[leavers] scope` (the org answered
 //! that query) that no source record maps to, never a protected username nor
-//! the API user itself.
+//! the API user itself. The users the decisions refer to are marked in a
+//! bitmap indexed by org position (decisions carry the matched user's
+//! position), not looked up by Id in a hash set.
 
-use std::borrow::Cow;
-use std::collections::HashSet;
+use std::sync::Arc;
 
-use super::{Change, Decision, Leaver, NONE, Operation, Plan};
+use super::{Change, Decision, Hasher, Leaver, NONE, Operation, Plan};
 use crate::job::LeaverAction;
 use crate::report::Outcome;
 use crate::salesforce::SfUser;
@@ -29,43 +34,96 @@ pub struct UpdateSpec<'a> {
     pub clear_empty: bool,
 }
 
+/// Below this many decisions a second thread costs more than it saves.
+const PER_THREAD: usize = 20_000;
+
 /// Compares matched active users field by field and turns `unchanged`
 /// records whose fields differ into `update`s, appending one
 /// [`Operation::Update`] per record (after the creates, before the
-/// reactivations: SPEC's order). `desired(record, j)` is the rendered source
-/// value of `fields[j]` (`None` or empty: no value).
-pub fn add_updates<'v>(
+/// reactivations: SPEC's order). `desired(record, j, out)` appends the
+/// rendered source value of `fields[j]` to `out` (nothing appended, or an
+/// empty value: no value). It is called from several threads at once.
+pub fn add_updates(
     plan: &mut Plan,
     existing: &[SfUser],
     spec: UpdateSpec<'_>,
-    desired: impl Fn(usize, usize) -> Option<Cow<'v, str>>,
+    desired: impl Fn(usize, usize, &mut String) + Sync,
 ) {
-    let mut updates = Vec::new();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    add_updates_on(plan, existing, spec, &desired, cores);
+}
+
+/// [`add_updates`] on at most `cores` threads (tests choose, so the
+/// threaded path runs whatever machine they run on).
+fn add_updates_on(
+    plan: &mut Plan,
+    existing: &[SfUser],
+    spec: UpdateSpec<'_>,
+    desired: &(impl Fn(usize, usize, &mut String) + Sync),
+    cores: usize,
+) {
+    // Field names shared by every change (a million changes, eight names).
+    let names: Vec<Arc<str>> = spec.fields.iter().map(|f| Arc::from(f.as_str())).collect();
+    let names = &names[..];
+    let mut buf = String::new();
     // A reactivation sends the differing fields with `IsActive = true`.
     for op in &mut plan.operations {
         if let Operation::Reactivate { record, changes } = op {
             let d = &plan.decisions[*record];
             if d.matched != NONE {
                 let user = &existing[d.matched as usize];
-                *changes = diff(user, spec, |j| desired(*record, j)).into();
+                let record = *record;
+                *changes = diff_with(user, spec, names, &mut buf, |j, out| {
+                    desired(record, j, out)
+                })
+                .into();
             }
         }
     }
-    for (record, d) in plan.decisions.iter_mut().enumerate() {
-        // An e-mail change is for a person to make first; an inactive user is reactivated or left.
-        if d.outcome != Outcome::Unchanged || d.matched == NONE {
-            continue;
-        }
-        let user = &existing[d.matched as usize];
-        let changes = diff(user, spec, |j| desired(record, j));
-        if !changes.is_empty() {
-            d.outcome = Outcome::Update;
-            updates.push(Operation::Update {
-                record,
-                changes: changes.into(),
+    // The records of one part, `start` being the first one's index.
+    let part = |start: usize, decisions: &mut [Decision]| {
+        let mut buf = String::new();
+        let mut updates = Vec::new();
+        for (i, d) in decisions.iter_mut().enumerate() {
+            // An e-mail change is for a person to make first; an inactive user is reactivated or left.
+            if d.outcome != Outcome::Unchanged || d.matched == NONE {
+                continue;
+            }
+            let record = start + i;
+            let user = &existing[d.matched as usize];
+            let changes = diff_with(user, spec, names, &mut buf, |j, out| {
+                desired(record, j, out)
             });
+            if !changes.is_empty() {
+                d.outcome = Outcome::Update;
+                updates.push(Operation::Update {
+                    record,
+                    changes: changes.into(),
+                });
+            }
         }
-    }
+        updates
+    };
+    let decisions = &mut plan.decisions;
+    let threads = cores.min(decisions.len().div_ceil(PER_THREAD)).max(1);
+    let updates = if threads == 1 {
+        part(0, decisions)
+    } else {
+        let chunk = decisions.len().div_ceil(threads);
+        let part = &part;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = decisions
+                .chunks_mut(chunk)
+                .enumerate()
+                .map(|(k, p)| scope.spawn(move || part(k * chunk, p)))
+                .collect();
+            let mut updates = Vec::new();
+            for h in handles {
+                updates.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            updates
+        })
+    };
     if updates.is_empty() {
         return;
     }
@@ -78,27 +136,42 @@ pub fn add_updates<'v>(
     plan.operations.splice(at..at, updates);
 }
 
-/// The fields of `user` that differ from the source's values.
-pub fn diff<'v>(
+/// The fields of `user` that differ from the source's values;
+/// `desired(j, out)` appends the source's value of `spec.fields[j]` to `out`.
+pub fn diff(
     user: &SfUser,
     spec: UpdateSpec<'_>,
-    desired: impl Fn(usize) -> Option<Cow<'v, str>>,
+    desired: impl Fn(usize, &mut String),
+) -> Vec<Change> {
+    let names: Vec<Arc<str>> = spec.fields.iter().map(|f| Arc::from(f.as_str())).collect();
+    diff_with(user, spec, &names, &mut String::new(), desired)
+}
+
+/// [`diff`] rendering each value into `buf` (reused from one user to the
+/// next), with the field names made once.
+fn diff_with(
+    user: &SfUser,
+    spec: UpdateSpec<'_>,
+    names: &[Arc<str>],
+    buf: &mut String,
+    desired: impl Fn(usize, &mut String),
 ) -> Vec<Change> {
     let mut changes = Vec::new();
-    for (j, field) in spec.fields.iter().enumerate() {
+    for (j, name) in names.iter().enumerate() {
         let theirs = user
             .keys
             .get(spec.first_key + j)
             .and_then(|v| v.as_deref())
             .filter(|v| !v.is_empty());
-        let ours = desired(j);
-        let ours = ours.as_deref().filter(|v| !v.is_empty());
+        buf.clear();
+        desired(j, buf);
+        let ours = Some(buf.as_str()).filter(|v| !v.is_empty());
         match (theirs, ours) {
             (Some(t), Some(o)) if t == o => {}
             (None, None) => {}
             (Some(_), None) if !spec.clear_empty => {}
             (t, o) => changes.push(Change {
-                field: field.as_str().into(),
+                field: Arc::clone(name),
                 from: t.map(Into::into),
                 to: o.map(Into::into),
             }),
@@ -117,46 +190,87 @@ pub struct LeaverSpec<'a> {
     pub api_user_id: Option<&'a str>,
 }
 
-/// Adds the leavers among `in_scope` (active users inside the scope): those
-/// no decision refers to, minus the protected ones. Their operations
-/// (deactivate, freeze; none for `report`) go last.
-pub fn add_leavers(plan: &mut Plan, in_scope: &[SfUser], spec: LeaverSpec<'_>) {
-    plan.in_scope = in_scope.iter().filter(|u| u.is_active).count() as u64;
-    let referred: HashSet<&str> = plan
-        .decisions
-        .iter()
-        .filter_map(|d| d.salesforce_id.as_deref())
-        .map(id15)
-        .collect();
+/// Which org users the leaver pass considers.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every active user the planner saw (no `[leavers] scope`).
+    AllActive,
+    /// The users the scope's own query returned (only the active ones count).
+    Listed(&'a [SfUser]),
+}
+
+/// Why a leaver is one: the report's message unless the run wrote another
+/// (a refused deactivation's, a stop's). Not stored per leaver: a
+/// million-user org may have hundreds of thousands.
+pub const LEAVER_REASON: &str = "no source record maps to this user";
+
+/// Adds the leavers among the users in `scope` (`existing`: the users the
+/// plan was made from): the active ones no decision refers to, minus the
+/// protected ones. Their operations (deactivate, freeze; none for `report`)
+/// go last. A leaver keeps the user's Id, username and e-mail (not its keys).
+pub fn add_leavers(plan: &mut Plan, existing: &[SfUser], scope: Scope<'_>, spec: LeaverSpec<'_>) {
+    // Decisions name their user by position; any other reference (a
+    // collision's holder) by Id.
+    let mut referred = vec![0u64; existing.len().div_ceil(64)];
+    let mut by_id: std::collections::HashSet<&str, Hasher> = Default::default();
+    for d in &plan.decisions {
+        if d.matched != NONE {
+            let u = d.matched as usize;
+            referred[u / 64] |= 1 << (u % 64);
+        } else if let Some(id) = d.salesforce_id.as_deref() {
+            by_id.insert(id15(id));
+        }
+    }
+    if let Scope::Listed(_) = scope {
+        for (i, u) in existing.iter().enumerate() {
+            if referred[i / 64] & (1 << (i % 64)) != 0 {
+                by_id.insert(id15(&u.id));
+            }
+        }
+    }
     let api = spec.api_user_id.map(id15);
-    let mut leavers = Vec::new();
-    for user in in_scope {
+    let outcome = match spec.action {
+        LeaverAction::Report => Outcome::Leaver,
+        LeaverAction::Deactivate => Outcome::Deactivate,
+        LeaverAction::Freeze => Outcome::Freeze,
+    };
+    let leaves = |user: &SfUser| {
         let id = id15(&user.id);
-        if !user.is_active
-            || referred.contains(id)
-            || api == Some(id)
-            || spec
+        user.is_active
+            && api != Some(id)
+            && !by_id.contains(id)
+            && !spec
                 .protect
                 .iter()
                 .any(|p| p.eq_ignore_ascii_case(&user.username))
-        {
-            continue;
+    };
+    let leaver = |user: &SfUser| Leaver {
+        user: SfUser {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            email: user.email.clone(),
+            is_active: user.is_active,
+            keys: Box::default(),
+        },
+        decision: Decision::new(outcome).with_user(user),
+    };
+    let found: Vec<Leaver> = match scope {
+        Scope::AllActive => {
+            plan.in_scope = existing.iter().filter(|u| u.is_active).count() as u64;
+            existing
+                .iter()
+                .enumerate()
+                .filter(|&(i, u)| referred[i / 64] & (1 << (i % 64)) == 0 && leaves(u))
+                .map(|(_, u)| leaver(u))
+                .collect()
         }
-        let outcome = match spec.action {
-            LeaverAction::Report => Outcome::Leaver,
-            LeaverAction::Deactivate => Outcome::Deactivate,
-            LeaverAction::Freeze => Outcome::Freeze,
-        };
-        let mut decision = Decision::new(outcome).with_user(user);
-        decision.message = Some("no source record maps to this user".into());
-        leavers.push(Leaver {
-            user: user.clone(),
-            decision,
-        });
-    }
-    drop(referred);
+        Scope::Listed(users) => {
+            plan.in_scope = users.iter().filter(|u| u.is_active).count() as u64;
+            users.iter().filter(|u| leaves(u)).map(leaver).collect()
+        }
+    };
     let first = plan.leavers.len();
-    for (i, _) in leavers.iter().enumerate() {
+    for (i, _) in found.iter().enumerate() {
         let leaver = first + i;
         match spec.action {
             LeaverAction::Report => {}
@@ -164,7 +278,7 @@ pub fn add_leavers(plan: &mut Plan, in_scope: &[SfUser], spec: LeaverSpec<'_>) {
             LeaverAction::Freeze => plan.operations.push(Operation::Freeze { leaver }),
         }
     }
-    plan.leavers.extend(leavers);
+    plan.leavers.extend(found);
 }
 
 /// Ids compare by their case-sensitive 15-character form.
@@ -208,7 +322,7 @@ mod tests {
             &[Some("a@x.com"), Some("Analyst"), Some("Sales")],
         );
         let want = |t: Option<&'static str>, d: Option<&'static str>| {
-            move |j: usize| [t, d][j].map(Cow::Borrowed)
+            move |j: usize, out: &mut String| out.push_str([t, d][j].unwrap_or_default())
         };
         assert!(
             diff(
@@ -301,8 +415,8 @@ mod tests {
         let titles = ["Manager", "Manager", "Engineer", "Analyst", "Manager"];
 
         // when the update pass runs,
-        add_updates(&mut plan, &existing, spec(&fields, false), |r, _| {
-            Some(Cow::Borrowed(titles[r]))
+        add_updates(&mut plan, &existing, spec(&fields, false), |r, _, out| {
+            out.push_str(titles[r])
         });
 
         // then only the agreeing-but-different match becomes an update, and
@@ -344,47 +458,150 @@ mod tests {
 
     #[test]
     fn leavers_are_in_scope_unmatched_and_never_protected_or_the_api_user() {
-        let existing = vec![user(
-            "005000000000001AAA",
-            "a@x.com",
-            true,
-            &[Some("a@x.com")],
-        )];
-        let candidates = vec![Candidate::new(0, "a@x.com", "a@x.com", [Some("a@x.com")])];
-        let mut plan = super::super::plan(1, &candidates, &[], &existing, &["Username".into()]);
-        let scope = vec![
-            user("005000000000001AAA", "a@x.com", true, &[]),
-            user("005000000000002AAA", "gone@x.com", true, &[]),
-            user("005000000000003AAA", "admin@x.com", true, &[]),
-            user("005000000000004AAA", "api@x.com", true, &[]),
+        // Given an org of five active users: one matched, one holding a new
+        // person's username (a collision), one protected, the API user, and
+        // one nobody maps to,
+        let existing = vec![
+            user("005000000000001AAA", "a@x.com", true, &[Some("a@x.com")]),
+            user(
+                "005000000000002AAA",
+                "gone@x.com",
+                true,
+                &[Some("gone@x.com")],
+            ),
+            user(
+                "005000000000003AAA",
+                "Admin@x.com",
+                true,
+                &[Some("admin@x.com")],
+            ),
+            user(
+                "005000000000004AAA",
+                "api@x.com",
+                true,
+                &[Some("api@x.com")],
+            ),
+            user(
+                "005000000000005AAA",
+                "held@x.com",
+                true,
+                &[Some("held@x.com")],
+            ),
+            user(
+                "005000000000006AAA",
+                "old@x.com",
+                false,
+                &[Some("old@x.com")],
+            ),
         ];
+        let candidates = vec![
+            Candidate::new(0, "a@x.com", "a@x.com", [Some("a@x.com")]),
+            Candidate::new(1, "held@x.com", "held@x.com", [Some("held")]),
+        ];
+        let keys = ["FederationIdentifier".to_owned()];
         let protect = vec!["admin@x.com".to_owned()];
-        add_leavers(
-            &mut plan,
-            &scope,
-            LeaverSpec {
-                action: LeaverAction::Deactivate,
-                protect: &protect,
-                api_user_id: Some("005000000000004"),
-            },
-        );
-        assert_eq!(plan.in_scope, 4);
+        let spec = LeaverSpec {
+            action: LeaverAction::Deactivate,
+            protect: &protect,
+            api_user_id: Some("005000000000004"),
+        };
+        let core = || {
+            // (FederationIdentifier: the holder's value is its username, so record 1 collides)
+            super::super::plan(2, &candidates, &[], &existing, &keys)
+        };
+        assert_eq!(core().decisions[1].outcome, Outcome::Collision);
+
+        // when the leaver pass runs over every active user, and over a
+        // scope query's answer (the same users in another order),
+        let mut all = core();
+        add_leavers(&mut all, &existing, Scope::AllActive, spec);
+        let listed: Vec<SfUser> = existing.iter().rev().cloned().collect();
+        let mut scoped = core();
+        add_leavers(&mut scoped, &existing, Scope::Listed(&listed), spec);
+
+        // then only the user nobody maps to leaves, with the Id, username
+        // and e-mail the report and the PATCH need, and the reason.
+        for plan in [&all, &scoped] {
+            assert_eq!(plan.in_scope, 5);
+            assert_eq!(plan.leavers.len(), 1, "{:?}", plan.leavers);
+            let l = &plan.leavers[0];
+            assert_eq!(
+                (&*l.user.id, &*l.user.username, l.user.email.as_deref()),
+                ("005000000000002AAA", "gone@x.com", Some("gone@x.com"))
+            );
+            assert_eq!(l.decision.outcome, Outcome::Deactivate);
+            assert_eq!(l.message(), "no source record maps to this user");
+            assert_eq!(
+                plan.operations.last(),
+                Some(&Operation::Deactivate { leaver: 0 })
+            );
+        }
+        // A scope lists users the full read may not hold: compared by Id.
+        let mut plan = core();
+        let outside = [user("005000000000009", "x@x.com", true, &[])];
+        add_leavers(&mut plan, &existing, Scope::Listed(&outside), spec);
         assert_eq!(plan.leavers.len(), 1);
-        assert_eq!(&*plan.leavers[0].user.username, "gone@x.com");
-        assert_eq!(plan.leavers[0].decision.outcome, Outcome::Deactivate);
-        assert_eq!(
-            plan.operations.last(),
-            Some(&Operation::Deactivate { leaver: 0 })
-        );
+        assert_eq!(&*plan.leavers[0].user.username, "x@x.com");
     }
 
-    /// Applies the planned operations to the org the way Salesforce would.
+    /// Over the thread threshold: two or three threads plan exactly the
+    /// updates one thread does, in record order.
+    #[test]
+    fn threaded_update_pass_agrees_with_one_thread() {
+        let n = 45_001;
+        let existing: Vec<SfUser> = (0..n)
+            .map(|i| {
+                let name = format!("p{i}@x.com");
+                let title = ["Analyst", "Manager", "Straße"][i % 3];
+                user(
+                    &format!("005{i:012}AAA"),
+                    &name,
+                    true,
+                    &[Some(&name), Some(title)],
+                )
+            })
+            .collect();
+        let candidates: Vec<Candidate> = (0..n)
+            .map(|i| {
+                let name = format!("p{i}@x.com");
+                Candidate::new(i, &name, &name, [Some(name.as_str())])
+            })
+            .collect();
+        let fields = vec!["Title".to_owned()];
+        let plan_on = |cores| {
+            let mut plan = super::super::plan(n, &candidates, &[], &existing, &["Username".into()]);
+            add_updates_on(
+                &mut plan,
+                &existing,
+                spec(&fields, false),
+                &|r: usize, _: usize, out: &mut String| {
+                    out.push_str(["Analyst", "Manager", "STRASSE", "Analyst"][r % 4])
+                },
+                cores,
+            );
+            plan
+        };
+        let one = plan_on(1);
+        let updates = one.count(Outcome::Update);
+        assert!(updates > n as u64 / 2, "{updates}");
+        assert!(matches!(
+            one.operations[0],
+            Operation::Update { record: 2, .. }
+        ));
+        for cores in [2, 3] {
+            assert_eq!(plan_on(cores), one, "{cores} threads");
+        }
+    }
+
+    /// Applies the planned operations to the org the way Salesforce would
+    /// (an empty value is stored as none).
     fn apply(
         plan: &Plan,
         existing: &mut Vec<SfUser>,
         candidates: &[Candidate],
-        titles: &[Option<String>],
+        titles: &[Option<&str>],
     ) {
+        let stored = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(Box::from);
         for op in &plan.operations {
             match op {
                 Operation::Create { record } => {
@@ -394,47 +611,50 @@ mod tests {
                         username: c.username().into(),
                         email: Some(c.email().into()),
                         is_active: true,
-                        keys: vec![
-                            Some(c.username().into()),
-                            titles[*record].clone().map(Into::into),
-                        ]
-                        .into(),
+                        keys: vec![Some(c.username().into()), stored(titles[*record])].into(),
                     });
                 }
                 Operation::Update { record, changes } => {
                     let id = plan.decisions[*record].salesforce_id.as_deref().unwrap();
                     let u = existing.iter_mut().find(|u| &*u.id == id).unwrap();
+                    assert!(u.is_active);
                     for ch in changes.iter() {
                         assert_eq!(&*ch.field, "Title");
-                        u.keys[1] = ch.to.clone();
+                        u.keys[1] = stored(ch.to.as_deref());
                     }
                 }
                 Operation::Reactivate { record, changes } => {
                     let id = plan.decisions[*record].salesforce_id.as_deref().unwrap();
                     let u = existing.iter_mut().find(|u| &*u.id == id).unwrap();
+                    assert!(!u.is_active);
                     u.is_active = true;
                     for ch in changes.iter() {
-                        u.keys[1] = ch.to.clone();
+                        u.keys[1] = stored(ch.to.as_deref());
                     }
                 }
                 Operation::Deactivate { leaver } | Operation::Freeze { leaver } => {
                     let id = &plan.leavers[*leaver].user.id;
-                    existing.iter_mut().find(|u| &u.id == id).unwrap().is_active = false;
+                    let u = existing.iter_mut().find(|u| &u.id == id).unwrap();
+                    assert!(u.is_active);
+                    u.is_active = false;
                 }
             }
         }
     }
 
+    /// The core pass, updates of Title, and leavers (deactivated) over every
+    /// active user or over a scope query's answer.
     fn full_plan(
         existing: &[SfUser],
         candidates: &[Candidate],
-        titles: &[Option<String>],
-        n: usize,
+        titles: &[Option<&str>],
+        clear_empty: bool,
+        listed: bool,
     ) -> Plan {
         let keys = vec!["Username".to_owned()];
         let fields = vec!["Title".to_owned()];
         let mut plan = super::super::plan_with(
-            n,
+            candidates.len(),
             candidates,
             &[],
             existing,
@@ -447,14 +667,19 @@ mod tests {
             UpdateSpec {
                 fields: &fields,
                 first_key: 1,
-                clear_empty: false,
+                clear_empty,
             },
-            |r, _| titles[r].as_deref().map(Cow::Borrowed),
+            |r, _, out| out.push_str(titles[r].unwrap_or_default()),
         );
-        let scope: Vec<SfUser> = existing.iter().filter(|u| u.is_active).cloned().collect();
+        let in_scope: Vec<SfUser> = existing.iter().filter(|u| u.is_active).cloned().collect();
+        let scope = match listed {
+            true => Scope::Listed(&in_scope),
+            false => Scope::AllActive,
+        };
         add_leavers(
             &mut plan,
-            &scope,
+            existing,
+            scope,
             LeaverSpec {
                 action: LeaverAction::Deactivate,
                 protect: &[],
@@ -464,12 +689,34 @@ mod tests {
         plan
     }
 
+    /// Titles as a directory and an org hold them: the same word in other
+    /// cases, non-ASCII letters (an `ß` whose upper case is two letters), and
+    /// an empty value.
+    static TITLES: [&str; 7] = [
+        "Analyst",
+        "analyst",
+        "ANALYST",
+        "Ingénieur",
+        "INGÉNIEUR",
+        "Straße",
+        "",
+    ];
+
+    fn title() -> impl Strategy<Value = Option<&'static str>> {
+        proptest::option::of(proptest::sample::select(&TITLES[..]))
+    }
+
     proptest! {
-        /// Applying the planned operations to the org and planning again gives no operation.
+        /// Applying the planned operations (creates, updates,
+        /// reactivations, deactivations) to the org and planning again
+        /// gives no operation, with `clear_empty` either way and leavers
+        /// from the full read or a scope's answer.
         #[test]
         fn applying_the_plan_then_planning_again_plans_nothing(
-            people in proptest::collection::btree_map(0u8..40, (0u8..3, proptest::option::of(0u8..3)), 0..25),
-            org in proptest::collection::btree_map(0u8..40, (any::<bool>(), proptest::option::of(0u8..3)), 0..25),
+            people in proptest::collection::btree_map(0u8..40, title(), 0..25),
+            org in proptest::collection::btree_map(0u8..40, (any::<bool>(), any::<bool>(), title()), 0..25),
+            clear_empty in any::<bool>(),
+            listed in any::<bool>(),
         ) {
             let candidates: Vec<Candidate> = people
                 .keys()
@@ -479,23 +726,31 @@ mod tests {
                     Candidate::new(r, &name, &name, [Some(name.as_str())])
                 })
                 .collect();
-            let titles: Vec<Option<String>> = people.values().map(|(_, t)| t.map(|t| format!("T{t}"))).collect();
+            let titles: Vec<Option<&str>> = people.values().copied().collect();
             let mut existing: Vec<SfUser> = org
                 .iter()
                 .enumerate()
-                .map(|(i, (p, (active, t)))| SfUser {
-                    id: format!("005{i:012}AAA").into(),
-                    username: format!("p{p}@x.com").into(),
-                    email: Some(format!("p{p}@x.com").into()),
-                    is_active: *active,
-                    keys: vec![Some(format!("p{p}@x.com").into()), t.map(|t| format!("T{t}").into())].into(),
+                .map(|(i, (p, (active, capital, t)))| {
+                    // Usernames as typed in Setup: the org may hold capitals.
+                    let name = match capital {
+                        true => format!("P{p}@X.com"),
+                        false => format!("p{p}@x.com"),
+                    };
+                    SfUser {
+                        id: format!("005{i:012}AAA").into(),
+                        username: name.as_str().into(),
+                        email: Some(name.as_str().into()),
+                        is_active: *active,
+                        keys: vec![Some(name.into()), t.filter(|t| !t.is_empty()).map(Into::into)].into(),
+                    }
                 })
                 .collect();
-            let n = candidates.len();
-            let first = full_plan(&existing, &candidates, &titles, n);
+            let first = full_plan(&existing, &candidates, &titles, clear_empty, listed);
             apply(&first, &mut existing, &candidates, &titles);
-            let second = full_plan(&existing, &candidates, &titles, n);
+            let second = full_plan(&existing, &candidates, &titles, clear_empty, listed);
             prop_assert!(second.operations.is_empty(), "{:?}", second.operations);
+            // What the first plan deactivated stays off; nobody it kept leaves.
+            prop_assert!(second.leavers.is_empty(), "{:?}", second.leavers);
         }
     }
 }

@@ -162,7 +162,8 @@ impl Decision {
 /// One field an update changes: the org's value and the source's (`None`: empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub field: Box<str>,
+    /// The field's API name, shared by every change of that field.
+    pub field: std::sync::Arc<str>,
     pub from: Option<Box<str>>,
     pub to: Option<Box<str>>,
 }
@@ -213,9 +214,22 @@ impl Operation {
 /// An org user no source record maps to, inside `[leavers] scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leaver {
+    /// Id, username and e-mail (no `keys`).
     pub user: SfUser,
-    /// `leaver`, `deactivate` or `freeze` (then what the run did).
+    /// `leaver`, `deactivate` or `freeze` (then what the run did). Its
+    /// `message` is set only by the run: see [`Leaver::message`].
     pub decision: Decision,
+}
+
+impl Leaver {
+    /// The report's message: what the run said, else
+    /// [`lifecycle::LEAVER_REASON`].
+    pub fn message(&self) -> &str {
+        self.decision
+            .message
+            .as_deref()
+            .unwrap_or(lifecycle::LEAVER_REASON)
+    }
 }
 
 /// Choices the core pass needs from the job's lifecycle sections.
