@@ -584,6 +584,20 @@ async fn the_sample_company_plan_shows_its_movers_and_leavers() {
         brown["changes"],
         serde_json::json!({"Title": {"from": "Sales Director", "to": "VP Sales"}})
     );
+    // Each with its reason: the change for a mover, why a leaver is one.
+    assert_eq!(brown["message"], "Title: Sales Director -> VP Sales");
+    for u in users.iter().filter(|u| u["outcome"] == "leaver") {
+        assert_eq!(u["message"], "no source record maps to this user", "{u}");
+        assert!(u["salesforce_id"].is_string(), "{u}");
+    }
+    // The newcomers are planned as creates alongside (samples/README.md's table).
+    let creates = with("create");
+    assert_eq!(summary(&report, "create"), creates.len() as u64);
+    assert!(
+        creates.contains(&"jose.nunez@example.com".to_owned()),
+        "{creates:?}"
+    );
+    assert_eq!(creates.len(), 28, "{creates:?}");
     assert_eq!(summary(&report, "unchanged"), 10);
     assert_eq!(summary(&report, "source_records"), 50);
     assert_eq!(writes(&emu), 0);
