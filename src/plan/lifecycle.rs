@@ -640,7 +640,7 @@ mod tests {
                 )
             })
             .collect();
-        let keep = |i: usize, u: &SfUser| u.is_active && i % 3 == 0;
+        let keep = |i: usize, u: &SfUser| u.is_active && i.is_multiple_of(3);
         let leaver = |u: &SfUser| Leaver {
             user: u.clone(),
             decision: Decision::new(Outcome::Leaver),
