@@ -143,6 +143,8 @@ enum Column {
     Message,
     /// A dry run's create: the values a real run would send.
     Values,
+    /// `[access]`: what was (or would be) granted.
+    Access,
 }
 
 impl Column {
@@ -157,12 +159,16 @@ impl Column {
             Column::ErrorCode => "error_code",
             Column::Message => "message",
             Column::Values => "values",
+            Column::Access => "access",
         }
     }
 
     fn value<'u>(self, user: &'u ReportUser<'_>) -> Cow<'u, str> {
         let value = match self {
             Column::Values => return Cow::Owned(user.values_text()),
+            Column::Access => {
+                return Cow::Owned(user.access.as_deref().unwrap_or_default().join(", "));
+            }
             Column::Username => user.username.as_deref(),
             Column::Email => user.email.as_deref(),
             Column::PreviousEmail => user.previous_email.as_deref(),
@@ -196,6 +202,8 @@ impl Column {
             }
             (Column::Message, _) => "Message",
             (Column::Values, _) => "Values to send",
+            (Column::Access, Outcome::Create) => "Access to grant",
+            (Column::Access, _) => "Access granted",
         }
     }
 }
@@ -217,12 +225,11 @@ fn columns(outcome: Outcome) -> &'static [Column] {
         | Outcome::Deactivated
         | Outcome::Freeze
         | Outcome::Frozen => &[Username, Email, SalesforceId, Message],
-        Outcome::Create => &[Username, Email, Source, Values],
-        Outcome::Created
-        | Outcome::Inactive
-        | Outcome::Unchanged
-        | Outcome::Reactivate
-        | Outcome::Reactivated => &[Username, Email, Source, SalesforceId],
+        Outcome::Create => &[Username, Email, Source, Values, Access],
+        Outcome::Created => &[Username, Email, Source, SalesforceId, Access, Message],
+        Outcome::Inactive | Outcome::Unchanged | Outcome::Reactivate | Outcome::Reactivated => {
+            &[Username, Email, Source, SalesforceId]
+        }
     }
 }
 
