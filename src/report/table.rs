@@ -184,7 +184,8 @@ fn write_access(report: &Report<'_>, out: &mut String, limit: usize) {
     if report.dry_run {
         return;
     }
-    let groups: [(&str, fn(&super::ReportUser<'_>) -> bool); 2] = [
+    type Wanted = fn(&super::ReportUser<'_>) -> bool;
+    let groups: [(&str, Wanted); 2] = [
         ("Access not granted (access_failed)", |u| u.access_failed),
         ("Access granted", |u| u.access.is_some() && !u.access_failed),
     ];

@@ -27,7 +27,7 @@ fn people_csv(dir: &Path, n: usize) -> std::path::PathBuf {
 }
 
 fn is_sales(i: usize) -> bool {
-    i % 3 == 0
+    i.is_multiple_of(3)
 }
 
 /// Everyone: Report_Viewer and All_Staff; sales: Sales_User (which needs the
