@@ -208,6 +208,19 @@ impl Column {
     }
 }
 
+/// [`columns`] without the access ones when no row of the section has
+/// access (a job without `[access]` reads as before).
+fn columns_for(outcome: Outcome, users: &[&ReportUser<'_>]) -> Vec<Column> {
+    let any = users.iter().any(|u| u.access.is_some() || u.access_failed);
+    columns(outcome)
+        .iter()
+        .copied()
+        .filter(|c| {
+            any || !(*c == Column::Access || (outcome == Outcome::Created && *c == Column::Message))
+        })
+        .collect()
+}
+
 fn columns(outcome: Outcome) -> &'static [Column] {
     use Column::*;
     match outcome {
@@ -627,7 +640,7 @@ fn write_section(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let key = outcome.as_str();
-    let cols = columns(outcome);
+    let cols = columns_for(outcome, users);
     let total = users.len();
     writeln!(
         out,
@@ -668,7 +681,7 @@ fn write_section(
         out,
         "<div class=\"scroll\"><table data-outcome=\"{key}\">\n<thead><tr>"
     )?;
-    for col in cols {
+    for col in &cols {
         write!(
             out,
             "<th scope=\"col\" data-col=\"{}\"{}>{}</th>",
@@ -693,7 +706,7 @@ fn write_section(
         } else {
             b"<tr>"
         })?;
-        for col in cols {
+        for col in &cols {
             let open = if col.nowrap() {
                 "<td class=\"nw\">"
             } else {
@@ -764,7 +777,7 @@ fn write_data(sections: &Sections<'_>, out: &mut impl Write) -> io::Result<()> {
         body.push('"');
         body.push_str(outcome.as_str());
         body.push_str("\":[");
-        let cols = columns(*outcome);
+        let cols = columns_for(*outcome, users);
         for (r, user) in users.iter().enumerate() {
             if r > 0 {
                 body.push(',');

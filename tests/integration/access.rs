@@ -450,3 +450,65 @@ async fn faults_and_lost_answers_give_no_duplicate_assignment() {
     assert!(calls(&emu, RequestKind::CreateCollection) >= 3);
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ldap_run_against_slapd_assigns_by_memberof() {
+    use crate::support::slapd::{self, Options, SERVICE_DN, SERVICE_PASSWORD, Slapd};
+    // Given a slapd with the memberof overlay: ann in sales and all-staff, bob in all-staff,
+    let person = |uid: &str, groups: &[&str]| {
+        let mut e = format!(
+            "dn: uid={uid},{}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\ngivenName: {uid}\nsn: Person\nmail: {uid}@example.com\n",
+            slapd::PEOPLE_BASE
+        );
+        for g in groups {
+            e.push_str(&format!("memberOf: cn={g},ou=groups,dc=example,dc=com\n"));
+        }
+        e + "\n"
+    };
+    let ldif = person("ann", &["all-staff", "sales"]) + &person("bob", &["all-staff"]);
+    let server = tokio::task::spawn_blocking(move || {
+        Slapd::start_with(Options {
+            samples: false,
+            extra_ldif: ldif,
+            memberof: true,
+            ..Options::default()
+        })
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("ldap-password");
+    std::fs::write(&pw, SERVICE_PASSWORD).unwrap();
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let emu = Emu::start(org(Vec::new())).await;
+    // and a job whose rule names the sales group's DN,
+    let csv_job = write_job(dir.path(), &emu.base_url, Some(Path::new("unused.csv")), "");
+    let text = std::fs::read_to_string(&csv_job).unwrap();
+    let start = text.find("[source]").unwrap();
+    let end = text.find("[salesforce]").unwrap();
+    let source = format!(
+        "[source]\ntype = \"ldap\"\nurl = \"{}\"\nbind_dn = \"{SERVICE_DN}\"\nbind_password_file = \"ldap-password\"\nbase_dn = \"{}\"\nfilter = \"(mail=*)\"\n\n",
+        server.ldap_url(),
+        slapd::PEOPLE_BASE
+    );
+    let access = "\n[access]\npublic_groups = [\"All_Staff\"]\n\n[[access.rules]]\nattribute = \"memberOf\"\nequals = \"CN=Sales,ou=groups,dc=example,dc=com\"\nprofile = \"Standard User\"\npermission_sets = [\"Sales_User\"]\n";
+    let text = format!("{}{source}{}{access}", &text[..start], &text[end..])
+        .replace("FederationIdentifier = \"{uid}\"\nEmployeeNumber = \"{employeeNumber}\"\nTitle = \"{title}\"", "FederationIdentifier = \"{uid}\"");
+    std::fs::write(&csv_job, text).unwrap();
+    // when it syncs,
+    let (code, report, _) = run(&["sync"], &csv_job).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(summary(&report, "created"), 2);
+    // then access follows the directory's groups.
+    let held = held(&emu);
+    assert_eq!(
+        held["ann@example.com"].keys().cloned().collect::<Vec<_>>(),
+        ["Group:All_Staff", "PermissionSet:Sales_User"]
+    );
+    assert_eq!(
+        held["bob@example.com"].keys().cloned().collect::<Vec<_>>(),
+        ["Group:All_Staff"]
+    );
+    emu.stop().await;
+    drop(server);
+}
