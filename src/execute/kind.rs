@@ -264,6 +264,9 @@ mod tests {
             Kind::Reactivate,
             Kind::Deactivate,
             Kind::Freeze,
+            Kind::LinkManager,
+            Kind::AssignPermissionSet,
+            Kind::AddToGroup,
         ];
         let seen: Vec<(&str, &str, Outcome, bool)> = kinds
             .iter()
@@ -277,12 +280,66 @@ mod tests {
                 ("reactivate", "User", Outcome::Reactivated, false),
                 ("deactivate", "User", Outcome::Deactivated, false),
                 ("freeze", "UserLogin", Outcome::Frozen, false),
+                ("manager link", "User", Outcome::Created, false),
+                (
+                    "permission set assignment",
+                    "PermissionSetAssignment",
+                    Outcome::Created,
+                    false
+                ),
+                ("group membership", "GroupMember", Outcome::Created, false),
             ]
         );
     }
 
     fn map(v: Value) -> serde_json::Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_duplicate_assignment_is_held_and_other_refusals_are_not() {
+        let result = |code: &str, message: &str| RecordResult {
+            id: None,
+            success: false,
+            errors: vec![crate::salesforce::RecordError {
+                status_code: code.into(),
+                message: message.into(),
+                fields: vec![],
+            }],
+        };
+        assert!(is_duplicate_assignment(&result(
+            "DUPLICATE_VALUE",
+            "Duplicate PermissionSetAssignment"
+        )));
+        assert!(is_duplicate_assignment(&result(
+            "SOME_OTHER_CODE",
+            "Duplicate PermissionSetAssignment"
+        )));
+        assert!(!is_duplicate_assignment(&result(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "Can't assign permission set Sales_User to user ada"
+        )));
+        let ok = RecordResult {
+            id: Some("0Pa".into()),
+            success: true,
+            errors: vec![],
+        };
+        assert!(!is_duplicate_assignment(&ok));
+    }
+
+    #[test]
+    fn a_sent_assignment_is_read_back_as_its_user_and_target() {
+        let rec = r#"{"attributes":{"type":"PermissionSetAssignment"},"AssigneeId":"005A","PermissionSetGroupId":"0PGB"}"#;
+        assert_eq!(
+            link_pair(rec, "AssigneeId", &["PermissionSetId", "PermissionSetGroupId"]),
+            Some(("005A".to_owned(), "0PGB".to_owned()))
+        );
+        let rec = r#"{"attributes":{"type":"GroupMember"},"GroupId":"00GB","UserOrGroupId":"005A"}"#;
+        assert_eq!(
+            link_pair(rec, "UserOrGroupId", &["GroupId"]),
+            Some(("005A".to_owned(), "00GB".to_owned()))
+        );
+        assert_eq!(link_pair("{}", "AssigneeId", &["PermissionSetId"]), None);
     }
 
     #[test]

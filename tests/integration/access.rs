@@ -512,3 +512,53 @@ async fn an_ldap_run_against_slapd_assigns_by_memberof() {
     emu.stop().await;
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_grants_the_sales_rule_to_the_sales_people_it_creates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || {
+            assert_cmd::Command::cargo_bin("sfsync")
+                .unwrap()
+                .arg("demo")
+                .current_dir(dir)
+                .timeout(std::time::Duration::from_secs(120))
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("access: Role:SalesRep, PermissionSet:Sales_User, Group:Sales_Team"),
+        "{stdout}"
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("sfsync-demo/report.json")).unwrap())
+            .unwrap();
+    let granted: Vec<&str> = report["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["access"].is_array())
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        granted,
+        [
+            "ethan.hall@example.com",
+            "daniel.lopez@example.com",
+            "jack.gonzalez@example.com",
+            "samir.parker@example.com",
+            "tara.evans@example.com"
+        ]
+    );
+}
