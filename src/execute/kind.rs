@@ -331,10 +331,15 @@ mod tests {
     fn a_sent_assignment_is_read_back_as_its_user_and_target() {
         let rec = r#"{"attributes":{"type":"PermissionSetAssignment"},"AssigneeId":"005A","PermissionSetGroupId":"0PGB"}"#;
         assert_eq!(
-            link_pair(rec, "AssigneeId", &["PermissionSetId", "PermissionSetGroupId"]),
+            link_pair(
+                rec,
+                "AssigneeId",
+                &["PermissionSetId", "PermissionSetGroupId"]
+            ),
             Some(("005A".to_owned(), "0PGB".to_owned()))
         );
-        let rec = r#"{"attributes":{"type":"GroupMember"},"GroupId":"00GB","UserOrGroupId":"005A"}"#;
+        let rec =
+            r#"{"attributes":{"type":"GroupMember"},"GroupId":"00GB","UserOrGroupId":"005A"}"#;
         assert_eq!(
             link_pair(rec, "UserOrGroupId", &["GroupId"]),
             Some(("005A".to_owned(), "00GB".to_owned()))
