@@ -65,7 +65,8 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
 /// Checks whose failure is the job's set-up (exit 2, as `plan` would): the
 /// job file, its secrets and files, a column or field the file or the org
 /// lacks. Anything else the network answered is exit 1.
-const JOB_CHECKS: [&str; 7] = [
+const JOB_CHECKS: [&str; 8] = [
+    "access names",
     "secret",
     "ca file",
     "csv source",
@@ -245,6 +246,20 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
             _ => continue,
         };
         lines.push(CheckLine::new("profile", res));
+    }
+    if let Some(access) = &job.access {
+        // Every [access] name must exist in the org (one query per kind).
+        let res = match super::access::resolve(access, &client).await {
+            Ok(r) => Ok(format!(
+                "{} permission sets, groups and public groups, {} roles, {} rule profiles found",
+                r.targets.len(),
+                r.roles.len(),
+                r.profiles.len()
+            )),
+            Err(super::access::ResolveError::Unknown(problems)) => Err(problems.join("\n")),
+            Err(super::access::ResolveError::Salesforce(e)) => Err(e.to_string()),
+        };
+        lines.push(CheckLine::new("access names", res));
     }
     if let Some(scope) = job.leavers.as_ref().and_then(|l| l.scope.as_deref()) {
         // Salesforce is the judge of a SOQL condition: one `LIMIT 1` query.

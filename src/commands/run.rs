@@ -151,6 +151,18 @@ async fn run_inner(
         let fields = check_fields_with_org(job, &client);
         unless_interrupted(&mut reading, "checking the job's fields", fields).await?;
     }
+    // `[access]` names, resolved before anything is planned or written.
+    let access_ids = match &job.access {
+        Some(a) => Some(
+            unless_interrupted(
+                &mut reading,
+                "resolving [access] names",
+                resolve_access(job, a, &client),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let org = unless_interrupted(
         &mut reading,
         "reading the org",
@@ -162,7 +174,24 @@ async fn run_inner(
     let normalizer = Normalizer::new(job, org.profile_id.as_deref());
     let (candidates, invalid) = normalize_all(&normalizer, &records);
     let salesforce_users = org.existing.len() as u64;
-    let mut plan = make_plan(job, &normalizer, &records, &candidates, &invalid, org);
+    let mut plan = make_plan(
+        job,
+        &normalizer,
+        &records,
+        &candidates,
+        &invalid,
+        org,
+        access_ids,
+    );
+    if job.access.is_some() {
+        let held = unless_interrupted(
+            &mut reading,
+            "reading what matched users already hold",
+            read_held_access(&client, &plan),
+        )
+        .await?;
+        plan::access::add_operations(&mut plan, &held);
+    }
     let by_record = index_candidates(records.len(), &candidates);
     let invalid_by_record = index_invalid(records.len(), &invalid);
 
@@ -258,6 +287,22 @@ async fn run_inner(
             }
             r.changes = Some(c);
         }
+        if job.access.is_some() {
+            r.access = plan.access.listed(i, d.outcome, req.dry_run);
+            r.access_failed = plan.access.failed(i);
+            if let Some(plan::access::Manager::Unknown(name)) =
+                plan.access.person(i).map(|p| &p.manager)
+                && matches!(d.outcome, Outcome::Create | Outcome::Created)
+            {
+                let note = format!(
+                    "no manager linked: no user {name} in the org or in this run (access.manager)"
+                );
+                r.message = Some(Cow::Owned(match r.message.take() {
+                    Some(m) => format!("{m}; {note}"),
+                    None => note,
+                }));
+            }
+        }
         // A dry run shows what a create would send, not only who.
         if let Some(ci) = by_record[i]
             && req.dry_run
@@ -293,6 +338,8 @@ async fn run_inner(
         previous_email: None,
         values: None,
         changes: None,
+        access: None,
+        access_failed: false,
     }));
     let report = report::build(facts, rows, req.report_all);
     let exit_code = code.unwrap_or_else(|| report.exit_code());
@@ -441,6 +488,7 @@ fn make_plan(
     candidates: &[Candidate],
     invalid: &[Invalid],
     org: Org,
+    access_ids: Option<plan::access::Resolved>,
 ) -> Plan {
     let opts = plan::PlanOptions {
         reactivate: job.leavers.as_ref().is_some_and(|l| l.reactivate),
@@ -467,6 +515,25 @@ fn make_plan(
                 if let Some(i) = field_index[j] {
                     normalizer.push_value(i, &records[r], out);
                 }
+            },
+        );
+    }
+    if let (Some(cfg), Some(resolved)) = (&job.access, access_ids) {
+        plan::access::decide(
+            &mut plan,
+            plan::access::Inputs {
+                config: cfg,
+                resolved,
+                candidates,
+                existing: &org.existing,
+                value: |r: usize, a: usize| records[r].value(a),
+                manager: |r: usize| {
+                    cfg.manager
+                        .as_ref()?
+                        .render(|a| records[r].value(a))
+                        .map(|m| m.trim().to_lowercase())
+                        .filter(|m| !m.is_empty())
+                },
             },
         );
     }
@@ -532,7 +599,7 @@ impl Writes<'_> {
             api_reserve: self.job.limits.api_reserve,
             match_keys: self.job.match_keys.clone(),
         };
-        for phase in 0..=3u8 {
+        for phase in 0..=Operation::LAST_PHASE {
             let ops: Vec<usize> = (0..plan.operations.len())
                 .filter(|&i| plan.operations[i].phase() == phase)
                 .collect();
@@ -549,7 +616,11 @@ impl Writes<'_> {
             };
             let outcome = execute::run(self.client, kind, items, &opts, cancel.clone()).await;
             for r in outcome.results {
-                apply_result(plan, r);
+                if plan.operations[r.key].is_access() {
+                    apply_access_result(plan, r);
+                } else {
+                    apply_result(plan, r);
+                }
             }
             if let Some(reason) = outcome.stopped {
                 mark_from(plan, phase + 1, &reason.to_string());
@@ -596,6 +667,11 @@ impl Writes<'_> {
                 Operation::Deactivate { leaver } | Operation::Freeze { leaver } => {
                     plan.leavers[*leaver].user.id.to_string()
                 }
+                Operation::LinkManager { record, .. }
+                | Operation::AssignPermissionSet { record, .. }
+                | Operation::AddToGroup { record, .. } => {
+                    access_user_id(plan, *record).unwrap_or_default().to_owned()
+                }
             }
         };
         // A freeze PATCHes the user's UserLogin record: find each one's Id first.
@@ -633,13 +709,66 @@ impl Writes<'_> {
                 Operation::Create { record } => {
                     let c = &self.candidates
                         [self.by_record[*record].expect("a create has a candidate")];
+                    let extra = plan.access.create_fields(*record);
                     execute::WriteItem {
                         key,
                         check: c.username().to_owned(),
-                        profile_id: self.normalizer.profile_id(&self.records[*record]),
-                        record: execute::user_record(
+                        profile_id: extra
+                            .profile_id
+                            .map(str::to_owned)
+                            .or_else(|| self.normalizer.profile_id(&self.records[*record])),
+                        record: execute::user_record(create_fields(
+                            self.job,
                             self.normalizer.fields(c, &self.records[*record]),
+                            extra,
+                        )),
+                    }
+                }
+                Operation::LinkManager { manager, .. } => {
+                    let manager_id = access_user_id(plan, *manager).map(str::to_owned);
+                    let (true, Some(manager_id)) = (!id.is_empty(), manager_id) else {
+                        // The person or the manager was not created: nothing to link.
+                        skip_access(plan, &op, id.is_empty());
+                        continue;
+                    };
+                    execute::WriteItem {
+                        key,
+                        check: id.clone(),
+                        profile_id: None,
+                        record: execute::user_record([
+                            ("Id", Value::String(id.clone())),
+                            ("ManagerId", Value::String(manager_id)),
+                        ]),
+                    }
+                }
+                Operation::AssignPermissionSet { target, .. }
+                | Operation::AddToGroup { target, .. } => {
+                    if id.is_empty() {
+                        skip_access(plan, &op, true);
+                        continue;
+                    }
+                    let t = &plan.access.resolved.targets[*target as usize];
+                    let target_id = Value::String(t.id.clone());
+                    let user = Value::String(id.clone());
+                    let record = match t.kind {
+                        plan::access::GrantKind::PermissionSet => execute::sobject_record(
+                            "PermissionSetAssignment",
+                            [("AssigneeId", user), ("PermissionSetId", target_id)],
                         ),
+                        plan::access::GrantKind::PermissionSetGroup => execute::sobject_record(
+                            "PermissionSetAssignment",
+                            [("AssigneeId", user), ("PermissionSetGroupId", target_id)],
+                        ),
+                        plan::access::GrantKind::Group => execute::sobject_record(
+                            "GroupMember",
+                            [("GroupId", target_id), ("UserOrGroupId", user)],
+                        ),
+                    };
+                    execute::WriteItem {
+                        key,
+                        check: id.clone(),
+                        profile_id: None,
+                        record,
                     }
                 }
                 Operation::Update { changes, .. } | Operation::Reactivate { changes, .. } => {
@@ -705,7 +834,115 @@ fn kind_of(op: &Operation) -> execute::Kind {
         Operation::Reactivate { .. } => execute::Kind::Reactivate,
         Operation::Deactivate { .. } => execute::Kind::Deactivate,
         Operation::Freeze { .. } => execute::Kind::Freeze,
+        Operation::LinkManager { .. } => execute::Kind::LinkManager,
+        Operation::AssignPermissionSet { .. } => execute::Kind::AssignPermissionSet,
+        Operation::AddToGroup { .. } => execute::Kind::AddToGroup,
     }
+}
+
+/// A create record's fields: the job's, with `[access]`'s profile, role and
+/// manager (replacing a mapped value of the same field, else added).
+fn create_fields<'a>(
+    job: &Job,
+    fields: impl Iterator<Item = (&'a str, crate::normalize::Sent<'a>)>,
+    extra: plan::access::CreateFields<'a>,
+) -> impl Iterator<Item = (&'a str, crate::normalize::Sent<'a>)> {
+    use crate::normalize::Sent;
+    let text = |v: &'a str| Sent::Text(Cow::Borrowed(v));
+    let ours = [
+        ("ProfileId", extra.profile_id),
+        ("UserRoleId", extra.role_id),
+        ("ManagerId", extra.manager_id),
+    ];
+    let added: Vec<(&'a str, Sent<'a>)> = ours
+        .iter()
+        .filter(|(name, v)| v.is_some() && job.field_index(name).is_none())
+        .map(|(name, v)| (*name, text(v.expect("filtered"))))
+        .collect();
+    fields
+        .map(
+            move |(name, v)| match ours.iter().find(|(n, _)| *n == name) {
+                Some((_, Some(id))) => (name, text(id)),
+                _ => (name, v),
+            },
+        )
+        .chain(added)
+}
+
+/// The Salesforce Id of the user a source record's access acts on, when
+/// that user exists now (created by this run, or matched and not refused).
+fn access_user_id(plan: &Plan, record: usize) -> Option<&str> {
+    let d = &plan.decisions[record];
+    let ok = matches!(
+        d.outcome,
+        Outcome::Created
+            | Outcome::Unchanged
+            | Outcome::EmailChangeSkipped
+            | Outcome::Update
+            | Outcome::Updated
+            | Outcome::Reactivate
+            | Outcome::Reactivated
+    );
+    d.salesforce_id.as_deref().filter(|id| ok && !id.is_empty())
+}
+
+/// An access write that cannot be sent: its person was not created (nothing
+/// to say: the person's outcome says why), or a manager created in this run
+/// was not (said on the person).
+fn skip_access(plan: &mut Plan, op: &Operation, person_missing: bool) {
+    match *op {
+        Operation::AssignPermissionSet { record, target }
+        | Operation::AddToGroup { record, target } => {
+            plan.access
+                .set_fate(record, target, plan::access::Fate::Skipped);
+        }
+        Operation::LinkManager { record, manager } if !person_missing => {
+            let who = plan.decisions[manager].outcome;
+            let d = &mut plan.decisions[record];
+            d.message = Some(
+                format!(
+                    "no manager linked: the manager's record was not created ({})",
+                    who.as_str()
+                )
+                .into(),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// An access write's result: the person keeps their outcome; a refusal puts
+/// Salesforce's code and message on the person and counts as `access_failed`.
+fn apply_access_result(plan: &mut Plan, r: execute::CreateResult) {
+    let op = plan.operations[r.key].clone();
+    let (record, what) = match op {
+        Operation::AssignPermissionSet { record, target }
+        | Operation::AddToGroup { record, target } => {
+            let t = &plan.access.resolved.targets[target as usize];
+            let what = format!("{}:{}", t.kind.prefix(), t.name);
+            let fate = match r.outcome {
+                Outcome::Created => plan::access::Fate::Granted,
+                Outcome::NotAttempted => plan::access::Fate::Planned,
+                _ => plan::access::Fate::Failed,
+            };
+            plan.access.set_fate(record, target, fate);
+            (record, what)
+        }
+        Operation::LinkManager { record, .. } => (record, "the manager link".to_owned()),
+        _ => return,
+    };
+    if matches!(r.outcome, Outcome::Created | Outcome::NotAttempted) {
+        return;
+    }
+    plan.access.mark_failed(record);
+    let d = &mut plan.decisions[record];
+    let said = r.message.unwrap_or_default();
+    let line = format!("access not granted: {what}: {said}");
+    d.error_code = r.error_code.map(Into::into).or(d.error_code.take());
+    d.message = Some(match d.message.take() {
+        Some(before) => format!("{before}; {line}").into(),
+        None => line.into(),
+    });
 }
 
 /// The decision an operation acts for.
@@ -713,7 +950,10 @@ fn decision_mut(plan: &mut Plan, op: usize) -> &mut Decision {
     match plan.operations[op] {
         Operation::Create { record }
         | Operation::Update { record, .. }
-        | Operation::Reactivate { record, .. } => &mut plan.decisions[record],
+        | Operation::Reactivate { record, .. }
+        | Operation::LinkManager { record, .. }
+        | Operation::AssignPermissionSet { record, .. }
+        | Operation::AddToGroup { record, .. } => &mut plan.decisions[record],
         Operation::Deactivate { leaver } | Operation::Freeze { leaver } => {
             &mut plan.leavers[leaver].decision
         }
@@ -737,7 +977,8 @@ fn apply_result(plan: &mut Plan, r: execute::CreateResult) {
 /// Marks every operation of `phase` and later as `outcome` (a stop before them).
 fn mark_from(plan: &mut Plan, phase: u8, why: &str) {
     for op in 0..plan.operations.len() {
-        if plan.operations[op].phase() >= phase {
+        // An access write not reached leaves its person as they are.
+        if plan.operations[op].phase() >= phase && !plan.operations[op].is_access() {
             let d = decision_mut(plan, op);
             d.outcome = Outcome::NotAttempted;
             d.message = Some(why.into());
@@ -747,6 +988,9 @@ fn mark_from(plan: &mut Plan, phase: u8, why: &str) {
 
 fn mark_operations(plan: &mut Plan, outcome: Outcome, why: &str) {
     for op in 0..plan.operations.len() {
+        if plan.operations[op].is_access() {
+            continue;
+        }
         let d = decision_mut(plan, op);
         d.outcome = outcome;
         d.message = Some(why.into());
@@ -767,6 +1011,8 @@ fn leaver_row(l: &plan::Leaver) -> ReportUser<'_> {
         previous_email: None,
         values: None,
         changes: None,
+        access: None,
+        access_failed: false,
     }
 }
 
@@ -924,6 +1170,38 @@ pub fn username_attribute(job: &Job) -> Option<usize> {
     job.fields[i].template.as_ref()?.attributes().next()
 }
 
+/// `[access]` names to Ids (one query per kind); an unknown name is a job
+/// error (exit 2), found before anything is written.
+async fn resolve_access(
+    job: &Job,
+    cfg: &crate::job::access::AccessConfig,
+    client: &Client,
+) -> Result<plan::access::Resolved, Error> {
+    use super::access::ResolveError;
+    match super::access::resolve(cfg, client).await {
+        Ok(r) => Ok(r),
+        Err(ResolveError::Salesforce(e)) => Err(sf_error(e)),
+        Err(ResolveError::Unknown(problems)) => Err(Error::Usage(format!(
+            "job file {}: {} name{} in [access] the org does not have; nothing was written:\n  - {}",
+            job.path.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("\n  - ")
+        ))),
+    }
+}
+
+/// What the matched users the plan grants to already hold (one query per kind).
+async fn read_held_access(
+    client: &Client,
+    plan: &Plan,
+) -> Result<std::collections::HashSet<(String, String)>, Error> {
+    let users = plan::access::matched_users_to_read(plan);
+    super::access::read_held(client, &plan.access.resolved.targets, &users)
+        .await
+        .map_err(sf_error)
+}
+
 async fn resolve_profile(job: &Job, client: &Client) -> Result<Option<String>, Error> {
     let Some(name) = job.fields.iter().find_map(|f| match &f.default {
         Some(DefaultValue::ProfileName(n)) => Some(n.clone()),
@@ -1041,6 +1319,8 @@ fn row<'a>(
         previous_email: d.previous_email.as_deref().map(Cow::Borrowed),
         values: None,
         changes: None,
+        access: None,
+        access_failed: false,
     }
 }
 

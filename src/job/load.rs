@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
+use super::access::{AccessConfig, AccessRule, Grants, RuleTest};
 use super::{
     AuthConfig, CsvSource, DefaultValue, FieldSpec, Job, LdapSource, LeaverAction, LeaversConfig,
     Limits, MultiValue, Safety, SalesforceConfig, SecretFrom, SecretRef, SourceConfig,
@@ -280,7 +281,7 @@ impl Validator {
     }
 
     fn job(&mut self, root: &Table, path: &Path) -> Option<Job> {
-        const TOP: [&str; 10] = [
+        const TOP: [&str; 11] = [
             "name",
             "source",
             "salesforce",
@@ -291,6 +292,7 @@ impl Validator {
             "safety",
             "update",
             "leavers",
+            "access",
         ];
         for key in root.keys() {
             if !TOP.contains(&key.as_str()) {
@@ -317,8 +319,20 @@ impl Validator {
         };
         let source = self.source(root);
         let salesforce = self.salesforce(root);
-        let (attributes, fields) = self.fields(root);
-        let attribute_kinds = self.attribute_kinds(&attributes, &fields, source.as_ref());
+        let (mut attributes, fields) = self.fields(root);
+        let access = self.access(root, &mut attributes, source.as_ref());
+        let mut attribute_kinds = self.attribute_kinds(&attributes, &fields, source.as_ref());
+        // A rule's attribute that no mapping reads is read with every value
+        // (memberOf); one a mapping reads keeps the mapping's way.
+        for rule in access.iter().flat_map(|a| &a.rules) {
+            let mapped = fields
+                .iter()
+                .filter_map(|f| f.template.as_ref())
+                .any(|t| t.attributes().any(|a| a == rule.attribute));
+            if !mapped {
+                attribute_kinds[rule.attribute] = AttrKind::AllValues;
+            }
+        }
         let match_keys = self.match_keys(root, &fields);
         let limits = self.limits(root);
         let safety = self.safety(root);
@@ -337,6 +351,7 @@ impl Validator {
             safety: safety?,
             update,
             leavers,
+            access,
         })
     }
 
@@ -921,6 +936,197 @@ impl Validator {
             max_deactivation_fraction: fraction,
             reactivate: reactivate.unwrap_or(false),
         })
+    }
+}
+
+impl Validator {
+    /// `[access]` and its `[[access.rules]]`. Templates and rule attributes
+    /// join `attributes` (the manager template's as text; a rule's attribute
+    /// is read with every value, see [`AccessConfig::separator`]).
+    fn access(
+        &mut self,
+        root: &Table,
+        attributes: &mut Vec<String>,
+        source: Option<&SourceConfig>,
+    ) -> Option<AccessConfig> {
+        let mut s = self.section(root, "access", false);
+        s.table?;
+        let grants = self.grants(&mut s);
+        let manager: Option<String> = self.get(
+            &mut s,
+            "manager",
+            "a template giving the manager's Salesforce username, e.g. \"{managerMail|lower}\"",
+        );
+        let manager = manager.and_then(|src| match Template::parse(&src, attributes) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.problem(format!("access.manager: bad template \"{src}\": {e}"));
+                None
+            }
+        });
+        let apply: Option<bool> = self.get(&mut s, "apply_to_existing", "true or false");
+        s.taken.insert("rules");
+        let mut rules = Vec::new();
+        match s.table.and_then(|t| t.get("rules")) {
+            None => {}
+            Some(Value::Array(list)) => {
+                for (i, entry) in list.iter().enumerate() {
+                    let name = format!("access.rules[{}]", i + 1);
+                    let Value::Table(t) = entry else {
+                        self.problem(format!(
+                            "{name}: expected a table `[[access.rules]]`, found {}",
+                            kind(entry)
+                        ));
+                        continue;
+                    };
+                    if let Some(rule) = self.rule(&name, t, attributes) {
+                        rules.push(rule);
+                    }
+                }
+            }
+            Some(other) => self.problem(format!(
+                "access.rules: expected a list of tables `[[access.rules]]`, found {}",
+                kind(other)
+            )),
+        }
+        self.finish(s);
+        let separator = match source {
+            Some(SourceConfig::Csv(_)) => super::access::CSV_VALUE_SEPARATOR,
+            _ => super::access::LDAP_VALUE_SEPARATOR,
+        };
+        Some(AccessConfig {
+            grants,
+            manager,
+            apply_to_existing: apply.unwrap_or(false),
+            rules,
+            separator,
+        })
+    }
+
+    /// The grant keys a section and a rule share: permission sets, permission
+    /// set groups, public groups, role. Names are API names (checked here).
+    fn grants(&mut self, s: &mut Section<'_>) -> Grants {
+        let mut list = |v: &mut Self, key: &'static str, what: &str| -> Vec<String> {
+            let names: Option<Vec<String>> = v.get(s, key, &format!("a list of {what}"));
+            let names = names.unwrap_or_default();
+            for n in &names {
+                if let Err(why) = check_api_name(n) {
+                    v.problem(format!("{}.{key}: \"{n}\" {why}", s.name));
+                }
+            }
+            names
+        };
+        let permission_sets = list(self, "permission_sets", "PermissionSet names");
+        let permission_set_groups = list(
+            self,
+            "permission_set_groups",
+            "PermissionSetGroup developer names",
+        );
+        let public_groups = list(self, "public_groups", "public Group developer names");
+        let role: Option<String> = self.get(s, "role", "a UserRole developer name");
+        if let Some(r) = &role
+            && let Err(why) = check_api_name(r)
+        {
+            self.problem(format!("{}.role: \"{r}\" {why}", s.name));
+        }
+        Grants {
+            permission_sets,
+            permission_set_groups,
+            public_groups,
+            role,
+        }
+    }
+
+    fn rule(
+        &mut self,
+        name: &str,
+        table: &Table,
+        attributes: &mut Vec<String>,
+    ) -> Option<AccessRule> {
+        let mut s = Section {
+            name,
+            table: Some(table),
+            taken: BTreeSet::new(),
+        };
+        let attribute: Option<String> = self.require(
+            &mut s,
+            "attribute",
+            "a source attribute name, e.g. \"memberOf\"",
+        );
+        let equals: Option<String> = self.get(&mut s, "equals", "a value (compared ignoring case)");
+        let matches: Option<String> = self.get(&mut s, "matches", "a regular expression");
+        let profile: Option<String> = self.get(&mut s, "profile", "a Profile name");
+        let grants = self.grants(&mut s);
+        self.finish(s);
+        let test = match (equals, matches) {
+            (Some(_), Some(_)) => {
+                self.problem(format!("{name}: give `equals` or `matches`, not both"));
+                None
+            }
+            (None, None) => {
+                self.problem(format!(
+                    "{name}: missing `equals` (a value, compared ignoring case) or `matches` (a regular expression)"
+                ));
+                None
+            }
+            (Some(v), None) => Some(RuleTest::Equals(v.to_lowercase())),
+            (None, Some(re)) => match regex::Regex::new(&re) {
+                Ok(r) => Some(RuleTest::Matches(r)),
+                Err(e) => {
+                    let why = e.to_string();
+                    let why = why.lines().last().unwrap_or("").trim().to_owned();
+                    self.problem(format!(
+                        "{name}.matches: \"{}\" is not a valid regular expression ({why})",
+                        crate::printable::escape_controls(&re)
+                    ));
+                    None
+                }
+            },
+        };
+        let attribute = attribute?.trim().to_lowercase();
+        if !attribute
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            || !attribute
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            self.problem(format!(
+                "{name}.attribute: \"{attribute}\" is not an attribute name (letters, digits, `-`, `_`, `.`)"
+            ));
+            return None;
+        }
+        let index = match attributes.iter().position(|a| *a == attribute) {
+            Some(i) => i,
+            None => {
+                attributes.push(attribute);
+                attributes.len() - 1
+            }
+        };
+        Some(AccessRule {
+            attribute: index,
+            test: test?,
+            profile,
+            grants,
+        })
+    }
+}
+
+/// A Salesforce API name (`Sales_User`): a letter first, then letters,
+/// digits and single underscores, at most 80 characters (reference §3.2).
+fn check_api_name(name: &str) -> Result<(), &'static str> {
+    let ok = name.len() <= 80
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.ends_with('_')
+        && !name.contains("__");
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "is not an API name (a letter first, then letters, digits and single underscores; the Name in Setup, not the label)",
+        )
     }
 }
 

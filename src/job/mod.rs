@@ -6,6 +6,7 @@
 //! network; secrets are only located here ([`SecretRef`]) and read by the
 //! command that needs them.
 
+pub mod access;
 pub mod load;
 pub mod preflight;
 pub mod secret;
@@ -42,6 +43,8 @@ pub struct Job {
     pub update: Option<UpdateConfig>,
     /// `[leavers]`: `None`: no org user without a source record is ever touched.
     pub leavers: Option<LeaversConfig>,
+    /// `[access]`: `None`: users are created with the profile alone.
+    pub access: Option<access::AccessConfig>,
 }
 
 /// `[update]` (SPEC "Lifecycle"): which fields of matched active users follow the source.

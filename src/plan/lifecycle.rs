@@ -705,6 +705,8 @@ mod tests {
                     assert!(u.is_active);
                     u.is_active = false;
                 }
+                // Access writes change no User field the planner reads.
+                _ => {}
             }
         }
     }

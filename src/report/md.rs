@@ -239,6 +239,8 @@ mod tests {
             previous_email: None,
             values: None,
             changes: None,
+            access: None,
+            access_failed: false,
         }
     }
 

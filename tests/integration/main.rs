@@ -2,6 +2,7 @@
 
 mod support;
 
+mod access;
 mod ad;
 mod cli;
 mod clients;
