@@ -12,9 +12,9 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::{
-    AuthConfig, CsvSource, DefaultValue, FieldSpec, Job, LdapSource, LeaverAction, LeaversConfig,
-    Limits, MultiValue, Safety, SalesforceConfig, SecretFrom, SecretRef, SourceConfig,
-    UpdateConfig,
+    AuthConfig, CollisionsConfig, CsvSource, DefaultValue, FieldSpec, Job, LdapSource,
+    LeaverAction, LeaversConfig, Limits, MultiValue, Safety, SalesforceConfig, SecretFrom,
+    SecretRef, SourceConfig, UpdateConfig,
 };
 use crate::template::{AttrKind, Template};
 
@@ -280,7 +280,7 @@ impl Validator {
     }
 
     fn job(&mut self, root: &Table, path: &Path) -> Option<Job> {
-        const TOP: [&str; 10] = [
+        const TOP: [&str; 11] = [
             "name",
             "source",
             "salesforce",
@@ -291,6 +291,7 @@ impl Validator {
             "safety",
             "update",
             "leavers",
+            "collisions",
         ];
         for key in root.keys() {
             if !TOP.contains(&key.as_str()) {
@@ -317,7 +318,8 @@ impl Validator {
         };
         let source = self.source(root);
         let salesforce = self.salesforce(root);
-        let (attributes, fields) = self.fields(root);
+        let (mut attributes, fields) = self.fields(root);
+        let collisions = self.collisions(root, &mut attributes, &fields);
         let attribute_kinds = self.attribute_kinds(&attributes, &fields, source.as_ref());
         let match_keys = self.match_keys(root, &fields);
         let limits = self.limits(root);
@@ -337,6 +339,7 @@ impl Validator {
             safety: safety?,
             update,
             leavers,
+            collisions,
         })
     }
 
@@ -499,6 +502,15 @@ impl Validator {
                 }
             }
         }
+        let sandbox: Option<String> =
+            self.get(&mut s, "sandbox", "the sandbox's name, e.g. \"uat\"");
+        let sandbox = sandbox.and_then(|name| match check_sandbox_name(&name) {
+            Ok(()) => Some(name.to_ascii_lowercase()),
+            Err(why) => {
+                self.problem(format!("salesforce.sandbox: \"{name}\" {why}"));
+                None
+            }
+        });
         let api_version: Option<String> =
             self.get(&mut s, "api_version", "a version like \"v62.0\"");
         let api_version = api_version.unwrap_or_else(|| "v62.0".to_owned());
@@ -544,9 +556,14 @@ impl Validator {
                 let username = self.secret(&mut s, "username", true);
                 let private_key = self.secret(&mut s, "private_key", true);
                 let audience: Option<String> = self.get(&mut s, "audience", "the JWT audience URL");
-                let audience = audience
-                    .or_else(|| login_url.clone())
-                    .unwrap_or_else(|| "https://login.salesforce.com".to_owned());
+                let audience = audience.or_else(|| login_url.clone()).unwrap_or_else(|| {
+                    let host = if sandbox.is_some() {
+                        SANDBOX_LOGIN_URL
+                    } else {
+                        "https://login.salesforce.com"
+                    };
+                    host.to_owned()
+                });
                 Some(AuthConfig::Jwt {
                     client_id: client_id?,
                     username: username?,
@@ -569,15 +586,18 @@ impl Validator {
         };
         self.finish(s);
         let instance_url = instance_url?.trim_end_matches('/').to_owned();
-        let login_url = login_url.map_or_else(
-            || instance_url.clone(),
-            |u| u.trim_end_matches('/').to_owned(),
-        );
+        // A sandbox logs in at test.salesforce.com unless the job names its My Domain.
+        let login_url = match (login_url, &sandbox) {
+            (Some(u), _) => u.trim_end_matches('/').to_owned(),
+            (None, Some(_)) => SANDBOX_LOGIN_URL.to_owned(),
+            (None, None) => instance_url.clone(),
+        };
         Some(SalesforceConfig {
             instance_url,
             login_url,
             api_version,
             auth: auth?,
+            sandbox,
         })
     }
 
@@ -811,7 +831,106 @@ impl Validator {
     }
 }
 
+/// Where a sandbox's users log in when the job names no `login_url`
+/// (lifecycle reference §5: test.salesforce.com or the sandbox's My Domain).
+pub const SANDBOX_LOGIN_URL: &str = "https://test.salesforce.com";
+
+/// Salesforce's rule for a sandbox name: letters and digits only, starting
+/// with a letter, at most 10 characters. `Err` says what is wrong, naming the
+/// offending character.
+pub fn check_sandbox_name(name: &str) -> Result<(), String> {
+    let Some(first) = name.chars().next() else {
+        return Err("is empty; expected the sandbox's name, e.g. \"uat\"".into());
+    };
+    if !first.is_ascii_alphabetic() {
+        return Err(format!(
+            "must start with a letter (a-z), found {}",
+            shown_char(first)
+        ));
+    }
+    if let Some((i, c)) = name
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii_alphanumeric())
+    {
+        return Err(format!(
+            "may hold letters a-z and digits only, found {} at position {}",
+            shown_char(c),
+            name[..i].chars().count() + 1
+        ));
+    }
+    let n = name.chars().count();
+    if n > 10 {
+        return Err(format!("is {n} characters; a sandbox name has at most 10"));
+    }
+    Ok(())
+}
+
+/// A character as a message shows it: `'-'`, or its code point when it is not plain ASCII.
+fn shown_char(c: char) -> String {
+    if c.is_ascii_graphic() {
+        format!("'{c}'")
+    } else {
+        format!("U+{:04X}", u32::from(c))
+    }
+}
+
 impl Validator {
+    /// `[collisions]`: `fallback_usernames` parsed like `[mapping]` templates
+    /// (over the same attribute list), each one able to give an address.
+    fn collisions(
+        &mut self,
+        root: &Table,
+        attributes: &mut Vec<String>,
+        fields: &[FieldSpec],
+    ) -> Option<CollisionsConfig> {
+        let mut s = self.section(root, "collisions", false);
+        s.table?;
+        let listed: Option<Vec<String>> =
+            self.require(&mut s, "fallback_usernames", "a list of username templates");
+        self.finish(s);
+        let listed = listed?;
+        if listed.is_empty() {
+            self.problem("collisions.fallback_usernames: empty; list at least one username template, e.g. [\"{uid|lower}@acme-sf.example.com\"]");
+            return None;
+        }
+        let username = fields
+            .iter()
+            .find(|f| f.name == "Username")
+            .and_then(|f| f.template.as_ref())
+            .map(ToString::to_string);
+        let mut templates = Vec::with_capacity(listed.len());
+        for (i, src) in listed.iter().enumerate() {
+            let key = format!("collisions.fallback_usernames[{i}]");
+            let t = match Template::parse(src, attributes) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.problem(format!("{key}: bad template \"{src}\": {e}"));
+                    continue;
+                }
+            };
+            if !src.contains('@') {
+                self.problem(format!(
+                    "{key}: \"{src}\" can never give a username: a username is an address, and the template has no `@`"
+                ));
+                continue;
+            }
+            if username.as_deref() == Some(t.to_string().as_str()) {
+                self.problem(format!(
+                    "{key}: \"{src}\" is mapping.Username itself; a fallback must give another username"
+                ));
+                continue;
+            }
+            if listed[..i].contains(src) {
+                self.problem(format!("{key}: \"{src}\" is listed twice"));
+                continue;
+            }
+            templates.push(t);
+        }
+        Some(CollisionsConfig {
+            fallback_usernames: templates,
+        })
+    }
+
     /// `[update]`: fields must be mapped or defaulted, and never `Username`/`Email`
     /// (SPEC: e-mail and username changes stay `email_change_skipped`).
     fn update(&mut self, root: &Table, fields: &[FieldSpec]) -> Option<UpdateConfig> {

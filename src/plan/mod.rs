@@ -522,7 +522,9 @@ fn duplicate(
     None
 }
 
+pub mod collide;
 pub mod lifecycle;
+pub mod sandbox;
 
 #[cfg(test)]
 mod tests;

@@ -33,6 +33,7 @@ fn config(base_url: &str) -> SalesforceConfig {
             client_id: unused_ref("salesforce.client_id_env"),
             client_secret: unused_ref("salesforce.client_secret_env"),
         },
+        sandbox: None,
     }
 }
 
