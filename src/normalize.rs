@@ -480,6 +480,13 @@ impl<'j> Normalizer<'j> {
                 .or(self.defaults[i].as_deref())
         };
         let username = effective(self.username).map(lower);
+        // A sandbox holds its users as `address.NAME` (SPEC "Collisions and sandboxes").
+        let username = match (&self.job.salesforce.sandbox, username) {
+            (Some(sandbox), Some(u)) => {
+                Some(Cow::Owned(crate::plan::sandbox::suffixed(&u, sandbox)))
+            }
+            (_, u) => u,
+        };
         let email = effective(self.email);
         let invalid = |code: &'static str, message: String| {
             Normalized::Invalid(Invalid {
@@ -608,6 +615,49 @@ impl<'j> Normalizer<'j> {
             Some(DefaultValue::Bool(b)) => Some(b.to_string()),
             _ => self.defaults[i].clone(),
         }
+    }
+
+    /// A candidate's other usernames (SPEC "Collisions and sandboxes"): each
+    /// `fallback_usernames` template rendered (trimmed, lower case, suffixed
+    /// in a sandbox; one that gives nothing, no address or the mapped
+    /// username again is left out), and in a sandbox the addresses without
+    /// the suffix.
+    pub fn other_usernames(
+        &self,
+        c: &Candidate,
+        source: &SourceRecord,
+    ) -> crate::plan::collide::OtherUsernames {
+        let sandbox = self.job.salesforce.sandbox.as_deref();
+        let mut out = crate::plan::collide::OtherUsernames::default();
+        let templates = self
+            .job
+            .collisions
+            .iter()
+            .flat_map(|c| &c.fallback_usernames);
+        for t in templates {
+            let Some(v) = t.render(|a| source.value(a)) else {
+                continue;
+            };
+            let v = lower(crate::source::trim(&v));
+            if v.is_empty() || !is_email(&v) {
+                continue;
+            }
+            let v: Box<str> = match sandbox {
+                Some(s) => crate::plan::sandbox::suffixed(&v, s).into(),
+                None => v.into(),
+            };
+            if *v != *c.username() && !out.fallbacks.contains(&v) {
+                out.fallbacks.push(v);
+            }
+        }
+        if let Some(s) = sandbox {
+            out.plain = std::iter::once(c.username())
+                .chain(out.fallbacks.iter().map(|f| &**f))
+                .filter_map(|u| crate::plan::sandbox::plain(u, s))
+                .map(Into::into)
+                .collect();
+        }
+        out
     }
 
     /// The profile a candidate is created with (to stop per profile on LICENSE_LIMIT_EXCEEDED).

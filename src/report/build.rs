@@ -106,6 +106,7 @@ mod tests {
             previous_email: None,
             values: None,
             changes: None,
+            username_tried: None,
         }
     }
 

@@ -28,6 +28,7 @@ fn user(outcome: Outcome, username: &str, source: &str) -> ReportUser<'static> {
         previous_email: None,
         values: None,
         changes: None,
+        username_tried: None,
     }
 }
 
