@@ -655,6 +655,9 @@ impl Learnt {
             .get(&r)
             .map(|c| c.tried.iter().map(|t| &**t).collect())
             .unwrap_or_default();
+        if let Some(refused) = usernames.refused.get(&r) {
+            out.extend(refused.iter().map(|t| &**t));
+        }
         if let Some((tried, _)) = self.tried.get(&r) {
             out.extend(tried.iter().map(String::as_str));
         }

@@ -908,9 +908,9 @@ impl Validator {
                     continue;
                 }
             };
-            if !src.contains('@') {
+            if t.attributes().next().is_none() {
                 self.problem(format!(
-                    "{key}: \"{src}\" can never give a username: a username is an address, and the template has no `@`"
+                    "{key}: \"{src}\" reads no attribute, so it would give everyone the same username; use one like \"{{uid|lower}}@acme-sf.example.com\""
                 ));
                 continue;
             }

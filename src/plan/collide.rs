@@ -93,6 +93,9 @@ pub struct Chosen {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsernamePlan {
     pub by_record: HashMap<usize, Chosen>,
+    /// Per source record planned as `collision` with usernames refused by
+    /// earlier runs among its candidates: those usernames (`username_tried`).
+    pub refused: HashMap<usize, Vec<Box<str>>>,
 }
 
 /// Runs the pass over `plan` (the core plan of the same inputs). `others`
@@ -190,11 +193,18 @@ pub fn resolve(
                         taken.join(", ")
                     ));
                 }
-                Decision::new(Outcome::Collision).because(
-                    "USERNAME_HELD_IN_ORG",
-                    format!("no candidate username is free: {why}"),
-                )
+                // Refused by Salesforce once: the same code as that night.
+                let code = if taken.is_empty() {
+                    "USERNAME_HELD_IN_ORG"
+                } else {
+                    "DUPLICATE_USERNAME"
+                };
+                Decision::new(Outcome::Collision)
+                    .because(code, format!("no candidate username is free: {why}"))
             };
+            if !tried.is_empty() {
+                out.refused.insert(c.record, tried);
+            }
             continue;
         }
         let send = left.remove(0);

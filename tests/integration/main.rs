@@ -5,6 +5,7 @@ mod support;
 mod ad;
 mod cli;
 mod clients;
+mod collisions;
 mod e2e;
 mod emulator;
 mod emulator_access;
