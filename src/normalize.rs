@@ -717,6 +717,77 @@ UserPermissionsMarketingUser = false
         b.finish(2, None, None)
     }
 
+    /// Issue 18: the candidate usernames of a person, in a sandbox and out,
+    /// with capitals and non-ASCII in the source.
+    #[test]
+    fn other_usernames_are_the_fallbacks_then_in_a_sandbox_the_plain_addresses() {
+        let text = JOB.replace(
+            "[salesforce]\n",
+            "[salesforce]\nsandbox = \"UAT\"\nlogin_url = \"http://127.0.0.1:1\"\n",
+        ) + "[collisions]\nfallback_usernames = [\"{mail}.acme\", \"{sn}@acme-sf.example.com\", \"{uid}@acme-sf.example.com\", \"{title}@x.com\", \"{givenName}\"]\n";
+        let job = crate::job::parse(&text, Path::new("/jobs/t.toml")).unwrap();
+        let n = Normalizer::new(&job, None);
+        let r = rec(
+            &job,
+            &[
+                ("mail", "Jorg.Muller@Example.COM"),
+                ("givenName", "Jörg"),
+                ("sn", "Müller"),
+                ("uid", "JMuller"),
+            ],
+        );
+        let Normalized::Candidate(c) = n.normalize(0, &r) else {
+            panic!("valid")
+        };
+        assert_eq!(c.username(), "jorg.muller@example.com.uat");
+        let o = n.other_usernames(&c, &r);
+        // `{sn}` is not ASCII (no username), `{title}` gives nothing and
+        // `{givenName}` no address: all three are left out.
+        assert_eq!(
+            o.fallbacks,
+            vec![
+                "jorg.muller@example.com.acme.uat".into(),
+                "jmuller@acme-sf.example.com.uat".into()
+            ]
+        );
+        assert_eq!(
+            o.plain,
+            vec![
+                "jorg.muller@example.com".into(),
+                "jorg.muller@example.com.acme".into(),
+                "jmuller@acme-sf.example.com".into()
+            ]
+        );
+        let sent: Vec<(&str, String)> = n
+            .fields(&c, &r)
+            .filter(|(f, _)| *f == "Username")
+            .map(|(f, v)| (f, format!("{v:?}")))
+            .collect();
+        assert!(
+            sent[0].1.contains("jorg.muller@example.com.uat"),
+            "{sent:?}"
+        );
+        // Without a sandbox: the fallbacks as rendered, nothing plain.
+        let job = crate::job::parse(
+            &(JOB.to_owned() + "[collisions]\nfallback_usernames = [\"{mail}.acme\"]\n"),
+            Path::new("/jobs/t.toml"),
+        )
+        .unwrap();
+        let n = Normalizer::new(&job, None);
+        let r = rec(
+            &job,
+            &[("mail", "Ada@X.com"), ("sn", "L"), ("givenName", "A")],
+        );
+        let Normalized::Candidate(c) = n.normalize(0, &r) else {
+            panic!("valid")
+        };
+        let o = n.other_usernames(&c, &r);
+        assert_eq!(
+            (c.username(), o.fallbacks, o.plain),
+            ("ada@x.com", vec!["ada@x.com.acme".into()], vec![])
+        );
+    }
+
     /// Issue 21: more records than one thread takes (20,000), on 1, 2, 3
     /// and 8 threads: every candidate and every invalid record keeps its own
     /// record index, in record order, and the slices' results agree.

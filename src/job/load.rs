@@ -1171,3 +1171,117 @@ mod url_safety_tests {
         assert!(!is_plaintext_remote_ldap("ldap://[::1]:389"));
     }
 }
+
+#[cfg(test)]
+mod collisions_and_sandbox_tests {
+    use super::*;
+
+    fn job(extra_salesforce: &str, extra: &str) -> Result<Job, JobError> {
+        let text = format!(
+            r#"name = "t"
+[source]
+type = "csv"
+path = "people.csv"
+[salesforce]
+instance_url = "https://acme--uat.sandbox.my.salesforce.com"
+client_id_env = "A"
+client_secret_env = "B"
+username_env = "C"
+password_env = "D"
+{extra_salesforce}
+[mapping]
+Username = "{{mail|lower}}"
+Email = "{{mail}}"
+LastName = "{{sn}}"
+Alias = "{{sn|first:8}}"
+[defaults]
+ProfileId = "00e90000001aV2o"
+TimeZoneSidKey = "America/Los_Angeles"
+LocaleSidKey = "en_US"
+EmailEncodingKey = "UTF-8"
+LanguageLocaleKey = "en_US"
+{extra}
+"#
+        );
+        parse(&text, Path::new("/jobs/t.toml"))
+    }
+
+    #[test]
+    fn fallbacks_parse_over_the_mapping_attributes_and_bad_ones_are_named() {
+        let j = job(
+            "",
+            "[collisions]\nfallback_usernames = [\"{mail|lower}.acme\", \"{uid|lower}@acme-sf.example.com\"]",
+        )
+        .unwrap();
+        assert_eq!(j.collisions.unwrap().fallback_usernames.len(), 2);
+        assert!(
+            j.attributes.iter().any(|a| a == "uid"),
+            "{:?}",
+            j.attributes
+        );
+
+        let e = job(
+            "",
+            "[collisions]\nfallback_usernames = [\"{uid|first:}@x.com\", \"fixed@x.com\", \"{mail|lower}\", \"{sn}@x.com\", \"{sn}@x.com\"]\nretries = 2",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.problems,
+            [
+                "collisions.retries: unknown key; expected one of: fallback_usernames",
+                "collisions.fallback_usernames[0]: bad template \"{uid|first:}@x.com\": `first` needs a positive count, as in `first:8`, found ``",
+                "collisions.fallback_usernames[1]: \"fixed@x.com\" reads no attribute, so it would give everyone the same username; use one like \"{uid|lower}@acme-sf.example.com\"",
+                "collisions.fallback_usernames[2]: \"{mail|lower}\" is mapping.Username itself; a fallback must give another username",
+                "collisions.fallback_usernames[4]: \"{sn}@x.com\" is listed twice",
+            ]
+        );
+        let e = job("", "[collisions]\nfallback_usernames = []").unwrap_err();
+        assert!(
+            e.problems[0].starts_with("collisions.fallback_usernames: empty"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_sandbox_is_lower_case_logs_in_at_test_salesforce_com_and_bad_names_are_named() {
+        let j = job("sandbox = \"UAT\"", "").unwrap();
+        assert_eq!(j.salesforce.sandbox.as_deref(), Some("uat"));
+        assert_eq!(j.salesforce.login_url, SANDBOX_LOGIN_URL);
+        let j = job(
+            "sandbox = \"uat\"\nlogin_url = \"https://acme--uat.sandbox.my.salesforce.com\"",
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            j.salesforce.login_url,
+            "https://acme--uat.sandbox.my.salesforce.com"
+        );
+        let j = job("", "").unwrap();
+        assert_eq!(
+            (j.salesforce.sandbox, j.salesforce.login_url.as_str()),
+            (None, "https://acme--uat.sandbox.my.salesforce.com")
+        );
+        for (name, why) in [
+            (
+                "uat-1",
+                "\"uat-1\" may hold letters a-z and digits only, found '-' at position 4",
+            ),
+            (
+                "ütest",
+                "\"ütest\" must start with a letter (a-z), found U+00FC",
+            ),
+            (
+                "tëst",
+                "\"tëst\" may hold letters a-z and digits only, found U+00EB at position 2",
+            ),
+            ("1uat", "\"1uat\" must start with a letter (a-z), found '1'"),
+            (
+                "abcdefghijk",
+                "\"abcdefghijk\" is 11 characters; a sandbox name has at most 10",
+            ),
+        ] {
+            let e = job(&format!("sandbox = \"{name}\""), "").unwrap_err();
+            assert_eq!(e.problems, [format!("salesforce.sandbox: {why}")]);
+        }
+    }
+}
