@@ -289,10 +289,14 @@ async fn run_inner(
             && req.dry_run
             && d.outcome == Outcome::Create
         {
-            let values: serde_json::Map<String, serde_json::Value> = normalizer
+            let mut values: serde_json::Map<String, serde_json::Value> = normalizer
                 .fields(&candidates[ci], &records[i])
                 .map(|(name, v)| (name.to_owned(), v.into()))
                 .collect();
+            // A create planned under a fallback sends that username.
+            if let Some(chosen) = usernames.by_record.get(&i) {
+                values.insert("Username".into(), chosen.send.to_string().into());
+            }
             r.values = serde_json::value::to_raw_value(&values)
                 .ok()
                 .map(report::Values);
