@@ -62,6 +62,7 @@ pub struct Rules {
     /// Usernames (lower case) Salesforce refused as held in another org on
     /// an earlier run (the job's state file): never sent again.
     pub refused: HashSet<String>,
+    /// `CommunityNickname` values, when the mapping sets it.
     pub nicknames: Option<Nicknames>,
 }
 
@@ -92,6 +93,7 @@ pub struct Chosen {
 /// Per source record with a create that has a choice of usernames.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsernamePlan {
+    /// Per source record index, the usernames its create goes through.
     pub by_record: HashMap<usize, Chosen>,
     /// Per source record planned as `collision` with usernames refused by
     /// earlier runs among its candidates: those usernames (`username_tried`).
