@@ -564,7 +564,9 @@ fn duplicate(
 }
 
 pub mod access;
+pub mod collide;
 pub mod lifecycle;
+pub mod sandbox;
 
 #[cfg(test)]
 mod tests;
