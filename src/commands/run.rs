@@ -14,7 +14,7 @@ use crate::cli::{ReportFormat, RunArgs};
 use crate::error::{Error, exit};
 use crate::execute::{self, ExecuteOptions, StopReason};
 use crate::job::{DefaultValue, Job, LeaverAction, SourceConfig};
-use crate::normalize::{Candidate, Invalid, Normalized, Normalizer, Scratch};
+use crate::normalize::{self, Candidate, Invalid, Normalized, Normalizer, Scratch};
 use crate::plan::{self, Decision, Operation, Plan};
 use crate::report::{self, Outcome, Report, ReportContext, ReportUser, RunFacts, metrics};
 use crate::salesforce::SfUser;
@@ -174,14 +174,18 @@ async fn run_inner(
     let normalizer = Normalizer::new(job, org.profile_id.as_deref());
     let (candidates, invalid) = normalize_all(&normalizer, &records);
     let salesforce_users = org.existing.len() as u64;
-    let mut plan = make_plan(
+    let previous_state = state::load_state(&job.safety.state_dir, &job.name);
+    let (mut plan, usernames) = make_plan(
         job,
         &normalizer,
         &records,
         &candidates,
         &invalid,
         org,
-        access_ids,
+        Known {
+            access_ids,
+            refused: &previous_state.refused_usernames,
+        },
     );
     if job.access.is_some() {
         let held = unless_interrupted(
@@ -202,6 +206,7 @@ async fn run_inner(
     let mut stopped: Option<String> = None;
     let mut code: Option<u8> = None;
     let mut attempted: Vec<usize> = Vec::new();
+    let mut learnt = Learnt::default();
     if let Err(why) = guard {
         if !req.dry_run {
             mark_operations(&mut plan, Outcome::NotAttempted, &why);
@@ -216,6 +221,7 @@ async fn run_inner(
             records: &records,
             candidates: &candidates,
             by_record: &by_record,
+            usernames: &usernames,
         };
         attempted = plan
             .operations_in(0)
@@ -224,7 +230,7 @@ async fn run_inner(
                 _ => None,
             })
             .collect();
-        if let Some(reason) = run.execute(&mut plan, cancel).await {
+        if let Some(reason) = run.execute(&mut plan, cancel, &mut learnt).await {
             code = Some(match reason {
                 StopReason::DailyLimit | StopReason::ApiReserve { .. } => exit::SAFETY_LIMIT,
                 StopReason::Interrupted | StopReason::Fatal(_) => exit::FATAL,
@@ -249,6 +255,14 @@ async fn run_inner(
             api_max: usage.map(|u| u.max),
             stopped: stopped.clone(),
             source_references,
+            sandbox: job.salesforce.sandbox.clone(),
+            licence_stops: learnt
+                .exhausted
+                .iter()
+                .map(|(profile, message)| {
+                    format!("profile {profile} has no licence left (Salesforce: {message}); the rest of its creates were not attempted")
+                })
+                .collect(),
         },
     };
     let csv_name = match &job.source {
@@ -280,6 +294,13 @@ async fn run_inner(
             (None, None) => (None, None),
         };
         let mut r = row(d, &records[i], csv_name, who);
+        // A create under a fallback username: the username used, and those refused.
+        if let Some(tried) = learnt.username_tried(i, &usernames, d) {
+            r.username_tried = Some(tried.into_iter().map(Cow::Borrowed).collect());
+        }
+        if let Some(sent) = learnt.sent_as(i, &usernames) {
+            r.username = Some(Cow::Borrowed(sent));
+        }
         if let Some(c) = changes.get(&i) {
             let c = report::Changes(Cow::Borrowed(*c));
             if r.message.is_none() {
@@ -308,10 +329,14 @@ async fn run_inner(
             && req.dry_run
             && d.outcome == Outcome::Create
         {
-            let values: serde_json::Map<String, serde_json::Value> = normalizer
+            let mut values: serde_json::Map<String, serde_json::Value> = normalizer
                 .fields(&candidates[ci], &records[i])
                 .map(|(name, v)| (name.to_owned(), v.into()))
                 .collect();
+            // A create planned under a fallback sends that username.
+            if let Some(chosen) = usernames.by_record.get(&i) {
+                values.insert("Username".into(), chosen.send.to_string().into());
+            }
             r.values = serde_json::value::to_raw_value(&values)
                 .ok()
                 .map(report::Values);
@@ -340,6 +365,7 @@ async fn run_inner(
         changes: None,
         access: None,
         access_failed: false,
+        username_tried: None,
     }));
     let report = report::build(facts, rows, req.report_all);
     let exit_code = code.unwrap_or_else(|| report.exit_code());
@@ -356,11 +382,17 @@ async fn run_inner(
             &normalizer,
         )?;
     }
-    if !req.dry_run && req.only.is_empty() && matches!(exit_code, exit::OK | exit::NEEDS_PERSON) {
-        let state = JobState {
-            last_source_records: Some(records.len() as u64),
-            last_success_unix: Some(time::OffsetDateTime::now_utc().unix_timestamp()),
-        };
+    let succeeded =
+        !req.dry_run && req.only.is_empty() && matches!(exit_code, exit::OK | exit::NEEDS_PERSON);
+    // What this run learnt about usernames is kept whatever the exit code.
+    let refused = learnt.refused(&plan);
+    if succeeded || !refused.is_empty() {
+        let mut state: JobState = previous_state;
+        if succeeded {
+            state.last_source_records = Some(records.len() as u64);
+            state.last_success_unix = Some(time::OffsetDateTime::now_utc().unix_timestamp());
+        }
+        state.refused_usernames.extend(refused);
         if let Err(e) = state::save_state(&job.safety.state_dir, &job.name, &state) {
             tracing::warn!(error = %e, "Could not save the job's state file.");
         }
@@ -431,6 +463,14 @@ fn user_query_fields(job: &Job) -> Vec<String> {
     if let Some(u) = &job.update {
         fields.extend(u.fields.iter().cloned());
     }
+    // A mapped nickname is checked against the org's (SPEC "Collisions and sandboxes").
+    if let Some(i) = job.field_index("CommunityNickname")
+        && !fields
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case("CommunityNickname"))
+    {
+        fields.push(job.fields[i].name.clone());
+    }
     fields
 }
 
@@ -480,6 +520,14 @@ async fn read_org(
     })
 }
 
+/// What the planner is told besides the source and the org.
+struct Known<'s> {
+    /// `[access]` names resolved to Ids (`None` without `[access]`).
+    access_ids: Option<plan::access::Resolved>,
+    /// Usernames earlier runs learnt are held in another org.
+    refused: &'s std::collections::BTreeSet<String>,
+}
+
 /// The pure planner and its lifecycle passes; the org's users are freed here.
 fn make_plan(
     job: &Job,
@@ -488,8 +536,12 @@ fn make_plan(
     candidates: &[Candidate],
     invalid: &[Invalid],
     org: Org,
-    access_ids: Option<plan::access::Resolved>,
-) -> Plan {
+    known: Known<'_>,
+) -> (Plan, plan::collide::UsernamePlan) {
+    let Known {
+        access_ids,
+        refused,
+    } = known;
     let opts = plan::PlanOptions {
         reactivate: job.leavers.as_ref().is_some_and(|l| l.reactivate),
     };
@@ -501,6 +553,19 @@ fn make_plan(
         &job.match_keys,
         opts,
     );
+    let usernames = collide(job, normalizer, records, candidates, refused)
+        .map(|(others, rules)| {
+            plan::collide::resolve(
+                &mut plan,
+                candidates,
+                &org.existing,
+                &job.match_keys,
+                &others,
+                &rules,
+                opts,
+            )
+        })
+        .unwrap_or_default();
     if let Some(u) = &job.update {
         let field_index: Vec<Option<usize>> = u.fields.iter().map(|f| job.field_index(f)).collect();
         plan::lifecycle::add_updates(
@@ -553,7 +618,53 @@ fn make_plan(
             },
         );
     }
-    plan
+    (plan, usernames)
+}
+
+/// The candidate-username pass's inputs (SPEC "Collisions and sandboxes"),
+/// or `None` when the job has nothing for it to do (the common case: the
+/// core plan is then final).
+fn collide(
+    job: &Job,
+    normalizer: &Normalizer<'_>,
+    records: &[SourceRecord],
+    candidates: &[Candidate],
+    refused: &std::collections::BTreeSet<String>,
+) -> Option<(Vec<plan::collide::OtherUsernames>, plan::collide::Rules)> {
+    let nicknames = nickname_slot(job).map(|slot| plan::collide::Nicknames {
+        slot,
+        source: candidates
+            .iter()
+            .map(|c| {
+                let i = job.field_index("CommunityNickname")?;
+                normalizer.value(i, &records[c.record]).map(Into::into)
+            })
+            .collect(),
+    });
+    let rules = plan::collide::Rules {
+        sandbox: job.salesforce.sandbox.is_some(),
+        refused: refused.iter().cloned().collect(),
+        nicknames,
+    };
+    let others: Vec<plan::collide::OtherUsernames> =
+        if job.collisions.is_some() || job.salesforce.sandbox.is_some() {
+            candidates
+                .iter()
+                .map(|c| normalizer.other_usernames(c, &records[c.record]))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    rules.active(&others).then_some((others, rules))
+}
+
+/// Where `CommunityNickname` is among the fields the User query reads, when
+/// the mapping sets it (then the plan checks it; otherwise it is not read).
+fn nickname_slot(job: &Job) -> Option<usize> {
+    job.field_index("CommunityNickname")?;
+    user_query_fields(job)
+        .iter()
+        .position(|f| f.eq_ignore_ascii_case("CommunityNickname"))
 }
 
 /// Every guard on the plan (safety::check_plan): a dry run names the stop
@@ -587,13 +698,89 @@ struct Writes<'r> {
     records: &'r [SourceRecord],
     candidates: &'r [Candidate],
     by_record: &'r [Option<usize>],
+    /// Creates with a choice of usernames (fallbacks, refusals remembered).
+    usernames: &'r plan::collide::UsernamePlan,
+}
+
+/// What the writes taught the run, for the report and the state file.
+#[derive(Debug, Default)]
+struct Learnt {
+    /// Per source record: usernames refused as held in another org this run,
+    /// in order, and the username last sent (creates under fallbacks).
+    tried: std::collections::HashMap<usize, (Vec<String>, Option<String>)>,
+    /// Profiles whose licences ran out, with Salesforce's message.
+    exhausted: Vec<(String, String)>,
+}
+
+impl Learnt {
+    /// `username_tried` of record `r`: refused by earlier runs, then by this
+    /// one, and the last username sent when it was refused too (`collision`).
+    fn username_tried<'a>(
+        &'a self,
+        r: usize,
+        usernames: &'a plan::collide::UsernamePlan,
+        d: &Decision,
+    ) -> Option<Vec<&'a str>> {
+        let mut out: Vec<&str> = usernames
+            .by_record
+            .get(&r)
+            .map(|c| c.tried.iter().map(|t| &**t).collect())
+            .unwrap_or_default();
+        if let Some(refused) = usernames.refused.get(&r) {
+            out.extend(refused.iter().map(|t| &**t));
+        }
+        if let Some((tried, _)) = self.tried.get(&r) {
+            out.extend(tried.iter().map(String::as_str));
+        }
+        if d.outcome == Outcome::Collision && d.error_code.as_deref() == Some("DUPLICATE_USERNAME")
+        {
+            let last = self
+                .sent_as(r, usernames)
+                .or_else(|| usernames.by_record.get(&r).map(|c| &*c.send));
+            out.extend(last);
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// The username record `r`'s create was last sent under, when it is not
+    /// the mapped one.
+    fn sent_as<'a>(
+        &'a self,
+        r: usize,
+        usernames: &'a plan::collide::UsernamePlan,
+    ) -> Option<&'a str> {
+        self.tried
+            .get(&r)
+            .and_then(|(_, s)| s.as_deref())
+            .or_else(|| usernames.by_record.get(&r).map(|c| &*c.send))
+    }
+
+    /// Usernames this run saw refused as held in another org (lower case).
+    fn refused(&self, plan: &Plan) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (&r, (tried, last)) in &self.tried {
+            out.extend(tried.iter().cloned());
+            let d = &plan.decisions[r];
+            if d.outcome == Outcome::Collision
+                && d.error_code.as_deref() == Some("DUPLICATE_USERNAME")
+            {
+                out.extend(last.clone());
+            }
+        }
+        out
+    }
 }
 
 impl Writes<'_> {
     /// Runs the plan's operations phase by phase in SPEC's order (creates,
     /// updates, reactivations, leavers), each through the one runner. A stop
     /// leaves every later operation `not_attempted`.
-    async fn execute(&self, plan: &mut Plan, cancel: watch::Receiver<bool>) -> Option<StopReason> {
+    async fn execute(
+        &self,
+        plan: &mut Plan,
+        cancel: watch::Receiver<bool>,
+        learnt: &mut Learnt,
+    ) -> Option<StopReason> {
         let opts = ExecuteOptions {
             batch_size: self.job.limits.batch_size,
             api_reserve: self.job.limits.api_reserve,
@@ -614,13 +801,38 @@ impl Writes<'_> {
                     return Some(reason);
                 }
             };
-            let outcome = execute::run(self.client, kind, items, &opts, cancel.clone()).await;
-            for r in outcome.results {
+            // A create's fallback usernames, tried in later batches.
+            let alternatives: Vec<Vec<String>> = items
+                .iter()
+                .map(|item| match plan.operations[item.key] {
+                    Operation::Create { record } => self
+                        .usernames
+                        .by_record
+                        .get(&record)
+                        .map(|c| c.next.iter().map(|n| n.to_string()).collect())
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let outcome = execute::run_with(
+                self.client,
+                kind,
+                items,
+                alternatives,
+                &opts,
+                cancel.clone(),
+            )
+            .await;
+            learnt.exhausted.extend(outcome.exhausted.iter().cloned());
+            for mut r in outcome.results {
                 if plan.operations[r.key].is_access() {
                     apply_access_result(plan, r);
-                } else {
-                    apply_result(plan, r);
+                    continue;
                 }
+                if let Operation::Create { record } = plan.operations[r.key] {
+                    self.remember(record, &mut r, learnt);
+                }
+                apply_result(plan, r);
             }
             if let Some(reason) = outcome.stopped {
                 mark_from(plan, phase + 1, &reason.to_string());
@@ -628,6 +840,52 @@ impl Writes<'_> {
             }
         }
         None
+    }
+
+    /// Keeps what a create learnt about its usernames, and says it in the
+    /// result's message: the username used and the ones taken, or that none
+    /// was left.
+    fn remember(&self, record: usize, r: &mut execute::CreateResult, learnt: &mut Learnt) {
+        let first = match self.usernames.by_record.get(&record) {
+            Some(c) => Some(c.send.to_string()),
+            None => self.by_record[record].map(|ci| self.candidates[ci].username().to_owned()),
+        };
+        let earlier: Vec<String> = self
+            .usernames
+            .by_record
+            .get(&record)
+            .map(|c| c.tried.iter().map(|t| t.to_string()).collect())
+            .unwrap_or_default();
+        let sent = r.sent_as.clone().or(first.clone());
+        let mut taken: Vec<String> = earlier;
+        taken.extend(r.tried.iter().cloned());
+        match r.outcome {
+            Outcome::Created if !taken.is_empty() => {
+                r.message = Some(format!(
+                    "created as {}; {} taken in another Salesforce org",
+                    sent.as_deref().unwrap_or_default(),
+                    taken.join(", ")
+                ));
+            }
+            Outcome::Collision if r.error_code.as_deref() == Some("DUPLICATE_USERNAME") => {
+                if let Some(s) = &sent {
+                    taken.push(s.clone());
+                }
+                if taken.len() > 1 {
+                    r.message = Some(format!(
+                        "usernames {} taken in other Salesforce orgs; no fallback username left",
+                        taken.join(", ")
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if !r.tried.is_empty() || r.sent_as.is_some() || r.outcome == Outcome::Collision {
+            learnt.tried.insert(
+                record,
+                (std::mem::take(&mut r.tried), r.sent_as.clone().or(first)),
+            );
+        }
     }
 
     /// A changed field's value as sent: `null` to clear, booleans of boolean
@@ -709,19 +967,27 @@ impl Writes<'_> {
                 Operation::Create { record } => {
                     let c = &self.candidates
                         [self.by_record[*record].expect("a create has a candidate")];
+                    // The first username to send: the mapped one unless the plan skipped it.
+                    let username = self
+                        .usernames
+                        .by_record
+                        .get(record)
+                        .map_or(c.username(), |chosen| &*chosen.send);
+                    let fields = self.normalizer.fields(c, &self.records[*record]).map(
+                        |(name, v)| match name {
+                            "Username" => (name, normalize::Sent::Text(Cow::Borrowed(username))),
+                            _ => (name, v),
+                        },
+                    );
                     let extra = plan.access.create_fields(*record);
                     execute::WriteItem {
                         key,
-                        check: c.username().to_owned(),
+                        check: username.to_owned(),
                         profile_id: extra
                             .profile_id
                             .map(str::to_owned)
                             .or_else(|| self.normalizer.profile_id(&self.records[*record])),
-                        record: execute::user_record(create_fields(
-                            self.job,
-                            self.normalizer.fields(c, &self.records[*record]),
-                            extra,
-                        )),
+                        record: execute::user_record(create_fields(self.job, fields, extra)),
                     }
                 }
                 Operation::LinkManager { manager, .. } => {
@@ -1013,6 +1279,7 @@ fn leaver_row(l: &plan::Leaver) -> ReportUser<'_> {
         changes: None,
         access: None,
         access_failed: false,
+        username_tried: None,
     }
 }
 
@@ -1321,6 +1588,7 @@ fn row<'a>(
         changes: None,
         access: None,
         access_failed: false,
+        username_tried: None,
     }
 }
 

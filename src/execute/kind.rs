@@ -5,6 +5,8 @@
 //!
 //! - create: POST; a lost answer is checked by re-querying the usernames
 //!   (a user is never created twice).
+//!   On DUPLICATE_USERNAME a create with fallback usernames left yields a
+//!   follow-up ([`Kind::follow_up`]): the same record under the next one.
 //! - update, reactivate, deactivate, freeze: PATCH of records carrying their
 //!   `Id`; a lost answer is checked by re-reading those records and comparing
 //!   every sent field with what the org now holds.
@@ -84,6 +86,19 @@ impl Kind {
     /// write whose answer was lost (creates only), to be looked up first.
     pub fn rechecks_duplicates(self) -> bool {
         self == Kind::Create
+    }
+
+    /// The follow-up of a record Salesforce refused as DUPLICATE_USERNAME
+    /// (held in another org), to be sent under the check value `next`: a
+    /// create becomes the same record with `Username = next`. Other kinds
+    /// have none.
+    pub fn follow_up(self, record: &RawValue, next: &str) -> Option<Box<RawValue>> {
+        if self != Kind::Create {
+            return None;
+        }
+        let mut fields: serde_json::Map<String, Value> = serde_json::from_str(record.get()).ok()?;
+        fields.insert("Username".into(), Value::String(next.to_owned()));
+        serde_json::value::to_raw_value(&fields).ok()
     }
 
     /// Sends one batch; results in record order.
@@ -290,6 +305,18 @@ mod tests {
                 ("group membership", "GroupMember", Outcome::Created, false),
             ]
         );
+    }
+
+    #[test]
+    fn a_create_follows_up_under_the_next_username_and_other_kinds_do_not() {
+        let sent =
+            crate::execute::user_record([("Username", "ada@x.com"), ("LastName", "Lovelace")]);
+        let next = Kind::Create.follow_up(&sent, "ada@x.com.acme").unwrap();
+        assert_eq!(
+            next.get(),
+            r#"{"attributes":{"type":"User"},"Username":"ada@x.com.acme","LastName":"Lovelace"}"#
+        );
+        assert!(Kind::Update.follow_up(&sent, "x@y.com").is_none());
     }
 
     fn map(v: Value) -> serde_json::Map<String, Value> {

@@ -578,7 +578,9 @@ fn duplicate(
 }
 
 pub mod access;
+pub mod collide;
 pub mod lifecycle;
+pub mod sandbox;
 
 #[cfg(test)]
 mod tests;

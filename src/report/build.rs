@@ -112,6 +112,7 @@ mod tests {
             changes: None,
             access: None,
             access_failed: false,
+            username_tried: None,
         }
     }
 

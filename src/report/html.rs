@@ -451,6 +451,20 @@ fn write_facts(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
             esc(stopped)
         )?;
     }
+    if let Some(sandbox) = &ctx.sandbox {
+        writeln!(
+            out,
+            "<p class=\"sandbox\" id=\"sandbox\"><strong>Sandbox:</strong> {}</p>",
+            esc(sandbox)
+        )?;
+    }
+    for stop in &ctx.licence_stops {
+        writeln!(
+            out,
+            "<p class=\"stopped\"><strong>Licence limit:</strong> {}</p>",
+            esc(stop)
+        )?;
+    }
     let or_unknown = |s: &str| {
         if s.is_empty() {
             "unknown".to_owned()

@@ -163,6 +163,14 @@ pub struct ReportContext {
     /// Directory"): URLs as the server gave them; absent when there were none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub source_references: Vec<String>,
+    /// `[salesforce] sandbox`: the sandbox the job targets; absent for production.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    /// Profiles whose licences ran out during the run: the rest of their
+    /// creates (and reactivations) were `not_attempted`. One line each:
+    /// the profile and Salesforce's message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub licence_stops: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -323,6 +331,10 @@ pub struct ReportUser<'a> {
     /// the row's): counted as `access_failed`.
     #[serde(skip)]
     pub access_failed: bool,
+    /// Usernames Salesforce refused as held in another org, in the order
+    /// they were tried (SPEC `username_tried`); absent when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username_tried: Option<Vec<Cow<'a, str>>>,
 }
 
 impl ReportUser<'_> {

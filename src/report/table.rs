@@ -40,6 +40,9 @@ pub fn render(report: &Report<'_>) -> String {
             clip(&report.context.salesforce, WIDTH - 14)
         );
     }
+    if let Some(sandbox) = &report.context.sandbox {
+        let _ = writeln!(out, "  sandbox:    {}", clip(sandbox, WIDTH - 14));
+    }
     out.push('\n');
     let mut cells: Vec<(String, u64)> = vec![
         ("source records".into(), s.source_records),
@@ -70,6 +73,10 @@ pub fn render(report: &Report<'_>) -> String {
     if let Some(why) = &report.context.stopped {
         out.push('\n');
         wrap_into(&mut out, &format!("Stopped early: {why}"), "");
+    }
+    for stop in &report.context.licence_stops {
+        out.push('\n');
+        wrap_into(&mut out, &format!("Licence limit: {stop}"), "");
     }
 
     let sections: [(&str, &[Outcome]); 8] = [

@@ -386,6 +386,21 @@ impl Client {
             .any(|have| have.get(..15) == id.get(..15)))
     }
 
+    /// `Organization.IsSandbox` and `Organization.Name`: whether the org is a
+    /// sandbox, as it says itself. One query.
+    pub async fn organization(&self) -> Result<(bool, String), SfError> {
+        let records = self
+            .query_all("SELECT Name, IsSandbox FROM Organization")
+            .await?;
+        let r = records.first();
+        let sandbox = r
+            .and_then(|r| r.get("IsSandbox"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        let name = r.and_then(|r| field_text(r, "Name")).unwrap_or_default();
+        Ok((sandbox, name.to_owned()))
+    }
+
     /// The org's daily API allowance from `GET /limits`.
     pub async fn limits(&self) -> Result<ApiUsage, SfError> {
         let path = format!("/services/data/{}/limits", self.inner.api_version);

@@ -6,6 +6,7 @@ mod access;
 mod ad;
 mod cli;
 mod clients;
+mod collisions;
 mod e2e;
 mod emulator;
 mod emulator_access;

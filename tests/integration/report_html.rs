@@ -30,6 +30,7 @@ fn user(outcome: Outcome, username: &str, source: &str) -> ReportUser<'static> {
         changes: None,
         access: None,
         access_failed: false,
+        username_tried: None,
     }
 }
 
