@@ -144,14 +144,15 @@ struct BatchReport {
 }
 
 /// Creates the users, `batch_size` per call, up to the client's concurrency in
-/// flight, until done, stopped by a limit, or `cancel` turns true. Calls already
-/// in flight finish and are accounted for; nothing is left half-known except
-/// when a lost answer could not be checked (then that item says so).
+/// flight, until done, stopped by a limit, or interrupted (see [`run`] for
+/// `cancel`). Calls already in flight finish and are accounted for; nothing is
+/// left half-known except when a lost answer could not be checked (then that
+/// item says so).
 pub async fn create_users(
     client: &Client,
     items: Vec<CreateItem>,
     opts: &ExecuteOptions,
-    cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<u8>,
 ) -> ExecuteOutcome {
     run(
         client,
@@ -164,15 +165,21 @@ pub async fn create_users(
 }
 
 /// Runs writes of one kind, `batch_size` per call, up to the client's
-/// concurrency in flight, until done, stopped by a limit, or `cancel` turns
-/// true. The budget gate is set on the client first, so every call of the
-/// run (the lost-answer checks included) is counted against `api_reserve`.
+/// concurrency in flight, until done, stopped by a limit, or interrupted.
+/// The budget gate is set on the client first, so every call of the run (the
+/// lost-answer checks included) is counted against `api_reserve`.
+///
+/// `cancel` counts interrupts (SIGINT/SIGTERM): at 1 no call is launched any
+/// more, and the calls in flight finish (their lost answers checked); at 2 the
+/// run stops waiting for them too: each write still in flight or unchecked
+/// is `unknown` (it may have been applied), each one waiting to be retried
+/// `not_attempted`.
 pub async fn run(
     client: &Client,
     kind: Kind,
     items: Vec<WriteItem>,
     opts: &ExecuteOptions,
-    mut cancel: watch::Receiver<bool>,
+    mut cancel: watch::Receiver<u8>,
 ) -> ExecuteOutcome {
     client.set_api_reserve(opts.api_reserve);
     // One pass that moves each record (no copies: a migration holds 100,000s).
@@ -197,7 +204,7 @@ pub async fn run(
 
     loop {
         while stopped.is_none() && ledger.has_pending() && tasks.len() < client.concurrency() {
-            if *cancel.borrow() {
+            if *cancel.borrow() > 0 {
                 stopped = Some(StopReason::Interrupted);
                 break;
             }
@@ -255,7 +262,7 @@ pub async fn run(
             }
             changed = cancel.changed(), if cancel_open && stopped.is_none() => {
                 match changed {
-                    Ok(()) if *cancel.borrow() => stopped = Some(StopReason::Interrupted),
+                    Ok(()) if *cancel.borrow() > 0 => stopped = Some(StopReason::Interrupted),
                     Ok(()) => {}
                     Err(_) => cancel_open = false,
                 }
@@ -276,12 +283,15 @@ pub async fn run(
     ExecuteOutcome { results, stopped }
 }
 
-/// Resolves when `cancel` turns true; never, if its sender is gone.
-async fn interrupted(cancel: &mut watch::Receiver<bool>) {
-    if cancel.wait_for(|c| *c).await.is_err() {
+/// Resolves once `cancel` has counted `n` interrupts; never, if its sender is gone.
+async fn interrupts(cancel: &mut watch::Receiver<u8>, n: u8) {
+    if cancel.wait_for(|c| *c >= n).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
+
+/// The message of a write abandoned by a second interrupt.
+const ABANDONED: &str = "the run was interrupted a second time while this write was in flight or its lost answer was being checked: it may or may not have been applied; run again to confirm: the next run finds it if it was applied";
 
 /// One batch call with its own retries; owns clones so it can run as a task.
 struct BatchJob {
@@ -293,8 +303,9 @@ struct BatchJob {
     usernames: Vec<String>,
     match_keys: Vec<String>,
     api_reserve: u64,
-    /// A backoff pause ends early on Ctrl-C; a call already sent is never abandoned.
-    cancel: watch::Receiver<bool>,
+    /// A backoff pause ends early on the first interrupt; a call already sent
+    /// is abandoned only on the second.
+    cancel: watch::Receiver<u8>,
 }
 
 impl BatchJob {
@@ -305,10 +316,28 @@ impl BatchJob {
         }
     }
 
+    /// A second interrupt: the items' writes may have been applied, nobody
+    /// waits to find out.
+    fn abandoned(&self) -> BatchReport {
+        BatchReport {
+            fates: self
+                .items
+                .iter()
+                .map(|&i| (i, ItemFate::Unknown(ABANDONED.to_owned())))
+                .collect(),
+            stop: Some(StopReason::Interrupted),
+        }
+    }
+
     async fn run(mut self) -> BatchReport {
         let mut attempt: u32 = 0;
         loop {
-            let err = match self.kind.send(&self.client, &self.records).await {
+            let mut cancel = self.cancel.clone();
+            let sent = tokio::select! {
+                sent = self.kind.send(&self.client, &self.records) => sent,
+                () = interrupts(&mut cancel, 2) => return self.abandoned(),
+            };
+            let err = match sent {
                 Ok(results) => return self.settle(results).await,
                 Err(e) => e,
             };
@@ -340,7 +369,7 @@ impl BatchJob {
             info!(error = %err, kind = self.kind.name(), attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Write call failed; will retry.");
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                () = interrupted(&mut self.cancel) => return self.unsent(StopReason::Interrupted),
+                () = interrupts(&mut self.cancel, 1) => return self.unsent(StopReason::Interrupted),
             }
             if !free {
                 attempt += 1;
@@ -366,7 +395,19 @@ impl BatchJob {
         if check.is_empty() {
             return BatchReport { fates, stop: None };
         }
-        match recover::recover(&self.client, &check, &self.match_keys).await {
+        let mut cancel = self.cancel.clone();
+        let looked_up = tokio::select! {
+            found = recover::recover(&self.client, &check, &self.match_keys) => found,
+            () = interrupts(&mut cancel, 2) => {
+                for (item, _) in &check {
+                    if let Some(slot) = fates.iter_mut().find(|(i, _)| i == item) {
+                        slot.1 = ItemFate::Unknown(ABANDONED.to_owned());
+                    }
+                }
+                return BatchReport { fates, stop: Some(StopReason::Interrupted) };
+            }
+        };
+        match looked_up {
             Ok(found) => {
                 for (item, fate) in found {
                     if let ItemFate::Recovered(id) = fate
@@ -401,11 +442,12 @@ impl BatchJob {
             .copied()
             .zip(self.usernames.iter().cloned())
             .collect();
-        match self
-            .kind
-            .check(&self.client, &asked, &self.records, &self.match_keys)
-            .await
-        {
+        let mut cancel = self.cancel.clone();
+        let checked = tokio::select! {
+            checked = self.kind.check(&self.client, &asked, &self.records, &self.match_keys) => checked,
+            () = interrupts(&mut cancel, 2) => return self.abandoned(),
+        };
+        match checked {
             Ok(fates) => BatchReport { fates, stop: None },
             Err(lookup) => {
                 let why = unknown_message(self.kind, &lookup);

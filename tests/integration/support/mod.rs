@@ -6,3 +6,4 @@ pub mod hostile_ldap;
 pub mod run;
 pub mod samba;
 pub mod slapd;
+pub mod stall;
