@@ -352,8 +352,12 @@ impl BatchJob {
                     after
                 }
                 CallVerdict::Lost => return self.recover(&err).await,
-                // A second 401 straight after a fresh login: the login works but the session does not.
-                CallVerdict::Reauth => return self.unsent(StopReason::Fatal(err.to_string())),
+                // 401 again after fresh logins: the other calls in flight may
+                // have used the new tokens up (short-lived sessions under
+                // load, issue 16). Nothing was processed: back off and send
+                // again, within max_retries; a login whose sessions never
+                // work still ends the run below.
+                CallVerdict::Reauth => None,
                 CallVerdict::Stop(reason) => return self.unsent(reason),
             };
             if !free && attempt >= self.client.max_retries() {

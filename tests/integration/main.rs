@@ -3,6 +3,7 @@
 mod support;
 
 mod ad;
+mod chaos;
 mod cli;
 mod clients;
 mod e2e;
