@@ -333,6 +333,10 @@ impl BatchJob {
         let mut attempt: u32 = 0;
         loop {
             let mut cancel = self.cancel.clone();
+            if *cancel.borrow() >= 2 {
+                // Not sent yet: nothing to be unsure about.
+                return self.unsent(StopReason::Interrupted);
+            }
             let sent = tokio::select! {
                 sent = self.kind.send(&self.client, &self.records) => sent,
                 () = interrupts(&mut cancel, 2) => return self.abandoned(),
