@@ -3,7 +3,7 @@
 //! or final state saying what was (not) written. Codes already proven
 //! elsewhere are named in TESTING.md; the ones here had no binary test.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
