@@ -35,11 +35,13 @@ async fn random_fault_schedules_never_duplicate_lie_or_cross_the_reserve_and_con
             env_u64("SFSYNC_CHAOS_SCHEDULES").unwrap_or(CI_SCHEDULES),
         ),
     };
+    // The bench's schedules have up to 400 people: its replay line sets this.
+    let max_people = env_u64("SFSYNC_CHAOS_MAX_PEOPLE").unwrap_or(120) as usize;
     if count == 1 {
-        eprintln!("chaos: {}", Schedule::generate(first, 20, 120));
+        eprintln!("chaos: {}", Schedule::generate(first, 20, max_people));
     }
     let parallel = env_u64("SFSYNC_CHAOS_PARALLEL").unwrap_or(4) as usize;
-    let (totals, failures) = chaos::run_many(first, count, parallel, 20, 120, bin).await;
+    let (totals, failures) = chaos::run_many(first, count, parallel, 20, max_people, bin).await;
     eprintln!("chaos totals: {totals}");
     assert!(
         failures.is_empty(),
