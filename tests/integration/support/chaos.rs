@@ -715,10 +715,16 @@ pub async fn run_schedule(s: &Schedule, bin: &Path) -> Verdict {
                 format!("still running after {RUN_TIMEOUT:?}"),
             )),
             (Ended::Signal, Some(Stop::Kill9(_)), None) => stopped_at_all = true,
-            (Ended::Signal, Some(Stop::Kill9(_)), Some(_)) => found.push((
-                Kind::WrongReport,
-                "a report was written by a run killed with -9".into(),
-            )),
+            // The -9 landed after the run had written its report (it was
+            // exiting): the report must still be true.
+            (Ended::Signal, Some(Stop::Kill9(_)), Some(r)) => match r {
+                Ok(r) => found.extend(
+                    check_report(r, &committed)
+                        .into_iter()
+                        .map(|m| (Kind::WrongReport, m)),
+                ),
+                Err(e) => found.push((Kind::WrongReport, format!("the report is not JSON: {e}"))),
+            },
             (Ended::Signal, _, _) => found.push((
                 Kind::WrongExit,
                 "the run died of a signal it was not sent".into(),
