@@ -12,7 +12,7 @@
 
 use crate::support::chaos::{self, Schedule};
 
-/// Schedules per CI run: about a minute on the shared 2-core machine, debug build.
+/// Schedules per CI run: about 15 s on the shared 2-core machine, debug build.
 const CI_SCHEDULES: u64 = 30;
 /// The CI schedules' first seed (fixed: CI is repeatable; change it to explore).
 const CI_FIRST_SEED: u64 = 16_000;
