@@ -2,10 +2,12 @@
 
 mod support;
 
+mod access;
 mod ad;
 mod chaos;
 mod cli;
 mod clients;
+mod collisions;
 mod e2e;
 mod emulator;
 mod emulator_access;
