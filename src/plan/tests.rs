@@ -208,6 +208,43 @@ fn a_shared_federation_id_is_a_duplicate_too() {
     );
 }
 
+#[test]
+fn operations_are_listed_by_phase_and_counted_by_outcome() {
+    use Outcome as O;
+    let p = Plan {
+        operations: vec![
+            Operation::Create { record: 0 },
+            Operation::Create { record: 2 },
+            Operation::Update {
+                record: 1,
+                changes: Box::default(),
+            },
+            Operation::Reactivate {
+                record: 3,
+                changes: Box::default(),
+            },
+            Operation::Deactivate { leaver: 0 },
+            Operation::Freeze { leaver: 1 },
+        ],
+        ..Plan::default()
+    };
+    let phase = |n: u8| p.operations_in(n).cloned().collect::<Vec<_>>();
+    assert_eq!(phase(0), p.operations[..2]);
+    assert_eq!(phase(1), p.operations[2..3]);
+    assert_eq!(phase(2), p.operations[3..4]);
+    assert_eq!(phase(3), p.operations[4..]);
+    let counts = [
+        O::Create,
+        O::Update,
+        O::Reactivate,
+        O::Deactivate,
+        O::Freeze,
+        O::Unchanged,
+    ]
+    .map(|o| p.count(o));
+    assert_eq!(counts, [2, 1, 1, 1, 1, 0]);
+}
+
 /// Source people drawn from a small pool so that duplicates, matches and
 /// case variants happen often.
 fn people() -> impl Strategy<Value = Vec<(u8, u8, bool, bool)>> {
