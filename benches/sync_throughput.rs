@@ -64,6 +64,7 @@ async fn one_run(n: usize, concurrency: usize) -> (u64, u64, Duration, usize) {
             client_id: unused.clone(),
             client_secret: unused,
         },
+        sandbox: None,
     };
     let creds = Credentials::client_credentials(Secret::new("bench"), Secret::new("bench"));
     let opts = ClientOptions {

@@ -207,6 +207,12 @@ pub struct EmulatorArgs {
     #[arg(long = "license-limit", visible_alias = "licenses", value_name = "N")]
     pub licenses: Option<u64>,
 
+    /// Behave as the sandbox NAME: Organization.IsSandbox is true and the org's name says
+    /// which sandbox. Usernames in --users are kept as given (a copied user's `.NAME` suffix
+    /// included); DUPLICATE_USERNAME behaves as without it.
+    #[arg(long, value_name = "NAME")]
+    pub sandbox: Option<String>,
+
     /// Usernames, one per line, whose deactivation is refused the way Salesforce refuses the
     /// Default Workflow User or a default lead owner: 400 FIELD_INTEGRITY_EXCEPTION
     /// "You cannot deactivate the Default Workflow User".

@@ -480,6 +480,13 @@ impl<'j> Normalizer<'j> {
                 .or(self.defaults[i].as_deref())
         };
         let username = effective(self.username).map(lower);
+        // A sandbox holds its users as `address.NAME` (SPEC "Collisions and sandboxes").
+        let username = match (&self.job.salesforce.sandbox, username) {
+            (Some(sandbox), Some(u)) => {
+                Some(Cow::Owned(crate::plan::sandbox::suffixed(&u, sandbox)))
+            }
+            (_, u) => u,
+        };
         let email = effective(self.email);
         let invalid = |code: &'static str, message: String| {
             Normalized::Invalid(Invalid {
@@ -610,6 +617,49 @@ impl<'j> Normalizer<'j> {
         }
     }
 
+    /// A candidate's other usernames (SPEC "Collisions and sandboxes"): each
+    /// `fallback_usernames` template rendered (trimmed, lower case, suffixed
+    /// in a sandbox; one that gives nothing, no address or the mapped
+    /// username again is left out), and in a sandbox the addresses without
+    /// the suffix.
+    pub fn other_usernames(
+        &self,
+        c: &Candidate,
+        source: &SourceRecord,
+    ) -> crate::plan::collide::OtherUsernames {
+        let sandbox = self.job.salesforce.sandbox.as_deref();
+        let mut out = crate::plan::collide::OtherUsernames::default();
+        let templates = self
+            .job
+            .collisions
+            .iter()
+            .flat_map(|c| &c.fallback_usernames);
+        for t in templates {
+            let Some(v) = t.render(|a| source.value(a)) else {
+                continue;
+            };
+            let v = lower(crate::source::trim(&v));
+            if v.is_empty() || !is_email(&v) {
+                continue;
+            }
+            let v: Box<str> = match sandbox {
+                Some(s) => crate::plan::sandbox::suffixed(&v, s).into(),
+                None => v.into(),
+            };
+            if *v != *c.username() && !out.fallbacks.contains(&v) {
+                out.fallbacks.push(v);
+            }
+        }
+        if let Some(s) = sandbox {
+            out.plain = std::iter::once(c.username())
+                .chain(out.fallbacks.iter().map(|f| &**f))
+                .filter_map(|u| crate::plan::sandbox::plain(u, s))
+                .map(Into::into)
+                .collect();
+        }
+        out
+    }
+
     /// The profile a candidate is created with (to stop per profile on LICENSE_LIMIT_EXCEEDED).
     pub fn profile_id(&self, source: &SourceRecord) -> Option<String> {
         let i = self.job.field_index("ProfileId")?;
@@ -665,6 +715,77 @@ UserPermissionsMarketingUser = false
             );
         }
         b.finish(2, None, None)
+    }
+
+    /// Issue 18: the candidate usernames of a person, in a sandbox and out,
+    /// with capitals and non-ASCII in the source.
+    #[test]
+    fn other_usernames_are_the_fallbacks_then_in_a_sandbox_the_plain_addresses() {
+        let text = JOB.replace(
+            "[salesforce]\n",
+            "[salesforce]\nsandbox = \"UAT\"\nlogin_url = \"http://127.0.0.1:1\"\n",
+        ) + "[collisions]\nfallback_usernames = [\"{mail}.acme\", \"{sn}@acme-sf.example.com\", \"{uid}@acme-sf.example.com\", \"{title}@x.com\", \"{givenName}\"]\n";
+        let job = crate::job::parse(&text, Path::new("/jobs/t.toml")).unwrap();
+        let n = Normalizer::new(&job, None);
+        let r = rec(
+            &job,
+            &[
+                ("mail", "Jorg.Muller@Example.COM"),
+                ("givenName", "Jörg"),
+                ("sn", "Müller"),
+                ("uid", "JMuller"),
+            ],
+        );
+        let Normalized::Candidate(c) = n.normalize(0, &r) else {
+            panic!("valid")
+        };
+        assert_eq!(c.username(), "jorg.muller@example.com.uat");
+        let o = n.other_usernames(&c, &r);
+        // `{sn}` is not ASCII (no username), `{title}` gives nothing and
+        // `{givenName}` no address: all three are left out.
+        assert_eq!(
+            o.fallbacks,
+            vec![
+                "jorg.muller@example.com.acme.uat".into(),
+                "jmuller@acme-sf.example.com.uat".into()
+            ]
+        );
+        assert_eq!(
+            o.plain,
+            vec![
+                "jorg.muller@example.com".into(),
+                "jorg.muller@example.com.acme".into(),
+                "jmuller@acme-sf.example.com".into()
+            ]
+        );
+        let sent: Vec<(&str, String)> = n
+            .fields(&c, &r)
+            .filter(|(f, _)| *f == "Username")
+            .map(|(f, v)| (f, format!("{v:?}")))
+            .collect();
+        assert!(
+            sent[0].1.contains("jorg.muller@example.com.uat"),
+            "{sent:?}"
+        );
+        // Without a sandbox: the fallbacks as rendered, nothing plain.
+        let job = crate::job::parse(
+            &(JOB.to_owned() + "[collisions]\nfallback_usernames = [\"{mail}.acme\"]\n"),
+            Path::new("/jobs/t.toml"),
+        )
+        .unwrap();
+        let n = Normalizer::new(&job, None);
+        let r = rec(
+            &job,
+            &[("mail", "Ada@X.com"), ("sn", "L"), ("givenName", "A")],
+        );
+        let Normalized::Candidate(c) = n.normalize(0, &r) else {
+            panic!("valid")
+        };
+        let o = n.other_usernames(&c, &r);
+        assert_eq!(
+            (c.username(), o.fallbacks, o.plain),
+            ("ada@x.com", vec!["ada@x.com.acme".into()], vec![])
+        );
     }
 
     /// Issue 21: more records than one thread takes (20,000), on 1, 2, 3

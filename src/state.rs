@@ -186,6 +186,13 @@ pub struct JobState {
     pub last_source_records: Option<u64>,
     /// Unix seconds of the last run that finished (exit 0 or 3).
     pub last_success_unix: Option<i64>,
+    /// Usernames (lower case) Salesforce refused as held in another org
+    /// (DUPLICATE_USERNAME) on any earlier run: later runs plan them as
+    /// refused (`collision`, or the next fallback) without sending them
+    /// again, so a person is reported the same way every night. Remove an
+    /// entry to have sfsync try that username again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub refused_usernames: std::collections::BTreeSet<String>,
 }
 
 pub fn state_path(state_dir: &Path, job: &str) -> PathBuf {
@@ -320,6 +327,7 @@ mod tests {
         let s = JobState {
             last_source_records: Some(42),
             last_success_unix: Some(1),
+            refused_usernames: ["ada@example.com".to_owned()].into(),
         };
         save_state(dir.path(), "j", &s).unwrap();
         assert_eq!(load_state(dir.path(), "j"), s);

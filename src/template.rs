@@ -60,6 +60,9 @@ pub enum AttrKind {
     /// The value of a multi-valued address list that starts with `SMTP:` in
     /// capitals (`smtp`), with its prefix; other values are expected, not noted.
     PrimarySmtp,
+    /// Every value, joined with a newline (an `[[access.rules]]` attribute
+    /// such as `memberOf`, which matches on any value); no mapping reads it.
+    AllValues,
 }
 
 impl AttrKind {
@@ -69,6 +72,7 @@ impl AttrKind {
             AttrKind::Text => "no directory filter",
             AttrKind::Binary => "guid, sid, base64 or hex",
             AttrKind::PrimarySmtp => "smtp",
+            AttrKind::AllValues => "none (an access rule reads every value)",
         }
     }
 }

@@ -65,7 +65,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, Error> {
 /// Checks whose failure is the job's set-up (exit 2, as `plan` would): the
 /// job file, its secrets and files, a column or field the file or the org
 /// lacks. Anything else the network answered is exit 1.
-const JOB_CHECKS: [&str; 7] = [
+const JOB_CHECKS: [&str; 9] = [
+    "access names",
+    "sandbox",
     "secret",
     "ca file",
     "csv source",
@@ -246,6 +248,20 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
         };
         lines.push(CheckLine::new("profile", res));
     }
+    if let Some(access) = &job.access {
+        // Every [access] name must exist in the org (one query per kind).
+        let res = match super::access::resolve(access, &client).await {
+            Ok(r) => Ok(format!(
+                "{} permission sets, groups and public groups, {} roles, {} rule profiles found",
+                r.targets.len(),
+                r.roles.len(),
+                r.profiles.len()
+            )),
+            Err(super::access::ResolveError::Unknown(problems)) => Err(problems.join("\n")),
+            Err(super::access::ResolveError::Salesforce(e)) => Err(e.to_string()),
+        };
+        lines.push(CheckLine::new("access names", res));
+    }
     if let Some(scope) = job.leavers.as_ref().and_then(|l| l.scope.as_deref()) {
         // Salesforce is the judge of a SOQL condition: one `LIMIT 1` query.
         let res = match client.query_scope(scope, true).await {
@@ -254,6 +270,29 @@ async fn checks(job: &Job) -> Vec<CheckLine> {
         };
         lines.push(CheckLine::new("leavers scope", res));
     }
+    // A job meant for a sandbox run against production (or the reverse)
+    // would suffix, or fail to suffix, every username it creates.
+    let org = match (client.organization().await, &job.salesforce.sandbox) {
+        (Ok((true, name)), Some(s)) => Ok(format!(
+            "the org ({name}) is a sandbox, as salesforce.sandbox = \"{s}\" says"
+        )),
+        (Ok((false, name)), None) => Ok(format!(
+            "the org ({name}) is production, as the job (no salesforce.sandbox) says"
+        )),
+        (Ok((true, name)), None) => Err(format!(
+            "warning: the org ({name}) is a sandbox (Organization.IsSandbox = true) but the job has no salesforce.sandbox; usernames would be matched and created without the sandbox's suffix"
+        )),
+        (Ok((false, name)), Some(s)) => Err(format!(
+            "warning: the org ({name}) is not a sandbox (Organization.IsSandbox = false) but the job says salesforce.sandbox = \"{s}\"; every username would get \".{s}\""
+        )),
+        (Err(e), _) => Err(format!("could not read Organization.IsSandbox: {e}")),
+    };
+    // Only a disagreement is the job's set-up (exit 2); a failed read is not.
+    let what = match &org {
+        Err(e) if !e.starts_with("warning") => "organization",
+        _ => "sandbox",
+    };
+    lines.push(CheckLine::new(what, org));
     let budget = match client.limits().await {
         Ok(u) => {
             let left = u.max.saturating_sub(u.used);

@@ -132,7 +132,7 @@ pub fn next_steps(root: &Path) -> String {
 /// README's install line.
 pub const INSTALL: &str = "cargo install --locked --path .";
 /// The emulator half of the demo's hint (run from the checkout).
-pub const EMULATOR_HINT: &str = "sfsync emulator --users samples/salesforce-users.csv --foreign-usernames samples/foreign-usernames.txt";
+pub const EMULATOR_HINT: &str = "sfsync emulator --users samples/salesforce-users.csv --foreign-usernames samples/foreign-usernames.txt --access samples/salesforce-access.toml";
 /// The plan half of the demo's hint (run from the checkout).
 pub const PLAN_HINT: &str = "sfsync plan --job jobs/demo.toml";
 

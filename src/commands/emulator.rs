@@ -53,6 +53,7 @@ pub fn run(args: EmulatorArgs) -> Result<u8, Error> {
             None
         };
         let url = listen_url(addr, tls_config.is_some(), cfg.public_url.as_deref());
+        let shutdown = Shutdown::install();
         let org = Arc::new(Org::new(cfg));
         {
             let mut out = std::io::stdout().lock();
@@ -67,7 +68,7 @@ pub fn run(args: EmulatorArgs) -> Result<u8, Error> {
             Some(p) => tracing::info!(url = %url, ca_file = %p.display(), users = org.user_count(), "Emulator listening (HTTPS; trust the CA file)."),
             None => tracing::info!(url = %url, users = org.user_count(), "Emulator listening."),
         }
-        serve_with_tls(listener, org.clone(), shutdown_signal(), tls_config)
+        serve_with_tls(listener, org.clone(), shutdown.wait(), tls_config)
             .await
             .map_err(|e| Error::Fatal(format!("emulator: {e}")))?;
         let c = org.counters();
@@ -81,24 +82,46 @@ pub fn run(args: EmulatorArgs) -> Result<u8, Error> {
     })
 }
 
-async fn shutdown_signal() {
+/// SIGINT and SIGTERM listeners, registered when made: a signal that
+/// arrives after the URL is printed (the moment a script may send one) is
+/// never lost to the default action.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Shutdown {
+    /// Registers both handlers now; where that fails, falls back to Ctrl-C
+    /// registered on first poll.
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => None,
+            };
+            Shutdown { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            Shutdown {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Resolves on the first SIGINT or SIGTERM.
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.streams {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

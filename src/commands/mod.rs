@@ -1,5 +1,6 @@
 //! One module per subcommand: where I/O is wired together.
 
+pub mod access;
 pub mod check;
 pub mod demo;
 pub mod emulator;

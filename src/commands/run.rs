@@ -14,7 +14,7 @@ use crate::cli::{ReportFormat, RunArgs};
 use crate::error::{Error, exit};
 use crate::execute::{self, ExecuteOptions, StopReason};
 use crate::job::{DefaultValue, Job, LeaverAction, SourceConfig};
-use crate::normalize::{Candidate, Invalid, Normalized, Normalizer, Scratch};
+use crate::normalize::{self, Candidate, Invalid, Normalized, Normalizer, Scratch};
 use crate::plan::{self, Decision, Operation, Plan};
 use crate::report::{self, Outcome, Report, ReportContext, ReportUser, RunFacts, metrics};
 use crate::salesforce::SfUser;
@@ -151,6 +151,18 @@ async fn run_inner(
         let fields = check_fields_with_org(job, &client);
         unless_interrupted(&mut reading, "checking the job's fields", fields).await?;
     }
+    // `[access]` names, resolved before anything is planned or written.
+    let access_ids = match &job.access {
+        Some(a) => Some(
+            unless_interrupted(
+                &mut reading,
+                "resolving [access] names",
+                resolve_access(job, a, &client),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let org = unless_interrupted(
         &mut reading,
         "reading the org",
@@ -162,7 +174,28 @@ async fn run_inner(
     let normalizer = Normalizer::new(job, org.profile_id.as_deref());
     let (candidates, invalid) = normalize_all(&normalizer, &records);
     let salesforce_users = org.existing.len() as u64;
-    let mut plan = make_plan(job, &normalizer, &records, &candidates, &invalid, org);
+    let previous_state = state::load_state(&job.safety.state_dir, &job.name);
+    let (mut plan, usernames) = make_plan(
+        job,
+        &normalizer,
+        &records,
+        &candidates,
+        &invalid,
+        org,
+        Known {
+            access_ids,
+            refused: &previous_state.refused_usernames,
+        },
+    );
+    if job.access.is_some() {
+        let held = unless_interrupted(
+            &mut reading,
+            "reading what matched users already hold",
+            read_held_access(&client, &plan),
+        )
+        .await?;
+        plan::access::add_operations(&mut plan, &held);
+    }
     let by_record = index_candidates(records.len(), &candidates);
     let invalid_by_record = index_invalid(records.len(), &invalid);
 
@@ -173,6 +206,7 @@ async fn run_inner(
     let mut stopped: Option<String> = None;
     let mut code: Option<u8> = None;
     let mut attempted: Vec<usize> = Vec::new();
+    let mut learnt = Learnt::default();
     if let Err(why) = guard {
         if !req.dry_run {
             mark_operations(&mut plan, Outcome::NotAttempted, &why);
@@ -187,6 +221,7 @@ async fn run_inner(
             records: &records,
             candidates: &candidates,
             by_record: &by_record,
+            usernames: &usernames,
         };
         attempted = plan
             .operations_in(0)
@@ -195,7 +230,7 @@ async fn run_inner(
                 _ => None,
             })
             .collect();
-        if let Some(reason) = run.execute(&mut plan, cancel).await {
+        if let Some(reason) = run.execute(&mut plan, cancel, &mut learnt).await {
             code = Some(match reason {
                 StopReason::DailyLimit | StopReason::ApiReserve { .. } => exit::SAFETY_LIMIT,
                 StopReason::Interrupted | StopReason::Fatal(_) => exit::FATAL,
@@ -220,6 +255,14 @@ async fn run_inner(
             api_max: usage.map(|u| u.max),
             stopped: stopped.clone(),
             source_references,
+            sandbox: job.salesforce.sandbox.clone(),
+            licence_stops: learnt
+                .exhausted
+                .iter()
+                .map(|(profile, message)| {
+                    format!("profile {profile} has no licence left (Salesforce: {message}); the rest of its creates were not attempted")
+                })
+                .collect(),
         },
     };
     let csv_name = match &job.source {
@@ -251,6 +294,13 @@ async fn run_inner(
             (None, None) => (None, None),
         };
         let mut r = row(d, &records[i], csv_name, who);
+        // A create under a fallback username: the username used, and those refused.
+        if let Some(tried) = learnt.username_tried(i, &usernames, d) {
+            r.username_tried = Some(tried.into_iter().map(Cow::Borrowed).collect());
+        }
+        if let Some(sent) = learnt.sent_as(i, &usernames) {
+            r.username = Some(Cow::Borrowed(sent));
+        }
         if let Some(c) = changes.get(&i) {
             let c = report::Changes(Cow::Borrowed(*c));
             if r.message.is_none() {
@@ -258,15 +308,35 @@ async fn run_inner(
             }
             r.changes = Some(c);
         }
+        if job.access.is_some() {
+            r.access = plan.access.listed(i, d.outcome, req.dry_run);
+            r.access_failed = plan.access.failed(i);
+            if let Some(plan::access::Manager::Unknown(name)) =
+                plan.access.person(i).map(|p| &p.manager)
+                && matches!(d.outcome, Outcome::Create | Outcome::Created)
+            {
+                let note = format!(
+                    "no manager linked: no user {name} in the org or in this run (access.manager)"
+                );
+                r.message = Some(Cow::Owned(match r.message.take() {
+                    Some(m) => format!("{m}; {note}"),
+                    None => note,
+                }));
+            }
+        }
         // A dry run shows what a create would send, not only who.
         if let Some(ci) = by_record[i]
             && req.dry_run
             && d.outcome == Outcome::Create
         {
-            let values: serde_json::Map<String, serde_json::Value> = normalizer
+            let mut values: serde_json::Map<String, serde_json::Value> = normalizer
                 .fields(&candidates[ci], &records[i])
                 .map(|(name, v)| (name.to_owned(), v.into()))
                 .collect();
+            // A create planned under a fallback sends that username.
+            if let Some(chosen) = usernames.by_record.get(&i) {
+                values.insert("Username".into(), chosen.send.to_string().into());
+            }
             r.values = serde_json::value::to_raw_value(&values)
                 .ok()
                 .map(report::Values);
@@ -293,6 +363,9 @@ async fn run_inner(
         previous_email: None,
         values: None,
         changes: None,
+        access: None,
+        access_failed: false,
+        username_tried: None,
     }));
     let report = report::build(facts, rows, req.report_all);
     let exit_code = code.unwrap_or_else(|| report.exit_code());
@@ -309,11 +382,17 @@ async fn run_inner(
             &normalizer,
         )?;
     }
-    if !req.dry_run && req.only.is_empty() && matches!(exit_code, exit::OK | exit::NEEDS_PERSON) {
-        let state = JobState {
-            last_source_records: Some(records.len() as u64),
-            last_success_unix: Some(time::OffsetDateTime::now_utc().unix_timestamp()),
-        };
+    let succeeded =
+        !req.dry_run && req.only.is_empty() && matches!(exit_code, exit::OK | exit::NEEDS_PERSON);
+    // What this run learnt about usernames is kept whatever the exit code.
+    let refused = learnt.refused(&plan);
+    if succeeded || !refused.is_empty() {
+        let mut state: JobState = previous_state;
+        if succeeded {
+            state.last_source_records = Some(records.len() as u64);
+            state.last_success_unix = Some(time::OffsetDateTime::now_utc().unix_timestamp());
+        }
+        state.refused_usernames.extend(refused);
         if let Err(e) = state::save_state(&job.safety.state_dir, &job.name, &state) {
             tracing::warn!(error = %e, "Could not save the job's state file.");
         }
@@ -384,6 +463,14 @@ fn user_query_fields(job: &Job) -> Vec<String> {
     if let Some(u) = &job.update {
         fields.extend(u.fields.iter().cloned());
     }
+    // A mapped nickname is checked against the org's (SPEC "Collisions and sandboxes").
+    if let Some(i) = job.field_index("CommunityNickname")
+        && !fields
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case("CommunityNickname"))
+    {
+        fields.push(job.fields[i].name.clone());
+    }
     fields
 }
 
@@ -433,6 +520,14 @@ async fn read_org(
     })
 }
 
+/// What the planner is told besides the source and the org.
+struct Known<'s> {
+    /// `[access]` names resolved to Ids (`None` without `[access]`).
+    access_ids: Option<plan::access::Resolved>,
+    /// Usernames earlier runs learnt are held in another org.
+    refused: &'s std::collections::BTreeSet<String>,
+}
+
 /// The pure planner and its lifecycle passes; the org's users are freed here.
 fn make_plan(
     job: &Job,
@@ -441,7 +536,12 @@ fn make_plan(
     candidates: &[Candidate],
     invalid: &[Invalid],
     org: Org,
-) -> Plan {
+    known: Known<'_>,
+) -> (Plan, plan::collide::UsernamePlan) {
+    let Known {
+        access_ids,
+        refused,
+    } = known;
     let opts = plan::PlanOptions {
         reactivate: job.leavers.as_ref().is_some_and(|l| l.reactivate),
     };
@@ -453,6 +553,19 @@ fn make_plan(
         &job.match_keys,
         opts,
     );
+    let usernames = collide(job, normalizer, records, candidates, refused)
+        .map(|(others, rules)| {
+            plan::collide::resolve(
+                &mut plan,
+                candidates,
+                &org.existing,
+                &job.match_keys,
+                &others,
+                &rules,
+                opts,
+            )
+        })
+        .unwrap_or_default();
     if let Some(u) = &job.update {
         let field_index: Vec<Option<usize>> = u.fields.iter().map(|f| job.field_index(f)).collect();
         plan::lifecycle::add_updates(
@@ -467,6 +580,25 @@ fn make_plan(
                 field_index[j]
                     .and_then(|i| normalizer.value(i, &records[r]))
                     .map(Cow::Owned)
+            },
+        );
+    }
+    if let (Some(cfg), Some(resolved)) = (&job.access, access_ids) {
+        plan::access::decide(
+            &mut plan,
+            plan::access::Inputs {
+                config: cfg,
+                resolved,
+                candidates,
+                existing: &org.existing,
+                value: |r: usize, a: usize| records[r].value(a),
+                manager: |r: usize| {
+                    cfg.manager
+                        .as_ref()?
+                        .render(|a| records[r].value(a))
+                        .map(|m| m.trim().to_lowercase())
+                        .filter(|m| !m.is_empty())
+                },
             },
         );
     }
@@ -491,7 +623,53 @@ fn make_plan(
             },
         );
     }
-    plan
+    (plan, usernames)
+}
+
+/// The candidate-username pass's inputs (SPEC "Collisions and sandboxes"),
+/// or `None` when the job has nothing for it to do (the common case: the
+/// core plan is then final).
+fn collide(
+    job: &Job,
+    normalizer: &Normalizer<'_>,
+    records: &[SourceRecord],
+    candidates: &[Candidate],
+    refused: &std::collections::BTreeSet<String>,
+) -> Option<(Vec<plan::collide::OtherUsernames>, plan::collide::Rules)> {
+    let nicknames = nickname_slot(job).map(|slot| plan::collide::Nicknames {
+        slot,
+        source: candidates
+            .iter()
+            .map(|c| {
+                let i = job.field_index("CommunityNickname")?;
+                normalizer.value(i, &records[c.record]).map(Into::into)
+            })
+            .collect(),
+    });
+    let rules = plan::collide::Rules {
+        sandbox: job.salesforce.sandbox.is_some(),
+        refused: refused.iter().cloned().collect(),
+        nicknames,
+    };
+    let others: Vec<plan::collide::OtherUsernames> =
+        if job.collisions.is_some() || job.salesforce.sandbox.is_some() {
+            candidates
+                .iter()
+                .map(|c| normalizer.other_usernames(c, &records[c.record]))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    rules.active(&others).then_some((others, rules))
+}
+
+/// Where `CommunityNickname` is among the fields the User query reads, when
+/// the mapping sets it (then the plan checks it; otherwise it is not read).
+fn nickname_slot(job: &Job) -> Option<usize> {
+    job.field_index("CommunityNickname")?;
+    user_query_fields(job)
+        .iter()
+        .position(|f| f.eq_ignore_ascii_case("CommunityNickname"))
 }
 
 /// Every guard on the plan (safety::check_plan): a dry run names the stop
@@ -525,19 +703,95 @@ struct Writes<'r> {
     records: &'r [SourceRecord],
     candidates: &'r [Candidate],
     by_record: &'r [Option<usize>],
+    /// Creates with a choice of usernames (fallbacks, refusals remembered).
+    usernames: &'r plan::collide::UsernamePlan,
+}
+
+/// What the writes taught the run, for the report and the state file.
+#[derive(Debug, Default)]
+struct Learnt {
+    /// Per source record: usernames refused as held in another org this run,
+    /// in order, and the username last sent (creates under fallbacks).
+    tried: std::collections::HashMap<usize, (Vec<String>, Option<String>)>,
+    /// Profiles whose licences ran out, with Salesforce's message.
+    exhausted: Vec<(String, String)>,
+}
+
+impl Learnt {
+    /// `username_tried` of record `r`: refused by earlier runs, then by this
+    /// one, and the last username sent when it was refused too (`collision`).
+    fn username_tried<'a>(
+        &'a self,
+        r: usize,
+        usernames: &'a plan::collide::UsernamePlan,
+        d: &Decision,
+    ) -> Option<Vec<&'a str>> {
+        let mut out: Vec<&str> = usernames
+            .by_record
+            .get(&r)
+            .map(|c| c.tried.iter().map(|t| &**t).collect())
+            .unwrap_or_default();
+        if let Some(refused) = usernames.refused.get(&r) {
+            out.extend(refused.iter().map(|t| &**t));
+        }
+        if let Some((tried, _)) = self.tried.get(&r) {
+            out.extend(tried.iter().map(String::as_str));
+        }
+        if d.outcome == Outcome::Collision && d.error_code.as_deref() == Some("DUPLICATE_USERNAME")
+        {
+            let last = self
+                .sent_as(r, usernames)
+                .or_else(|| usernames.by_record.get(&r).map(|c| &*c.send));
+            out.extend(last);
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// The username record `r`'s create was last sent under, when it is not
+    /// the mapped one.
+    fn sent_as<'a>(
+        &'a self,
+        r: usize,
+        usernames: &'a plan::collide::UsernamePlan,
+    ) -> Option<&'a str> {
+        self.tried
+            .get(&r)
+            .and_then(|(_, s)| s.as_deref())
+            .or_else(|| usernames.by_record.get(&r).map(|c| &*c.send))
+    }
+
+    /// Usernames this run saw refused as held in another org (lower case).
+    fn refused(&self, plan: &Plan) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (&r, (tried, last)) in &self.tried {
+            out.extend(tried.iter().cloned());
+            let d = &plan.decisions[r];
+            if d.outcome == Outcome::Collision
+                && d.error_code.as_deref() == Some("DUPLICATE_USERNAME")
+            {
+                out.extend(last.clone());
+            }
+        }
+        out
+    }
 }
 
 impl Writes<'_> {
     /// Runs the plan's operations phase by phase in SPEC's order (creates,
     /// updates, reactivations, leavers), each through the one runner. A stop
     /// leaves every later operation `not_attempted`.
-    async fn execute(&self, plan: &mut Plan, cancel: watch::Receiver<bool>) -> Option<StopReason> {
+    async fn execute(
+        &self,
+        plan: &mut Plan,
+        cancel: watch::Receiver<bool>,
+        learnt: &mut Learnt,
+    ) -> Option<StopReason> {
         let opts = ExecuteOptions {
             batch_size: self.job.limits.batch_size,
             api_reserve: self.job.limits.api_reserve,
             match_keys: self.job.match_keys.clone(),
         };
-        for phase in 0..=3u8 {
+        for phase in 0..=Operation::LAST_PHASE {
             let ops: Vec<usize> = (0..plan.operations.len())
                 .filter(|&i| plan.operations[i].phase() == phase)
                 .collect();
@@ -552,8 +806,37 @@ impl Writes<'_> {
                     return Some(reason);
                 }
             };
-            let outcome = execute::run(self.client, kind, items, &opts, cancel.clone()).await;
-            for r in outcome.results {
+            // A create's fallback usernames, tried in later batches.
+            let alternatives: Vec<Vec<String>> = items
+                .iter()
+                .map(|item| match plan.operations[item.key] {
+                    Operation::Create { record } => self
+                        .usernames
+                        .by_record
+                        .get(&record)
+                        .map(|c| c.next.iter().map(|n| n.to_string()).collect())
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let outcome = execute::run_with(
+                self.client,
+                kind,
+                items,
+                alternatives,
+                &opts,
+                cancel.clone(),
+            )
+            .await;
+            learnt.exhausted.extend(outcome.exhausted.iter().cloned());
+            for mut r in outcome.results {
+                if plan.operations[r.key].is_access() {
+                    apply_access_result(plan, r);
+                    continue;
+                }
+                if let Operation::Create { record } = plan.operations[r.key] {
+                    self.remember(record, &mut r, learnt);
+                }
                 apply_result(plan, r);
             }
             if let Some(reason) = outcome.stopped {
@@ -562,6 +845,52 @@ impl Writes<'_> {
             }
         }
         None
+    }
+
+    /// Keeps what a create learnt about its usernames, and says it in the
+    /// result's message: the username used and the ones taken, or that none
+    /// was left.
+    fn remember(&self, record: usize, r: &mut execute::CreateResult, learnt: &mut Learnt) {
+        let first = match self.usernames.by_record.get(&record) {
+            Some(c) => Some(c.send.to_string()),
+            None => self.by_record[record].map(|ci| self.candidates[ci].username().to_owned()),
+        };
+        let earlier: Vec<String> = self
+            .usernames
+            .by_record
+            .get(&record)
+            .map(|c| c.tried.iter().map(|t| t.to_string()).collect())
+            .unwrap_or_default();
+        let sent = r.sent_as.clone().or(first.clone());
+        let mut taken: Vec<String> = earlier;
+        taken.extend(r.tried.iter().cloned());
+        match r.outcome {
+            Outcome::Created if !taken.is_empty() => {
+                r.message = Some(format!(
+                    "created as {}; {} taken in another Salesforce org",
+                    sent.as_deref().unwrap_or_default(),
+                    taken.join(", ")
+                ));
+            }
+            Outcome::Collision if r.error_code.as_deref() == Some("DUPLICATE_USERNAME") => {
+                if let Some(s) = &sent {
+                    taken.push(s.clone());
+                }
+                if taken.len() > 1 {
+                    r.message = Some(format!(
+                        "usernames {} taken in other Salesforce orgs; no fallback username left",
+                        taken.join(", ")
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if !r.tried.is_empty() || r.sent_as.is_some() || r.outcome == Outcome::Collision {
+            learnt.tried.insert(
+                record,
+                (std::mem::take(&mut r.tried), r.sent_as.clone().or(first)),
+            );
+        }
     }
 
     /// A changed field's value as sent: `null` to clear, booleans of boolean
@@ -601,6 +930,11 @@ impl Writes<'_> {
                 Operation::Deactivate { leaver } | Operation::Freeze { leaver } => {
                     plan.leavers[*leaver].user.id.to_string()
                 }
+                Operation::LinkManager { record, .. }
+                | Operation::AssignPermissionSet { record, .. }
+                | Operation::AddToGroup { record, .. } => {
+                    access_user_id(plan, *record).unwrap_or_default().to_owned()
+                }
             }
         };
         // A freeze PATCHes the user's UserLogin record: find each one's Id first.
@@ -638,13 +972,74 @@ impl Writes<'_> {
                 Operation::Create { record } => {
                     let c = &self.candidates
                         [self.by_record[*record].expect("a create has a candidate")];
+                    // The first username to send: the mapped one unless the plan skipped it.
+                    let username = self
+                        .usernames
+                        .by_record
+                        .get(record)
+                        .map_or(c.username(), |chosen| &*chosen.send);
+                    let fields = self.normalizer.fields(c, &self.records[*record]).map(
+                        |(name, v)| match name {
+                            "Username" => (name, normalize::Sent::Text(Cow::Borrowed(username))),
+                            _ => (name, v),
+                        },
+                    );
+                    let extra = plan.access.create_fields(*record);
                     execute::WriteItem {
                         key,
-                        check: c.username().to_owned(),
-                        profile_id: self.normalizer.profile_id(&self.records[*record]),
-                        record: execute::user_record(
-                            self.normalizer.fields(c, &self.records[*record]),
+                        check: username.to_owned(),
+                        profile_id: extra
+                            .profile_id
+                            .map(str::to_owned)
+                            .or_else(|| self.normalizer.profile_id(&self.records[*record])),
+                        record: execute::user_record(create_fields(self.job, fields, extra)),
+                    }
+                }
+                Operation::LinkManager { manager, .. } => {
+                    let manager_id = access_user_id(plan, *manager).map(str::to_owned);
+                    let (true, Some(manager_id)) = (!id.is_empty(), manager_id) else {
+                        // The person or the manager was not created: nothing to link.
+                        skip_access(plan, &op, id.is_empty());
+                        continue;
+                    };
+                    execute::WriteItem {
+                        key,
+                        check: id.clone(),
+                        profile_id: None,
+                        record: execute::user_record([
+                            ("Id", Value::String(id.clone())),
+                            ("ManagerId", Value::String(manager_id)),
+                        ]),
+                    }
+                }
+                Operation::AssignPermissionSet { target, .. }
+                | Operation::AddToGroup { target, .. } => {
+                    if id.is_empty() {
+                        skip_access(plan, &op, true);
+                        continue;
+                    }
+                    let t = &plan.access.resolved.targets[*target as usize];
+                    let target_id = Value::String(t.id.clone());
+                    let user = Value::String(id.clone());
+                    let record = match t.kind {
+                        plan::access::GrantKind::PermissionSet => execute::sobject_record(
+                            "PermissionSetAssignment",
+                            [("AssigneeId", user), ("PermissionSetId", target_id)],
                         ),
+                        plan::access::GrantKind::PermissionSetGroup => execute::sobject_record(
+                            "PermissionSetAssignment",
+                            [("AssigneeId", user), ("PermissionSetGroupId", target_id)],
+                        ),
+                        plan::access::GrantKind::Group => execute::sobject_record(
+                            "GroupMember",
+                            [("GroupId", target_id), ("UserOrGroupId", user)],
+                        ),
+                    };
+                    execute::WriteItem {
+                        key,
+                        check: id.clone(),
+                        profile_id: None,
+                        record,
                     }
                 }
                 Operation::Update { changes, .. } | Operation::Reactivate { changes, .. } => {
@@ -710,7 +1105,115 @@ fn kind_of(op: &Operation) -> execute::Kind {
         Operation::Reactivate { .. } => execute::Kind::Reactivate,
         Operation::Deactivate { .. } => execute::Kind::Deactivate,
         Operation::Freeze { .. } => execute::Kind::Freeze,
+        Operation::LinkManager { .. } => execute::Kind::LinkManager,
+        Operation::AssignPermissionSet { .. } => execute::Kind::AssignPermissionSet,
+        Operation::AddToGroup { .. } => execute::Kind::AddToGroup,
     }
+}
+
+/// A create record's fields: the job's, with `[access]`'s profile, role and
+/// manager (replacing a mapped value of the same field, else added).
+fn create_fields<'a>(
+    job: &Job,
+    fields: impl Iterator<Item = (&'a str, crate::normalize::Sent<'a>)>,
+    extra: plan::access::CreateFields<'a>,
+) -> impl Iterator<Item = (&'a str, crate::normalize::Sent<'a>)> {
+    use crate::normalize::Sent;
+    let text = |v: &'a str| Sent::Text(Cow::Borrowed(v));
+    let ours = [
+        ("ProfileId", extra.profile_id),
+        ("UserRoleId", extra.role_id),
+        ("ManagerId", extra.manager_id),
+    ];
+    let added: Vec<(&'a str, Sent<'a>)> = ours
+        .iter()
+        .filter(|(name, v)| v.is_some() && job.field_index(name).is_none())
+        .map(|(name, v)| (*name, text(v.expect("filtered"))))
+        .collect();
+    fields
+        .map(
+            move |(name, v)| match ours.iter().find(|(n, _)| *n == name) {
+                Some((_, Some(id))) => (name, text(id)),
+                _ => (name, v),
+            },
+        )
+        .chain(added)
+}
+
+/// The Salesforce Id of the user a source record's access acts on, when
+/// that user exists now (created by this run, or matched and not refused).
+fn access_user_id(plan: &Plan, record: usize) -> Option<&str> {
+    let d = &plan.decisions[record];
+    let ok = matches!(
+        d.outcome,
+        Outcome::Created
+            | Outcome::Unchanged
+            | Outcome::EmailChangeSkipped
+            | Outcome::Update
+            | Outcome::Updated
+            | Outcome::Reactivate
+            | Outcome::Reactivated
+    );
+    d.salesforce_id.as_deref().filter(|id| ok && !id.is_empty())
+}
+
+/// An access write that cannot be sent: its person was not created (nothing
+/// to say: the person's outcome says why), or a manager created in this run
+/// was not (said on the person).
+fn skip_access(plan: &mut Plan, op: &Operation, person_missing: bool) {
+    match *op {
+        Operation::AssignPermissionSet { record, target }
+        | Operation::AddToGroup { record, target } => {
+            plan.access
+                .set_fate(record, target, plan::access::Fate::Skipped);
+        }
+        Operation::LinkManager { record, manager } if !person_missing => {
+            let who = plan.decisions[manager].outcome;
+            let d = &mut plan.decisions[record];
+            d.message = Some(
+                format!(
+                    "no manager linked: the manager's record was not created ({})",
+                    who.as_str()
+                )
+                .into(),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// An access write's result: the person keeps their outcome; a refusal puts
+/// Salesforce's code and message on the person and counts as `access_failed`.
+fn apply_access_result(plan: &mut Plan, r: execute::CreateResult) {
+    let op = plan.operations[r.key].clone();
+    let (record, what) = match op {
+        Operation::AssignPermissionSet { record, target }
+        | Operation::AddToGroup { record, target } => {
+            let t = &plan.access.resolved.targets[target as usize];
+            let what = format!("{}:{}", t.kind.prefix(), t.name);
+            let fate = match r.outcome {
+                Outcome::Created => plan::access::Fate::Granted,
+                Outcome::NotAttempted => plan::access::Fate::Planned,
+                _ => plan::access::Fate::Failed,
+            };
+            plan.access.set_fate(record, target, fate);
+            (record, what)
+        }
+        Operation::LinkManager { record, .. } => (record, "the manager link".to_owned()),
+        _ => return,
+    };
+    if matches!(r.outcome, Outcome::Created | Outcome::NotAttempted) {
+        return;
+    }
+    plan.access.mark_failed(record);
+    let d = &mut plan.decisions[record];
+    let said = r.message.unwrap_or_default();
+    let line = format!("access not granted: {what}: {said}");
+    d.error_code = r.error_code.map(Into::into).or(d.error_code.take());
+    d.message = Some(match d.message.take() {
+        Some(before) => format!("{before}; {line}").into(),
+        None => line.into(),
+    });
 }
 
 /// The decision an operation acts for.
@@ -718,7 +1221,10 @@ fn decision_mut(plan: &mut Plan, op: usize) -> &mut Decision {
     match plan.operations[op] {
         Operation::Create { record }
         | Operation::Update { record, .. }
-        | Operation::Reactivate { record, .. } => &mut plan.decisions[record],
+        | Operation::Reactivate { record, .. }
+        | Operation::LinkManager { record, .. }
+        | Operation::AssignPermissionSet { record, .. }
+        | Operation::AddToGroup { record, .. } => &mut plan.decisions[record],
         Operation::Deactivate { leaver } | Operation::Freeze { leaver } => {
             &mut plan.leavers[leaver].decision
         }
@@ -742,7 +1248,8 @@ fn apply_result(plan: &mut Plan, r: execute::CreateResult) {
 /// Marks every operation of `phase` and later as `outcome` (a stop before them).
 fn mark_from(plan: &mut Plan, phase: u8, why: &str) {
     for op in 0..plan.operations.len() {
-        if plan.operations[op].phase() >= phase {
+        // An access write not reached leaves its person as they are.
+        if plan.operations[op].phase() >= phase && !plan.operations[op].is_access() {
             let d = decision_mut(plan, op);
             d.outcome = Outcome::NotAttempted;
             d.message = Some(why.into());
@@ -752,6 +1259,9 @@ fn mark_from(plan: &mut Plan, phase: u8, why: &str) {
 
 fn mark_operations(plan: &mut Plan, outcome: Outcome, why: &str) {
     for op in 0..plan.operations.len() {
+        if plan.operations[op].is_access() {
+            continue;
+        }
         let d = decision_mut(plan, op);
         d.outcome = outcome;
         d.message = Some(why.into());
@@ -772,6 +1282,9 @@ fn leaver_row(l: &plan::Leaver) -> ReportUser<'_> {
         previous_email: None,
         values: None,
         changes: None,
+        access: None,
+        access_failed: false,
+        username_tried: None,
     }
 }
 
@@ -929,6 +1442,38 @@ pub fn username_attribute(job: &Job) -> Option<usize> {
     job.fields[i].template.as_ref()?.attributes().next()
 }
 
+/// `[access]` names to Ids (one query per kind); an unknown name is a job
+/// error (exit 2), found before anything is written.
+async fn resolve_access(
+    job: &Job,
+    cfg: &crate::job::access::AccessConfig,
+    client: &Client,
+) -> Result<plan::access::Resolved, Error> {
+    use super::access::ResolveError;
+    match super::access::resolve(cfg, client).await {
+        Ok(r) => Ok(r),
+        Err(ResolveError::Salesforce(e)) => Err(sf_error(e)),
+        Err(ResolveError::Unknown(problems)) => Err(Error::Usage(format!(
+            "job file {}: {} name{} in [access] the org does not have; nothing was written:\n  - {}",
+            job.path.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems.join("\n  - ")
+        ))),
+    }
+}
+
+/// What the matched users the plan grants to already hold (one query per kind).
+async fn read_held_access(
+    client: &Client,
+    plan: &Plan,
+) -> Result<std::collections::HashSet<(String, String)>, Error> {
+    let users = plan::access::matched_users_to_read(plan);
+    super::access::read_held(client, &plan.access.resolved.targets, &users)
+        .await
+        .map_err(sf_error)
+}
+
 async fn resolve_profile(job: &Job, client: &Client) -> Result<Option<String>, Error> {
     let Some(name) = job.fields.iter().find_map(|f| match &f.default {
         Some(DefaultValue::ProfileName(n)) => Some(n.clone()),
@@ -1046,6 +1591,9 @@ fn row<'a>(
         previous_email: d.previous_email.as_deref().map(Cow::Borrowed),
         values: None,
         changes: None,
+        access: None,
+        access_failed: false,
+        username_tried: None,
     }
 }
 

@@ -266,6 +266,9 @@ pub struct OrgConfig {
     pub max_body: usize,
     /// How long a client may take to send a request body; past it 408.
     pub body_timeout: Duration,
+    /// `--sandbox NAME`: the org is that sandbox (`Organization.IsSandbox`,
+    /// its name in `Organization.Name`). `None`: production.
+    pub sandbox: Option<String>,
 }
 
 impl Default for OrgConfig {
@@ -297,6 +300,7 @@ impl Default for OrgConfig {
             admin_open: false,
             max_body: DEFAULT_MAX_BODY,
             body_timeout: Duration::from_secs(30),
+            sandbox: None,
         }
     }
 }
@@ -321,6 +325,11 @@ impl OrgConfig {
         }
         if let Some(path) = &args.foreign_usernames {
             cfg.foreign_usernames = read_foreign_usernames(path)?;
+        }
+        if let Some(name) = &args.sandbox {
+            crate::job::load::check_sandbox_name(name)
+                .map_err(|why| Error::Usage(format!("--sandbox: \"{name}\" {why}")))?;
+            cfg.sandbox = Some(name.to_ascii_lowercase());
         }
         if let Some(path) = &args.access {
             cfg.access = AccessSeed::read(path)?;

@@ -628,6 +628,43 @@ impl Org {
             .collect()
     }
 
+    /// Every PermissionSetAssignment and GroupMember row as `(username,
+    /// "PermissionSet:Name" | "PermissionSetGroup:DeveloperName" |
+    /// "Group:DeveloperName")`, in insertion order: what tests and benchmarks
+    /// read back without going through the API (and its faults).
+    pub fn access_rows(&self) -> Vec<(String, String)> {
+        let users = self.read_users();
+        let a = &users.access;
+        let id15 = |id: &str| id.get(..15).unwrap_or(id).to_owned();
+        let mut names: HashMap<String, String> = HashMap::new();
+        for (prefix, list) in [
+            ("PermissionSet", &a.permission_sets),
+            ("PermissionSetGroup", &a.permission_set_groups),
+            ("Group", &a.groups),
+        ] {
+            for n in list {
+                names.insert(id15(&n.id), format!("{prefix}:{}", n.name));
+            }
+        }
+        let usernames: HashMap<String, String> = users
+            .recs
+            .iter()
+            .map(EmulatedUser::from_rec)
+            .map(|u| (id15(&u.id), u.username))
+            .collect();
+        a.assignments
+            .iter()
+            .chain(&a.members)
+            .filter_map(|l| {
+                let target = l.target.as_deref().or(l.group.as_deref())?;
+                Some((
+                    usernames.get(&id15(&l.user))?.clone(),
+                    names.get(&id15(target))?.clone(),
+                ))
+            })
+            .collect()
+    }
+
     /// Number of users, without copying them.
     pub fn user_count(&self) -> usize {
         self.read_users().recs.len()

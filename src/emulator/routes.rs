@@ -839,11 +839,11 @@ fn soap_login(org: &Org, headers: &HeaderMap, version: &str, body: &[u8]) -> Res
         version,
         session_id: &session,
         org_id: &org.org_id,
-        org_name: ORG_NAME,
+        org_name: &org_name(org),
         user_id: &user_id,
         username: &username,
         profile_id: super::config::SYSTEM_ADMIN_PROFILE_ID,
-        sandbox: false,
+        sandbox: org.cfg.sandbox.is_some(),
         session_seconds: org.cfg.token_ttl.map_or(7200, |d| d.as_secs()),
     };
     xml_response(StatusCode::OK, soap::login_response(&answer))
@@ -851,6 +851,14 @@ fn soap_login(org: &Org, headers: &HeaderMap, version: &str, body: &[u8]) -> Res
 
 /// The emulated org's name (Organization.Name, userInfo.organizationName).
 pub(crate) const ORG_NAME: &str = "sfsync emulator";
+
+/// [`ORG_NAME`], with the sandbox's name for `--sandbox` (`sfsync emulator (sandbox uat)`).
+fn org_name(org: &Org) -> String {
+    match &org.cfg.sandbox {
+        Some(s) => format!("{ORG_NAME} (sandbox {s})"),
+        None => ORG_NAME.to_owned(),
+    }
+}
 
 fn userinfo(org: &Org, base: &str, username: &str) -> Response {
     let user_id = session_user_id(org, username);
@@ -1045,10 +1053,11 @@ fn run_query(org: &Org, headers: &HeaderMap, query: Option<&str>, version: &str)
             0,
         );
     };
+    let name = org_name(org);
     let facts = organization::OrgFacts {
         id: &org.org_id,
-        name: ORG_NAME,
-        sandbox: false,
+        name: &name,
+        sandbox: org.cfg.sandbox.is_some(),
     };
     if let Some(answer) = organization::answer(&q, &facts, version) {
         return match answer {

@@ -55,6 +55,9 @@ pub struct Ledger {
     settled: [usize; Outcome::ALL.len()],
     /// What an applied item becomes (`created`, `updated`, ...).
     done: Outcome,
+    /// Per item, the check values (usernames) still to try when Salesforce
+    /// answers DUPLICATE_USERNAME (`[collisions] fallback_usernames`).
+    alternatives: Vec<VecDeque<String>>,
 }
 
 /// Profiles compare by the case-sensitive 15-character Id (18-character Ids add a checksum).
@@ -76,7 +79,26 @@ impl Ledger {
             max_retries,
             settled: [0; Outcome::ALL.len()],
             done: Outcome::Created,
+            alternatives: Vec::new(),
         }
+    }
+
+    /// Per item, what to try next when its username is held in another org
+    /// (empty: nothing; a collision settles it).
+    pub fn with_alternatives(mut self, alternatives: Vec<Vec<String>>) -> Ledger {
+        self.alternatives = alternatives.into_iter().map(VecDeque::from).collect();
+        self
+    }
+
+    /// Profiles whose licences ran out, with Salesforce's message, sorted.
+    pub fn exhausted(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .exhausted
+            .iter()
+            .map(|(p, m)| (p.clone(), m.clone()))
+            .collect();
+        out.sort();
+        out
     }
 
     /// The outcome an applied item settles as (default `created`).
@@ -122,8 +144,24 @@ impl Ledger {
         batch
     }
 
-    /// Applies what became of one sent item.
-    pub fn apply(&mut self, item: usize, fate: ItemFate) {
+    /// Applies what became of one sent item. `Some(next)`: the item is a
+    /// follow-up now, to be sent again under the check value `next` (a
+    /// fallback username), in a later batch.
+    pub fn apply(&mut self, item: usize, fate: ItemFate) -> Option<String> {
+        if let ItemFate::Verdict(RecordVerdict::Collision { .. }) = fate
+            && let Some(next) = self
+                .alternatives
+                .get_mut(item)
+                .and_then(VecDeque::pop_front)
+        {
+            let slot = &mut self.slots[item];
+            if let Some(previous) = slot.result.take() {
+                self.settled[previous.outcome as usize] -= 1;
+            }
+            *slot = Slot::default();
+            self.pending.push_back(item);
+            return Some(next);
+        }
         match fate {
             ItemFate::Verdict(RecordVerdict::Created { id }) => {
                 self.settle(item, self.done, id, None, None)
@@ -147,11 +185,21 @@ impl Ledger {
                     "the answer to every write of this record was lost".into(),
                 );
             }
+            // The first refusal of a profile is `failed` (a person must act),
+            // the rest of that profile's creates `not_attempted`, whether they
+            // were in the same batch or not: so the same people get the same
+            // outcomes every night until licences are added.
             ItemFate::Verdict(RecordVerdict::LicenseLimit { code, message }) => {
-                self.exhausted
-                    .entry(self.profiles[item].clone())
-                    .or_insert_with(|| message.clone());
-                self.settle(item, Outcome::Failed, None, Some(code), Some(message));
+                let profile = self.profiles[item].clone();
+                if let Some(first) = self.exhausted.get(&profile) {
+                    let msg = format!(
+                        "not created: the org has no licence left for this profile ({first})"
+                    );
+                    self.settle(item, Outcome::NotAttempted, None, Some(code), Some(msg));
+                } else {
+                    self.exhausted.insert(profile, message.clone());
+                    self.settle(item, Outcome::Failed, None, Some(code), Some(message));
+                }
             }
             ItemFate::Verdict(RecordVerdict::Failed { code, message }) => {
                 self.settle(item, Outcome::Failed, None, Some(code), Some(message))
@@ -166,6 +214,7 @@ impl Ledger {
                 Some(message),
             ),
         }
+        None
     }
 
     /// UNABLE_TO_LOCK_ROW or a lost answer: back of the queue, so it goes in a
@@ -198,6 +247,8 @@ impl Ledger {
             salesforce_id: id,
             error_code: code,
             message,
+            tried: Vec::new(),
+            sent_as: None,
         });
     }
 
@@ -213,6 +264,8 @@ impl Ledger {
                     salesforce_id: None,
                     error_code: None,
                     message: Some(why.clone()),
+                    tried: Vec::new(),
+                    sent_as: None,
                 });
             }
         }
@@ -380,6 +433,68 @@ mod tests {
         assert!(r[1].message.as_deref().unwrap().contains("no licence left"));
         assert_eq!(r[2].outcome, Outcome::Created);
         assert_eq!(r[3].outcome, Outcome::NotAttempted);
+    }
+
+    #[test]
+    fn a_collision_with_a_fallback_left_is_a_follow_up_in_a_later_batch() {
+        let mut l = ledger(3, 2).with_alternatives(vec![vec!["a2@x.com".into()], vec![], vec![]]);
+        let dup = || {
+            ItemFate::Verdict(RecordVerdict::Collision {
+                message: "Duplicate Username.".into(),
+            })
+        };
+        assert_eq!(l.next_batch(), vec![0, 1]);
+        assert_eq!(l.apply(0, dup()), Some("a2@x.com".into()));
+        assert_eq!(l.apply(1, dup()), None);
+        // Item 0 comes back after the items still waiting, in a later batch.
+        assert_eq!(l.next_batch(), vec![2, 0]);
+        l.apply(2, created());
+        // No fallback left: the second refusal settles it as a collision.
+        assert_eq!(l.apply(0, dup()), None);
+        assert!(!l.has_pending());
+        let r = l.finish(&[0, 1, 2], None);
+        let got: Vec<Outcome> = r.iter().map(|x| x.outcome).collect();
+        assert_eq!(
+            got,
+            [Outcome::Collision, Outcome::Collision, Outcome::Created]
+        );
+        assert_eq!(l_settled_collisions(&r), 2);
+    }
+
+    fn l_settled_collisions(r: &[CreateResult]) -> usize {
+        r.iter().filter(|x| x.outcome == Outcome::Collision).count()
+    }
+
+    #[test]
+    fn licence_refusals_in_one_batch_fail_the_first_and_leave_the_rest_not_attempted() {
+        let mut l = Ledger::new(vec!["00eA".to_string(); 3], 3, 3);
+        assert_eq!(l.next_batch(), vec![0, 1, 2]);
+        let refused = || {
+            ItemFate::Verdict(RecordVerdict::LicenseLimit {
+                code: "LICENSE_LIMIT_EXCEEDED".into(),
+                message: "License Limit Exceeded".into(),
+            })
+        };
+        l.apply(0, created());
+        l.apply(1, refused());
+        l.apply(2, refused());
+        assert_eq!(
+            l.exhausted(),
+            vec![("00eA".to_owned(), "License Limit Exceeded".to_owned())]
+        );
+        let r = l.finish(&[0, 1, 2], None);
+        let got: Vec<(Outcome, Option<&str>)> = r
+            .iter()
+            .map(|x| (x.outcome, x.error_code.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Outcome::Created, None),
+                (Outcome::Failed, Some("LICENSE_LIMIT_EXCEEDED")),
+                (Outcome::NotAttempted, Some("LICENSE_LIMIT_EXCEEDED")),
+            ]
+        );
     }
 
     #[test]

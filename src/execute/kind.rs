@@ -5,9 +5,20 @@
 //!
 //! - create: POST; a lost answer is checked by re-querying the usernames
 //!   (a user is never created twice).
+//!   On DUPLICATE_USERNAME a create with fallback usernames left yields a
+//!   follow-up ([`Kind::follow_up`]): the same record under the next one.
 //! - update, reactivate, deactivate, freeze: PATCH of records carrying their
 //!   `Id`; a lost answer is checked by re-reading those records and comparing
 //!   every sent field with what the org now holds.
+//! - link manager: PATCH `ManagerId` of a new user, checked like an update.
+//! - assign permission set, add to group (issue 17): POST of
+//!   `PermissionSetAssignment` / `GroupMember` records in calls of their own
+//!   (never with User records: setup objects, reference §3.5); a lost answer
+//!   is checked by reading the assignees' rows of that object and looking for
+//!   each pair sent. A duplicate assignment (`DUPLICATE_VALUE`, "Duplicate
+//!   PermissionSetAssignment") means the user holds it: granted, not an error
+//!   (it is what a resend after a lost answer meets). A duplicate membership
+//!   is answered with the existing record by Salesforce itself (§3.4).
 
 use std::collections::HashMap;
 
@@ -27,6 +38,9 @@ pub enum Kind {
     Reactivate,
     Deactivate,
     Freeze,
+    LinkManager,
+    AssignPermissionSet,
+    AddToGroup,
 }
 
 impl Kind {
@@ -38,6 +52,9 @@ impl Kind {
             Kind::Reactivate => Outcome::Reactivated,
             Kind::Deactivate => Outcome::Deactivated,
             Kind::Freeze => Outcome::Frozen,
+            // Access writes leave their person's outcome as it was; the
+            // runner's "applied" is read as granted by the caller.
+            Kind::LinkManager | Kind::AssignPermissionSet | Kind::AddToGroup => Outcome::Created,
         }
     }
 
@@ -49,6 +66,9 @@ impl Kind {
             Kind::Reactivate => "reactivate",
             Kind::Deactivate => "deactivate",
             Kind::Freeze => "freeze",
+            Kind::LinkManager => "manager link",
+            Kind::AssignPermissionSet => "permission set assignment",
+            Kind::AddToGroup => "group membership",
         }
     }
 
@@ -56,6 +76,8 @@ impl Kind {
     pub fn sobject(self) -> &'static str {
         match self {
             Kind::Freeze => "UserLogin",
+            Kind::AssignPermissionSet => "PermissionSetAssignment",
+            Kind::AddToGroup => "GroupMember",
             _ => "User",
         }
     }
@@ -66,6 +88,19 @@ impl Kind {
         self == Kind::Create
     }
 
+    /// The follow-up of a record Salesforce refused as DUPLICATE_USERNAME
+    /// (held in another org), to be sent under the check value `next`: a
+    /// create becomes the same record with `Username = next`. Other kinds
+    /// have none.
+    pub fn follow_up(self, record: &RawValue, next: &str) -> Option<Box<RawValue>> {
+        if self != Kind::Create {
+            return None;
+        }
+        let mut fields: serde_json::Map<String, Value> = serde_json::from_str(record.get()).ok()?;
+        fields.insert("Username".into(), Value::String(next.to_owned()));
+        serde_json::value::to_raw_value(&fields).ok()
+    }
+
     /// Sends one batch; results in record order.
     pub async fn send(
         self,
@@ -74,6 +109,16 @@ impl Kind {
     ) -> Result<Vec<RecordResult>, SfError> {
         match self {
             Kind::Create => client.create_collection(records).await,
+            Kind::AssignPermissionSet | Kind::AddToGroup => {
+                let mut results = client.create_collection(records).await?;
+                for r in &mut results {
+                    if is_duplicate_assignment(r) {
+                        r.success = true;
+                        r.errors.clear();
+                    }
+                }
+                Ok(results)
+            }
             _ => client.update_collection(records).await,
         }
     }
@@ -90,6 +135,50 @@ impl Kind {
     ) -> Result<Vec<(usize, ItemFate)>, SfError> {
         match self {
             Kind::Create => recover::recover(client, asked, match_keys).await,
+            Kind::AssignPermissionSet | Kind::AddToGroup => {
+                let (user_field, targets): (&str, &[&str]) = if self == Kind::AddToGroup {
+                    ("UserOrGroupId", &["GroupId"])
+                } else {
+                    ("AssigneeId", &["PermissionSetId", "PermissionSetGroupId"])
+                };
+                let sent: Vec<Option<(String, String)>> = records
+                    .iter()
+                    .map(|r| link_pair(r.get(), user_field, targets))
+                    .collect();
+                let mut users: Vec<String> =
+                    sent.iter().flatten().map(|(u, _)| u.clone()).collect();
+                users.sort();
+                users.dedup();
+                let fields: Vec<String> = targets.iter().map(|t| (*t).to_owned()).collect();
+                let found = client
+                    .read_by_ids(self.sobject(), user_field, &fields, &users)
+                    .await?;
+                let held: HashMap<(String, String), String> = found
+                    .iter()
+                    .filter_map(|row| {
+                        let user = row.get(user_field)?.as_str()?;
+                        let id = row.get("Id")?.as_str()?;
+                        let target = targets
+                            .iter()
+                            .find_map(|t| row.get(*t).and_then(Value::as_str))?;
+                        Some(((id15(user), id15(target)), id.to_owned()))
+                    })
+                    .collect();
+                Ok(asked
+                    .iter()
+                    .zip(&sent)
+                    .map(|((item, _), pair)| {
+                        let fate = match pair
+                            .as_ref()
+                            .and_then(|(u, t)| held.get(&(id15(u), id15(t))))
+                        {
+                            Some(id) => ItemFate::Recovered(id.clone()),
+                            None => ItemFate::Resend,
+                        };
+                        (*item, fate)
+                    })
+                    .collect())
+            }
             _ => {
                 let sent: Vec<serde_json::Map<String, Value>> = records
                     .iter()
@@ -111,6 +200,34 @@ impl Kind {
             }
         }
     }
+}
+
+/// The first 15 characters of an Id (15- and 18-character forms compare alike).
+fn id15(id: &str) -> String {
+    id.get(..15).unwrap_or(id).to_owned()
+}
+
+/// `(user, target)` of a sent assignment or membership record.
+fn link_pair(record: &str, user_field: &str, targets: &[&str]) -> Option<(String, String)> {
+    let rec: serde_json::Map<String, Value> = serde_json::from_str(record).ok()?;
+    let user = rec.get(user_field)?.as_str()?.to_owned();
+    let target = targets
+        .iter()
+        .find_map(|t| rec.get(*t).and_then(Value::as_str))?
+        .to_owned();
+    Some((user, target))
+}
+
+/// Salesforce's refusal of an assignment the user already holds (reference
+/// §3.1: the message says "Duplicate PermissionSetAssignment"; the code is
+/// reported as DUPLICATE_VALUE).
+pub fn is_duplicate_assignment(r: &RecordResult) -> bool {
+    !r.success
+        && !r.errors.is_empty()
+        && r.errors.iter().all(|e| {
+            e.status_code == "DUPLICATE_VALUE"
+                || e.message.contains("Duplicate PermissionSetAssignment")
+        })
 }
 
 /// A PATCH is applied when the org holds every sent value (text exactly,
@@ -162,6 +279,9 @@ mod tests {
             Kind::Reactivate,
             Kind::Deactivate,
             Kind::Freeze,
+            Kind::LinkManager,
+            Kind::AssignPermissionSet,
+            Kind::AddToGroup,
         ];
         let seen: Vec<(&str, &str, Outcome, bool)> = kinds
             .iter()
@@ -175,12 +295,83 @@ mod tests {
                 ("reactivate", "User", Outcome::Reactivated, false),
                 ("deactivate", "User", Outcome::Deactivated, false),
                 ("freeze", "UserLogin", Outcome::Frozen, false),
+                ("manager link", "User", Outcome::Created, false),
+                (
+                    "permission set assignment",
+                    "PermissionSetAssignment",
+                    Outcome::Created,
+                    false
+                ),
+                ("group membership", "GroupMember", Outcome::Created, false),
             ]
         );
     }
 
+    #[test]
+    fn a_create_follows_up_under_the_next_username_and_other_kinds_do_not() {
+        let sent =
+            crate::execute::user_record([("Username", "ada@x.com"), ("LastName", "Lovelace")]);
+        let next = Kind::Create.follow_up(&sent, "ada@x.com.acme").unwrap();
+        assert_eq!(
+            next.get(),
+            r#"{"attributes":{"type":"User"},"Username":"ada@x.com.acme","LastName":"Lovelace"}"#
+        );
+        assert!(Kind::Update.follow_up(&sent, "x@y.com").is_none());
+    }
+
     fn map(v: Value) -> serde_json::Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_duplicate_assignment_is_held_and_other_refusals_are_not() {
+        let result = |code: &str, message: &str| RecordResult {
+            id: None,
+            success: false,
+            errors: vec![crate::salesforce::RecordError {
+                status_code: code.into(),
+                message: message.into(),
+                fields: vec![],
+            }],
+        };
+        assert!(is_duplicate_assignment(&result(
+            "DUPLICATE_VALUE",
+            "Duplicate PermissionSetAssignment"
+        )));
+        assert!(is_duplicate_assignment(&result(
+            "SOME_OTHER_CODE",
+            "Duplicate PermissionSetAssignment"
+        )));
+        assert!(!is_duplicate_assignment(&result(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "Can't assign permission set Sales_User to user ada"
+        )));
+        let ok = RecordResult {
+            id: Some("0Pa".into()),
+            success: true,
+            errors: vec![],
+        };
+        assert!(!is_duplicate_assignment(&ok));
+    }
+
+    #[test]
+    fn a_sent_assignment_is_read_back_as_its_user_and_target() {
+        let rec = r#"{"attributes":{"type":"PermissionSetAssignment"},"AssigneeId":"005A","PermissionSetGroupId":"0PGB"}"#;
+        assert_eq!(
+            link_pair(
+                rec,
+                "AssigneeId",
+                &["PermissionSetId", "PermissionSetGroupId"]
+            ),
+            Some(("005A".to_owned(), "0PGB".to_owned()))
+        );
+        let rec =
+            r#"{"attributes":{"type":"GroupMember"},"GroupId":"00GB","UserOrGroupId":"005A"}"#;
+        assert_eq!(
+            link_pair(rec, "UserOrGroupId", &["GroupId"]),
+            Some(("005A".to_owned(), "00GB".to_owned()))
+        );
+        assert_eq!(link_pair("{}", "AssigneeId", &["PermissionSetId"]), None);
     }
 
     #[test]

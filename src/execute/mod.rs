@@ -118,6 +118,11 @@ pub struct CreateResult {
     pub salesforce_id: Option<String>,
     pub error_code: Option<String>,
     pub message: Option<String>,
+    /// Check values (usernames) Salesforce refused as held in another org
+    /// before the last one, in order (`username_tried`); empty for most.
+    pub tried: Vec<String>,
+    /// The check value (username) last sent, when it is not the item's first.
+    pub sent_as: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +140,9 @@ pub struct ExecuteOptions {
 pub struct ExecuteOutcome {
     pub results: Vec<CreateResult>,
     pub stopped: Option<StopReason>,
+    /// Profiles (15-character Id) whose licences ran out, with Salesforce's
+    /// message: the rest of their writes were `not_attempted`.
+    pub exhausted: Vec<(String, String)>,
 }
 
 /// What one batch task hands back to the coordinator.
@@ -172,6 +180,22 @@ pub async fn run(
     kind: Kind,
     items: Vec<WriteItem>,
     opts: &ExecuteOptions,
+    cancel: watch::Receiver<bool>,
+) -> ExecuteOutcome {
+    run_with(client, kind, items, Vec::new(), opts, cancel).await
+}
+
+/// [`run`] where item `i` has `alternatives[i]` to try next, in order, when
+/// Salesforce refuses it as held in another org (fallback usernames): the
+/// kind's [`Kind::follow_up`] rewrites the record and it goes back in the
+/// queue, in a later batch; a lost answer is then checked under the value
+/// actually sent. `alternatives` may be shorter than `items` (none).
+pub async fn run_with(
+    client: &Client,
+    kind: Kind,
+    items: Vec<WriteItem>,
+    alternatives: Vec<Vec<String>>,
+    opts: &ExecuteOptions,
     mut cancel: watch::Receiver<bool>,
 ) -> ExecuteOutcome {
     client.set_api_reserve(opts.api_reserve);
@@ -186,8 +210,10 @@ pub async fn run(
         usernames.push(item.check);
         records.push(item.record);
     }
-    let mut ledger =
-        Ledger::new(profiles, opts.batch_size, client.max_retries()).done_as(kind.done());
+    let mut ledger = Ledger::new(profiles, opts.batch_size, client.max_retries())
+        .done_as(kind.done())
+        .with_alternatives(alternatives);
+    let mut tried: Vec<Vec<String>> = vec![Vec::new(); keys.len()];
 
     let mut progress = Progress::new(keys.len() as u64);
     let mut tasks: JoinSet<BatchReport> = JoinSet::new();
@@ -236,7 +262,13 @@ pub async fn run(
                     None => continue,
                 };
                 for (item, fate) in report.fates {
-                    ledger.apply(item, fate);
+                    let Some(next) = ledger.apply(item, fate) else { continue };
+                    // A follow-up: the same item under its next check value.
+                    if let Some(record) = kind.follow_up(&records[item], &next) {
+                        records[item] = record;
+                        info!(refused = %usernames[item], next = %next, "Username held in another org; will try the next fallback.");
+                        tried[item].push(std::mem::replace(&mut usernames[item], next));
+                    }
                 }
                 if let Some(reason) = report.stop
                     && stopped.is_none()
@@ -263,7 +295,14 @@ pub async fn run(
         }
     }
     progress.finish();
-    let results = ledger.finish(&keys, stopped.as_ref());
+    let exhausted = ledger.exhausted();
+    let mut results = ledger.finish(&keys, stopped.as_ref());
+    for ((r, tried), sent) in results.iter_mut().zip(tried).zip(usernames) {
+        if !tried.is_empty() {
+            r.tried = tried;
+            r.sent_as = Some(sent);
+        }
+    }
     // The run's one INFO line is the command's summary; this detail is for -v.
     debug!(
         created = tally.created,
@@ -273,7 +312,11 @@ pub async fn run(
         kind = kind.name(),
         "Writes finished."
     );
-    ExecuteOutcome { results, stopped }
+    ExecuteOutcome {
+        results,
+        stopped,
+        exhausted,
+    }
 }
 
 /// Resolves when `cancel` turns true; never, if its sender is gone.

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
+use super::access::{AccessConfig, AccessRule, Grants, RuleTest};
 use super::{
-    AuthConfig, CsvSource, DefaultValue, FieldSpec, Job, LdapSource, LeaverAction, LeaversConfig,
-    Limits, MultiValue, Safety, SalesforceConfig, SecretFrom, SecretRef, SourceConfig,
-    UpdateConfig,
+    AuthConfig, CollisionsConfig, CsvSource, DefaultValue, FieldSpec, Job, LdapSource,
+    LeaverAction, LeaversConfig, Limits, MultiValue, Safety, SalesforceConfig, SecretFrom,
+    SecretRef, SourceConfig, UpdateConfig,
 };
 use crate::template::{AttrKind, Template};
 
@@ -280,7 +281,7 @@ impl Validator {
     }
 
     fn job(&mut self, root: &Table, path: &Path) -> Option<Job> {
-        const TOP: [&str; 10] = [
+        const TOP: [&str; 12] = [
             "name",
             "source",
             "salesforce",
@@ -291,6 +292,8 @@ impl Validator {
             "safety",
             "update",
             "leavers",
+            "access",
+            "collisions",
         ];
         for key in root.keys() {
             if !TOP.contains(&key.as_str()) {
@@ -317,8 +320,21 @@ impl Validator {
         };
         let source = self.source(root);
         let salesforce = self.salesforce(root);
-        let (attributes, fields) = self.fields(root);
-        let attribute_kinds = self.attribute_kinds(&attributes, &fields, source.as_ref());
+        let (mut attributes, fields) = self.fields(root);
+        let access = self.access(root, &mut attributes, source.as_ref());
+        let collisions = self.collisions(root, &mut attributes, &fields);
+        let mut attribute_kinds = self.attribute_kinds(&attributes, &fields, source.as_ref());
+        // A rule's attribute that no mapping reads is read with every value
+        // (memberOf); one a mapping reads keeps the mapping's way.
+        for rule in access.iter().flat_map(|a| &a.rules) {
+            let mapped = fields
+                .iter()
+                .filter_map(|f| f.template.as_ref())
+                .any(|t| t.attributes().any(|a| a == rule.attribute));
+            if !mapped {
+                attribute_kinds[rule.attribute] = AttrKind::AllValues;
+            }
+        }
         let match_keys = self.match_keys(root, &fields);
         let limits = self.limits(root);
         let safety = self.safety(root);
@@ -337,6 +353,8 @@ impl Validator {
             safety: safety?,
             update,
             leavers,
+            access,
+            collisions,
         })
     }
 
@@ -499,6 +517,15 @@ impl Validator {
                 }
             }
         }
+        let sandbox: Option<String> =
+            self.get(&mut s, "sandbox", "the sandbox's name, e.g. \"uat\"");
+        let sandbox = sandbox.and_then(|name| match check_sandbox_name(&name) {
+            Ok(()) => Some(name.to_ascii_lowercase()),
+            Err(why) => {
+                self.problem(format!("salesforce.sandbox: \"{name}\" {why}"));
+                None
+            }
+        });
         let api_version: Option<String> =
             self.get(&mut s, "api_version", "a version like \"v62.0\"");
         let api_version = api_version.unwrap_or_else(|| "v62.0".to_owned());
@@ -544,9 +571,14 @@ impl Validator {
                 let username = self.secret(&mut s, "username", true);
                 let private_key = self.secret(&mut s, "private_key", true);
                 let audience: Option<String> = self.get(&mut s, "audience", "the JWT audience URL");
-                let audience = audience
-                    .or_else(|| login_url.clone())
-                    .unwrap_or_else(|| "https://login.salesforce.com".to_owned());
+                let audience = audience.or_else(|| login_url.clone()).unwrap_or_else(|| {
+                    let host = if sandbox.is_some() {
+                        SANDBOX_LOGIN_URL
+                    } else {
+                        "https://login.salesforce.com"
+                    };
+                    host.to_owned()
+                });
                 Some(AuthConfig::Jwt {
                     client_id: client_id?,
                     username: username?,
@@ -569,15 +601,18 @@ impl Validator {
         };
         self.finish(s);
         let instance_url = instance_url?.trim_end_matches('/').to_owned();
-        let login_url = login_url.map_or_else(
-            || instance_url.clone(),
-            |u| u.trim_end_matches('/').to_owned(),
-        );
+        // A sandbox logs in at test.salesforce.com unless the job names its My Domain.
+        let login_url = match (login_url, &sandbox) {
+            (Some(u), _) => u.trim_end_matches('/').to_owned(),
+            (None, Some(_)) => SANDBOX_LOGIN_URL.to_owned(),
+            (None, None) => instance_url.clone(),
+        };
         Some(SalesforceConfig {
             instance_url,
             login_url,
             api_version,
             auth: auth?,
+            sandbox,
         })
     }
 
@@ -811,7 +846,106 @@ impl Validator {
     }
 }
 
+/// Where a sandbox's users log in when the job names no `login_url`
+/// (lifecycle reference §5: test.salesforce.com or the sandbox's My Domain).
+pub const SANDBOX_LOGIN_URL: &str = "https://test.salesforce.com";
+
+/// Salesforce's rule for a sandbox name: letters and digits only, starting
+/// with a letter, at most 10 characters. `Err` says what is wrong, naming the
+/// offending character.
+pub fn check_sandbox_name(name: &str) -> Result<(), String> {
+    let Some(first) = name.chars().next() else {
+        return Err("is empty; expected the sandbox's name, e.g. \"uat\"".into());
+    };
+    if !first.is_ascii_alphabetic() {
+        return Err(format!(
+            "must start with a letter (a-z), found {}",
+            shown_char(first)
+        ));
+    }
+    if let Some((i, c)) = name
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii_alphanumeric())
+    {
+        return Err(format!(
+            "may hold letters a-z and digits only, found {} at position {}",
+            shown_char(c),
+            name[..i].chars().count() + 1
+        ));
+    }
+    let n = name.chars().count();
+    if n > 10 {
+        return Err(format!("is {n} characters; a sandbox name has at most 10"));
+    }
+    Ok(())
+}
+
+/// A character as a message shows it: `'-'`, or its code point when it is not plain ASCII.
+fn shown_char(c: char) -> String {
+    if c.is_ascii_graphic() {
+        format!("'{c}'")
+    } else {
+        format!("U+{:04X}", u32::from(c))
+    }
+}
+
 impl Validator {
+    /// `[collisions]`: `fallback_usernames` parsed like `[mapping]` templates
+    /// (over the same attribute list), each one able to give an address.
+    fn collisions(
+        &mut self,
+        root: &Table,
+        attributes: &mut Vec<String>,
+        fields: &[FieldSpec],
+    ) -> Option<CollisionsConfig> {
+        let mut s = self.section(root, "collisions", false);
+        s.table?;
+        let listed: Option<Vec<String>> =
+            self.require(&mut s, "fallback_usernames", "a list of username templates");
+        self.finish(s);
+        let listed = listed?;
+        if listed.is_empty() {
+            self.problem("collisions.fallback_usernames: empty; list at least one username template, e.g. [\"{uid|lower}@acme-sf.example.com\"]");
+            return None;
+        }
+        let username = fields
+            .iter()
+            .find(|f| f.name == "Username")
+            .and_then(|f| f.template.as_ref())
+            .map(ToString::to_string);
+        let mut templates = Vec::with_capacity(listed.len());
+        for (i, src) in listed.iter().enumerate() {
+            let key = format!("collisions.fallback_usernames[{i}]");
+            let t = match Template::parse(src, attributes) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.problem(format!("{key}: bad template \"{src}\": {e}"));
+                    continue;
+                }
+            };
+            if t.attributes().next().is_none() {
+                self.problem(format!(
+                    "{key}: \"{src}\" reads no attribute, so it would give everyone the same username; use one like \"{{uid|lower}}@acme-sf.example.com\""
+                ));
+                continue;
+            }
+            if username.as_deref() == Some(t.to_string().as_str()) {
+                self.problem(format!(
+                    "{key}: \"{src}\" is mapping.Username itself; a fallback must give another username"
+                ));
+                continue;
+            }
+            if listed[..i].contains(src) {
+                self.problem(format!("{key}: \"{src}\" is listed twice"));
+                continue;
+            }
+            templates.push(t);
+        }
+        Some(CollisionsConfig {
+            fallback_usernames: templates,
+        })
+    }
+
     /// `[update]`: fields must be mapped or defaulted, and never `Username`/`Email`
     /// (SPEC: e-mail and username changes stay `email_change_skipped`).
     fn update(&mut self, root: &Table, fields: &[FieldSpec]) -> Option<UpdateConfig> {
@@ -921,6 +1055,197 @@ impl Validator {
             max_deactivation_fraction: fraction,
             reactivate: reactivate.unwrap_or(false),
         })
+    }
+}
+
+impl Validator {
+    /// `[access]` and its `[[access.rules]]`. Templates and rule attributes
+    /// join `attributes` (the manager template's as text; a rule's attribute
+    /// is read with every value, see [`AccessConfig::separator`]).
+    fn access(
+        &mut self,
+        root: &Table,
+        attributes: &mut Vec<String>,
+        source: Option<&SourceConfig>,
+    ) -> Option<AccessConfig> {
+        let mut s = self.section(root, "access", false);
+        s.table?;
+        let grants = self.grants(&mut s);
+        let manager: Option<String> = self.get(
+            &mut s,
+            "manager",
+            "a template giving the manager's Salesforce username, e.g. \"{managerMail|lower}\"",
+        );
+        let manager = manager.and_then(|src| match Template::parse(&src, attributes) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.problem(format!("access.manager: bad template \"{src}\": {e}"));
+                None
+            }
+        });
+        let apply: Option<bool> = self.get(&mut s, "apply_to_existing", "true or false");
+        s.taken.insert("rules");
+        let mut rules = Vec::new();
+        match s.table.and_then(|t| t.get("rules")) {
+            None => {}
+            Some(Value::Array(list)) => {
+                for (i, entry) in list.iter().enumerate() {
+                    let name = format!("access.rules[{}]", i + 1);
+                    let Value::Table(t) = entry else {
+                        self.problem(format!(
+                            "{name}: expected a table `[[access.rules]]`, found {}",
+                            kind(entry)
+                        ));
+                        continue;
+                    };
+                    if let Some(rule) = self.rule(&name, t, attributes) {
+                        rules.push(rule);
+                    }
+                }
+            }
+            Some(other) => self.problem(format!(
+                "access.rules: expected a list of tables `[[access.rules]]`, found {}",
+                kind(other)
+            )),
+        }
+        self.finish(s);
+        let separator = match source {
+            Some(SourceConfig::Csv(_)) => super::access::CSV_VALUE_SEPARATOR,
+            _ => super::access::LDAP_VALUE_SEPARATOR,
+        };
+        Some(AccessConfig {
+            grants,
+            manager,
+            apply_to_existing: apply.unwrap_or(false),
+            rules,
+            separator,
+        })
+    }
+
+    /// The grant keys a section and a rule share: permission sets, permission
+    /// set groups, public groups, role. Names are API names (checked here).
+    fn grants(&mut self, s: &mut Section<'_>) -> Grants {
+        let mut list = |v: &mut Self, key: &'static str, what: &str| -> Vec<String> {
+            let names: Option<Vec<String>> = v.get(s, key, &format!("a list of {what}"));
+            let names = names.unwrap_or_default();
+            for n in &names {
+                if let Err(why) = check_api_name(n) {
+                    v.problem(format!("{}.{key}: \"{n}\" {why}", s.name));
+                }
+            }
+            names
+        };
+        let permission_sets = list(self, "permission_sets", "PermissionSet names");
+        let permission_set_groups = list(
+            self,
+            "permission_set_groups",
+            "PermissionSetGroup developer names",
+        );
+        let public_groups = list(self, "public_groups", "public Group developer names");
+        let role: Option<String> = self.get(s, "role", "a UserRole developer name");
+        if let Some(r) = &role
+            && let Err(why) = check_api_name(r)
+        {
+            self.problem(format!("{}.role: \"{r}\" {why}", s.name));
+        }
+        Grants {
+            permission_sets,
+            permission_set_groups,
+            public_groups,
+            role,
+        }
+    }
+
+    fn rule(
+        &mut self,
+        name: &str,
+        table: &Table,
+        attributes: &mut Vec<String>,
+    ) -> Option<AccessRule> {
+        let mut s = Section {
+            name,
+            table: Some(table),
+            taken: BTreeSet::new(),
+        };
+        let attribute: Option<String> = self.require(
+            &mut s,
+            "attribute",
+            "a source attribute name, e.g. \"memberOf\"",
+        );
+        let equals: Option<String> = self.get(&mut s, "equals", "a value (compared ignoring case)");
+        let matches: Option<String> = self.get(&mut s, "matches", "a regular expression");
+        let profile: Option<String> = self.get(&mut s, "profile", "a Profile name");
+        let grants = self.grants(&mut s);
+        self.finish(s);
+        let test = match (equals, matches) {
+            (Some(_), Some(_)) => {
+                self.problem(format!("{name}: give `equals` or `matches`, not both"));
+                None
+            }
+            (None, None) => {
+                self.problem(format!(
+                    "{name}: missing `equals` (a value, compared ignoring case) or `matches` (a regular expression)"
+                ));
+                None
+            }
+            (Some(v), None) => Some(RuleTest::Equals(v.to_lowercase())),
+            (None, Some(re)) => match regex::Regex::new(&re) {
+                Ok(r) => Some(RuleTest::Matches(r)),
+                Err(e) => {
+                    let why = e.to_string();
+                    let why = why.lines().last().unwrap_or("").trim().to_owned();
+                    self.problem(format!(
+                        "{name}.matches: \"{}\" is not a valid regular expression ({why})",
+                        crate::printable::escape_controls(&re)
+                    ));
+                    None
+                }
+            },
+        };
+        let attribute = attribute?.trim().to_lowercase();
+        if !attribute
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            || !attribute
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            self.problem(format!(
+                "{name}.attribute: \"{attribute}\" is not an attribute name (letters, digits, `-`, `_`, `.`)"
+            ));
+            return None;
+        }
+        let index = match attributes.iter().position(|a| *a == attribute) {
+            Some(i) => i,
+            None => {
+                attributes.push(attribute);
+                attributes.len() - 1
+            }
+        };
+        Some(AccessRule {
+            attribute: index,
+            test: test?,
+            profile,
+            grants,
+        })
+    }
+}
+
+/// A Salesforce API name (`Sales_User`): a letter first, then letters,
+/// digits and single underscores, at most 80 characters (reference §3.2).
+fn check_api_name(name: &str) -> Result<(), &'static str> {
+    let ok = name.len() <= 80
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.ends_with('_')
+        && !name.contains("__");
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "is not an API name (a letter first, then letters, digits and single underscores; the Name in Setup, not the label)",
+        )
     }
 }
 
@@ -1050,5 +1375,119 @@ mod url_safety_tests {
         assert!(!is_plaintext_remote_ldap("ldap://localhost:389"));
         assert!(!is_plaintext_remote_ldap("ldap://127.0.0.1:389"));
         assert!(!is_plaintext_remote_ldap("ldap://[::1]:389"));
+    }
+}
+
+#[cfg(test)]
+mod collisions_and_sandbox_tests {
+    use super::*;
+
+    fn job(extra_salesforce: &str, extra: &str) -> Result<Job, JobError> {
+        let text = format!(
+            r#"name = "t"
+[source]
+type = "csv"
+path = "people.csv"
+[salesforce]
+instance_url = "https://acme--uat.sandbox.my.salesforce.com"
+client_id_env = "A"
+client_secret_env = "B"
+username_env = "C"
+password_env = "D"
+{extra_salesforce}
+[mapping]
+Username = "{{mail|lower}}"
+Email = "{{mail}}"
+LastName = "{{sn}}"
+Alias = "{{sn|first:8}}"
+[defaults]
+ProfileId = "00e90000001aV2o"
+TimeZoneSidKey = "America/Los_Angeles"
+LocaleSidKey = "en_US"
+EmailEncodingKey = "UTF-8"
+LanguageLocaleKey = "en_US"
+{extra}
+"#
+        );
+        parse(&text, Path::new("/jobs/t.toml"))
+    }
+
+    #[test]
+    fn fallbacks_parse_over_the_mapping_attributes_and_bad_ones_are_named() {
+        let j = job(
+            "",
+            "[collisions]\nfallback_usernames = [\"{mail|lower}.acme\", \"{uid|lower}@acme-sf.example.com\"]",
+        )
+        .unwrap();
+        assert_eq!(j.collisions.unwrap().fallback_usernames.len(), 2);
+        assert!(
+            j.attributes.iter().any(|a| a == "uid"),
+            "{:?}",
+            j.attributes
+        );
+
+        let e = job(
+            "",
+            "[collisions]\nfallback_usernames = [\"{uid|first:}@x.com\", \"fixed@x.com\", \"{mail|lower}\", \"{sn}@x.com\", \"{sn}@x.com\"]\nretries = 2",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.problems,
+            [
+                "collisions.retries: unknown key; expected one of: fallback_usernames",
+                "collisions.fallback_usernames[0]: bad template \"{uid|first:}@x.com\": `first` needs a positive count, as in `first:8`, found ``",
+                "collisions.fallback_usernames[1]: \"fixed@x.com\" reads no attribute, so it would give everyone the same username; use one like \"{uid|lower}@acme-sf.example.com\"",
+                "collisions.fallback_usernames[2]: \"{mail|lower}\" is mapping.Username itself; a fallback must give another username",
+                "collisions.fallback_usernames[4]: \"{sn}@x.com\" is listed twice",
+            ]
+        );
+        let e = job("", "[collisions]\nfallback_usernames = []").unwrap_err();
+        assert!(
+            e.problems[0].starts_with("collisions.fallback_usernames: empty"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_sandbox_is_lower_case_logs_in_at_test_salesforce_com_and_bad_names_are_named() {
+        let j = job("sandbox = \"UAT\"", "").unwrap();
+        assert_eq!(j.salesforce.sandbox.as_deref(), Some("uat"));
+        assert_eq!(j.salesforce.login_url, SANDBOX_LOGIN_URL);
+        let j = job(
+            "sandbox = \"uat\"\nlogin_url = \"https://acme--uat.sandbox.my.salesforce.com\"",
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            j.salesforce.login_url,
+            "https://acme--uat.sandbox.my.salesforce.com"
+        );
+        let j = job("", "").unwrap();
+        assert_eq!(
+            (j.salesforce.sandbox, j.salesforce.login_url.as_str()),
+            (None, "https://acme--uat.sandbox.my.salesforce.com")
+        );
+        for (name, why) in [
+            (
+                "uat-1",
+                "\"uat-1\" may hold letters a-z and digits only, found '-' at position 4",
+            ),
+            (
+                "ütest",
+                "\"ütest\" must start with a letter (a-z), found U+00FC",
+            ),
+            (
+                "tëst",
+                "\"tëst\" may hold letters a-z and digits only, found U+00EB at position 2",
+            ),
+            ("1uat", "\"1uat\" must start with a letter (a-z), found '1'"),
+            (
+                "abcdefghijk",
+                "\"abcdefghijk\" is 11 characters; a sandbox name has at most 10",
+            ),
+        ] {
+            let e = job(&format!("sandbox = \"{name}\""), "").unwrap_err();
+            assert_eq!(e.problems, [format!("salesforce.sandbox: {why}")]);
+        }
     }
 }

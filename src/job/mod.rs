@@ -6,6 +6,7 @@
 //! network; secrets are only located here ([`SecretRef`]) and read by the
 //! command that needs them.
 
+pub mod access;
 pub mod load;
 pub mod preflight;
 pub mod secret;
@@ -42,6 +43,20 @@ pub struct Job {
     pub update: Option<UpdateConfig>,
     /// `[leavers]`: `None`: no org user without a source record is ever touched.
     pub leavers: Option<LeaversConfig>,
+    /// `[access]`: `None`: users are created with the profile alone.
+    pub access: Option<access::AccessConfig>,
+    /// `[collisions]` (SPEC "Collisions and sandboxes"): usernames to try when
+    /// Salesforce says the mapped one is held in another org. `None`: none.
+    pub collisions: Option<CollisionsConfig>,
+}
+
+/// `[collisions]`: what to do when a username is held in another org.
+#[derive(Debug, Clone)]
+pub struct CollisionsConfig {
+    /// `fallback_usernames`, in order: templates over the same source
+    /// attributes as `[mapping]` (parsed with them, so sources read what they
+    /// need). Each renders, per person, one more candidate username.
+    pub fallback_usernames: Vec<Template>,
 }
 
 /// `[update]` (SPEC "Lifecycle"): which fields of matched active users follow the source.
@@ -151,6 +166,10 @@ pub struct SalesforceConfig {
     /// With the `v`, e.g. `v62.0`.
     pub api_version: String,
     pub auth: AuthConfig,
+    /// `sandbox = "NAME"`: the org is the sandbox NAME (lower case, as
+    /// Salesforce appends it: `.NAME` after every copied username).
+    /// `None`: production (or a sandbox the job treats as one).
+    pub sandbox: Option<String>,
 }
 
 #[derive(Debug, Clone)]

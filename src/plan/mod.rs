@@ -197,18 +197,53 @@ pub enum Operation {
     Freeze {
         leaver: usize,
     },
+    /// PATCH `ManagerId` of a user created in this run whose manager is
+    /// created in this run too (`manager`: the manager's source record).
+    LinkManager {
+        record: usize,
+        manager: usize,
+    },
+    /// Insert a `PermissionSetAssignment` (a permission set or a permission
+    /// set group: [`access::Resolved::targets`]`[target]`).
+    AssignPermissionSet {
+        record: usize,
+        target: u32,
+    },
+    /// Insert a `GroupMember` of a public group.
+    AddToGroup {
+        record: usize,
+        target: u32,
+    },
 }
 
 impl Operation {
     /// SPEC's write order: creates, updates, reactivations, then leavers, so a
     /// run that stops early never removed access before granting it.
+    /// Access (issue 17) follows the creates: the new users' Ids are known then.
     pub fn phase(&self) -> u8 {
         match self {
             Operation::Create { .. } => 0,
-            Operation::Update { .. } => 1,
-            Operation::Reactivate { .. } => 2,
-            Operation::Deactivate { .. } | Operation::Freeze { .. } => 3,
+            Operation::LinkManager { .. } => 1,
+            Operation::AssignPermissionSet { .. } => 2,
+            Operation::AddToGroup { .. } => 3,
+            Operation::Update { .. } => 4,
+            Operation::Reactivate { .. } => 5,
+            Operation::Deactivate { .. } | Operation::Freeze { .. } => 6,
         }
+    }
+
+    /// The last [`Operation::phase`].
+    pub const LAST_PHASE: u8 = 6;
+
+    /// An access write (manager link, assignment, membership): its person
+    /// keeps the outcome of the create or match it follows.
+    pub fn is_access(&self) -> bool {
+        matches!(
+            self,
+            Operation::LinkManager { .. }
+                | Operation::AssignPermissionSet { .. }
+                | Operation::AddToGroup { .. }
+        )
     }
 }
 
@@ -236,6 +271,8 @@ pub struct Plan {
     pub leavers: Vec<Leaver>,
     /// Active users inside `[leavers] scope` (the fraction guard's denominator).
     pub in_scope: u64,
+    /// `[access]`: what each person is granted ([`access`]).
+    pub access: access::AccessPlan,
 }
 
 impl Plan {
@@ -254,6 +291,9 @@ impl Plan {
                 Operation::Reactivate { .. } => outcome == Outcome::Reactivate,
                 Operation::Deactivate { .. } => outcome == Outcome::Deactivate,
                 Operation::Freeze { .. } => outcome == Outcome::Freeze,
+                Operation::LinkManager { .. }
+                | Operation::AssignPermissionSet { .. }
+                | Operation::AddToGroup { .. } => false,
             })
             .count() as u64
     }
@@ -379,6 +419,7 @@ pub fn plan_with<'a>(
         operations,
         leavers: Vec::new(),
         in_scope: 0,
+        access: access::AccessPlan::default(),
     }
 }
 
@@ -541,7 +582,10 @@ fn duplicate(
     None
 }
 
+pub mod access;
+pub mod collide;
 pub mod lifecycle;
+pub mod sandbox;
 
 #[cfg(test)]
 mod tests;

@@ -35,7 +35,11 @@ pub fn build<'a>(
             summary.source_records += 1;
         }
         summary.add(row.outcome);
-        if report_all || row.outcome != Outcome::Unchanged {
+        if row.access_failed {
+            summary.access_failed += 1;
+        }
+        // A matched user granted access (`apply_to_existing`) is news too.
+        if report_all || row.outcome != Outcome::Unchanged || row.access.is_some() {
             users.push(row);
         }
     }
@@ -106,6 +110,9 @@ mod tests {
             previous_email: None,
             values: None,
             changes: None,
+            access: None,
+            access_failed: false,
+            username_tried: None,
         }
     }
 

@@ -143,6 +143,8 @@ enum Column {
     Message,
     /// A dry run's create: the values a real run would send.
     Values,
+    /// `[access]`: what was (or would be) granted.
+    Access,
 }
 
 impl Column {
@@ -157,12 +159,16 @@ impl Column {
             Column::ErrorCode => "error_code",
             Column::Message => "message",
             Column::Values => "values",
+            Column::Access => "access",
         }
     }
 
     fn value<'u>(self, user: &'u ReportUser<'_>) -> Cow<'u, str> {
         let value = match self {
             Column::Values => return Cow::Owned(user.values_text()),
+            Column::Access => {
+                return Cow::Owned(user.access.as_deref().unwrap_or_default().join(", "));
+            }
             Column::Username => user.username.as_deref(),
             Column::Email => user.email.as_deref(),
             Column::PreviousEmail => user.previous_email.as_deref(),
@@ -196,8 +202,23 @@ impl Column {
             }
             (Column::Message, _) => "Message",
             (Column::Values, _) => "Values to send",
+            (Column::Access, Outcome::Create) => "Access to grant",
+            (Column::Access, _) => "Access granted",
         }
     }
+}
+
+/// [`columns`] without the access ones when no row of the section has
+/// access (a job without `[access]` reads as before).
+fn columns_for(outcome: Outcome, users: &[&ReportUser<'_>]) -> Vec<Column> {
+    let any = users.iter().any(|u| u.access.is_some() || u.access_failed);
+    columns(outcome)
+        .iter()
+        .copied()
+        .filter(|c| {
+            any || !(*c == Column::Access || (outcome == Outcome::Created && *c == Column::Message))
+        })
+        .collect()
 }
 
 fn columns(outcome: Outcome) -> &'static [Column] {
@@ -217,12 +238,11 @@ fn columns(outcome: Outcome) -> &'static [Column] {
         | Outcome::Deactivated
         | Outcome::Freeze
         | Outcome::Frozen => &[Username, Email, SalesforceId, Message],
-        Outcome::Create => &[Username, Email, Source, Values],
-        Outcome::Created
-        | Outcome::Inactive
-        | Outcome::Unchanged
-        | Outcome::Reactivate
-        | Outcome::Reactivated => &[Username, Email, Source, SalesforceId],
+        Outcome::Create => &[Username, Email, Source, Values, Access],
+        Outcome::Created => &[Username, Email, Source, SalesforceId, Access, Message],
+        Outcome::Inactive | Outcome::Unchanged | Outcome::Reactivate | Outcome::Reactivated => {
+            &[Username, Email, Source, SalesforceId]
+        }
     }
 }
 
@@ -431,6 +451,20 @@ fn write_facts(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
             esc(stopped)
         )?;
     }
+    if let Some(sandbox) = &ctx.sandbox {
+        writeln!(
+            out,
+            "<p class=\"sandbox\" id=\"sandbox\"><strong>Sandbox:</strong> {}</p>",
+            esc(sandbox)
+        )?;
+    }
+    for stop in &ctx.licence_stops {
+        writeln!(
+            out,
+            "<p class=\"stopped\"><strong>Licence limit:</strong> {}</p>",
+            esc(stop)
+        )?;
+    }
     let or_unknown = |s: &str| {
         if s.is_empty() {
             "unknown".to_owned()
@@ -620,7 +654,7 @@ fn write_section(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let key = outcome.as_str();
-    let cols = columns(outcome);
+    let cols = columns_for(outcome, users);
     let total = users.len();
     writeln!(
         out,
@@ -661,7 +695,7 @@ fn write_section(
         out,
         "<div class=\"scroll\"><table data-outcome=\"{key}\">\n<thead><tr>"
     )?;
-    for col in cols {
+    for col in &cols {
         write!(
             out,
             "<th scope=\"col\" data-col=\"{}\"{}>{}</th>",
@@ -686,7 +720,7 @@ fn write_section(
         } else {
             b"<tr>"
         })?;
-        for col in cols {
+        for col in &cols {
             let open = if col.nowrap() {
                 "<td class=\"nw\">"
             } else {
@@ -757,7 +791,7 @@ fn write_data(sections: &Sections<'_>, out: &mut impl Write) -> io::Result<()> {
         body.push('"');
         body.push_str(outcome.as_str());
         body.push_str("\":[");
-        let cols = columns(*outcome);
+        let cols = columns_for(*outcome, users);
         for (r, user) in users.iter().enumerate() {
             if r > 0 {
                 body.push(',');

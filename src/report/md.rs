@@ -43,6 +43,9 @@ pub fn render(report: &Report<'_>) -> String {
     if !ctx.salesforce.is_empty() {
         let _ = writeln!(md, "- **Salesforce org:** {}", escape(&ctx.salesforce));
     }
+    if let Some(sandbox) = &ctx.sandbox {
+        let _ = writeln!(md, "- **Sandbox:** {}", escape(sandbox));
+    }
     let _ = writeln!(
         md,
         "- **API calls:** {} used, {} left today",
@@ -51,6 +54,9 @@ pub fn render(report: &Report<'_>) -> String {
     );
     if let Some(stopped) = &ctx.stopped {
         let _ = writeln!(md, "- **Stopped early:** {}", escape(stopped));
+    }
+    for stop in &ctx.licence_stops {
+        let _ = writeln!(md, "- **Licence limit:** {}", escape(stop));
     }
     md.push('\n');
 
@@ -239,6 +245,9 @@ mod tests {
             previous_email: None,
             values: None,
             changes: None,
+            access: None,
+            access_failed: false,
+            username_tried: None,
         }
     }
 

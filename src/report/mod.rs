@@ -163,6 +163,14 @@ pub struct ReportContext {
     /// Directory"): URLs as the server gave them; absent when there were none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub source_references: Vec<String>,
+    /// `[salesforce] sandbox`: the sandbox the job targets; absent for production.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    /// Profiles whose licences ran out during the run: the rest of their
+    /// creates (and reactivations) were `not_attempted`. One line each:
+    /// the profile and Salesforce's message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub licence_stops: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -205,6 +213,11 @@ pub struct Summary {
     /// Writes sent whose answer was lost and could not be checked before the run stopped.
     #[serde(skip_serializing_if = "is_zero")]
     pub unknown: u64,
+    /// People (created or, with `apply_to_existing`, matched) an `[access]`
+    /// write of whom Salesforce refused (SPEC "Access on create"): exit 3.
+    /// Not an outcome: the person keeps `created`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub access_failed: u64,
 }
 
 fn null_when_empty<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
@@ -278,7 +291,8 @@ impl Summary {
             .iter()
             .filter(|o| o.needs_person())
             .map(|&o| self.count(o))
-            .sum()
+            .sum::<u64>()
+            + self.access_failed
     }
 }
 
@@ -308,6 +322,19 @@ pub struct ReportUser<'a> {
     /// Updates: field -> `{"from": org value, "to": source value}`, in the job's field order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes<'a>>,
+    /// `[access]`: what was granted (a dry run: would be granted), as
+    /// `"PermissionSet:Sales_User"`, `"PermissionSetGroup:Sales_Bundle"`,
+    /// `"Group:Sales_Team"`, `"Role:SalesRep"` (SPEC "Access on create").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<Vec<String>>,
+    /// An access write for this person was refused (its code and message are
+    /// the row's): counted as `access_failed`.
+    #[serde(skip)]
+    pub access_failed: bool,
+    /// Usernames Salesforce refused as held in another org, in the order
+    /// they were tried (SPEC `username_tried`); absent when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username_tried: Option<Vec<Cow<'a, str>>>,
 }
 
 impl ReportUser<'_> {

@@ -40,6 +40,9 @@ pub fn render(report: &Report<'_>) -> String {
             clip(&report.context.salesforce, WIDTH - 14)
         );
     }
+    if let Some(sandbox) = &report.context.sandbox {
+        let _ = writeln!(out, "  sandbox:    {}", clip(sandbox, WIDTH - 14));
+    }
     out.push('\n');
     let mut cells: Vec<(String, u64)> = vec![
         ("source records".into(), s.source_records),
@@ -70,6 +73,10 @@ pub fn render(report: &Report<'_>) -> String {
     if let Some(why) = &report.context.stopped {
         out.push('\n');
         wrap_into(&mut out, &format!("Stopped early: {why}"), "");
+    }
+    for stop in &report.context.licence_stops {
+        out.push('\n');
+        wrap_into(&mut out, &format!("Licence limit: {stop}"), "");
     }
 
     let sections: [(&str, &[Outcome]); 8] = [
@@ -151,6 +158,13 @@ pub fn render(report: &Report<'_>) -> String {
                 if !why.is_empty() {
                     wrap_into(&mut out, &why, "      ");
                 }
+                if let Some(access) = &u.access {
+                    wrap_into(
+                        &mut out,
+                        &format!("access: {}", access.join(", ")),
+                        "      ",
+                    );
+                }
                 if o == Outcome::Create {
                     let keys = key_fields(u);
                     if !keys.is_empty() {
@@ -167,7 +181,51 @@ pub fn render(report: &Report<'_>) -> String {
             );
         }
     }
+    write_access(report, &mut out, limit);
     out
+}
+
+/// `[access]` in a real run: who was granted what, and whose grants were
+/// refused (the person is `created`; the code and message say why).
+fn write_access(report: &Report<'_>, out: &mut String, limit: usize) {
+    if report.dry_run {
+        return;
+    }
+    type Wanted = fn(&super::ReportUser<'_>) -> bool;
+    let groups: [(&str, Wanted); 2] = [
+        ("Access not granted (access_failed)", |u| u.access_failed),
+        ("Access granted", |u| u.access.is_some() && !u.access_failed),
+    ];
+    for (title, wanted) in groups {
+        let rows: Vec<&super::ReportUser<'_>> = report.users.iter().filter(|u| wanted(u)).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title} ({}):", rows.len());
+        for u in rows.iter().take(limit) {
+            let who = u.username.as_deref().unwrap_or("(no username)");
+            let head = format!("  {:<20} {who} ({})", u.outcome.as_str(), u.source);
+            let _ = writeln!(out, "{}", clip(&head, WIDTH));
+            if let Some(access) = &u.access {
+                wrap_into(out, &format!("access: {}", access.join(", ")), "      ");
+            }
+            if u.access_failed {
+                let why = format!(
+                    "{}: {}",
+                    u.error_code.as_deref().unwrap_or(""),
+                    u.message.as_deref().unwrap_or("")
+                );
+                wrap_into(out, &why, "      ");
+            }
+        }
+        if rows.len() > limit {
+            let _ = writeln!(
+                out,
+                "  ... and {} more (--report-all lists them all; see the JSON, CSV or HTML report)",
+                rows.len() - limit
+            );
+        }
+    }
 }
 
 /// The fields that tell a would-be create apart at a glance (the rest are in

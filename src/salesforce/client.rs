@@ -330,6 +330,48 @@ impl Client {
         Ok(out)
     }
 
+    /// Ids of `sobject` records by name: `SELECT Id, <name_field> FROM <sobject>
+    /// WHERE <name_field> IN (...) [AND <condition>]`, chunked (one query for
+    /// the few names a job gives). Keys are the names as asked; names the org
+    /// lacks are absent; names compare ignoring case. Used for
+    /// `PermissionSet.Name`, `PermissionSetGroup.DeveloperName`,
+    /// `Group.DeveloperName` (`Type = 'Regular'`), `UserRole.DeveloperName`
+    /// and `Profile.Name` (reference §3.2).
+    pub async fn ids_by_name(
+        &self,
+        sobject: &str,
+        name_field: &str,
+        names: &[String],
+        condition: Option<&str>,
+    ) -> Result<HashMap<String, String>, SfError> {
+        let mut out = HashMap::new();
+        if names.is_empty() {
+            return Ok(out);
+        }
+        if let Some(bad) = [sobject, name_field]
+            .into_iter()
+            .find(|n| !soql::is_field_name(n))
+        {
+            return Err(SfError::Setup(format!(
+                "{bad:?} is not a Salesforce API name"
+            )));
+        }
+        let prefix = format!("SELECT Id, {name_field} FROM {sobject} WHERE {name_field} IN ");
+        let suffix = condition.map(|c| format!(" AND {c}")).unwrap_or_default();
+        for q in soql::chunk_in(&prefix, names, &suffix, self.query_budget()) {
+            for r in self.query_all(&q).await? {
+                let (Some(id), Some(name)) = (field_text(&r, "Id"), field_text(&r, name_field))
+                else {
+                    continue;
+                };
+                for asked in names.iter().filter(|n| n.eq_ignore_ascii_case(&name)) {
+                    out.insert(asked.clone(), id.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether a profile with this Id (15- or 18-character form) exists in the org.
     pub async fn profile_exists(&self, id: &str) -> Result<bool, SfError> {
         if !(id.len() == 15 || id.len() == 18) || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -342,6 +384,21 @@ impl Client {
             .iter()
             .filter_map(|r| field_text(r, "Id"))
             .any(|have| have.get(..15) == id.get(..15)))
+    }
+
+    /// `Organization.IsSandbox` and `Organization.Name`: whether the org is a
+    /// sandbox, as it says itself. One query.
+    pub async fn organization(&self) -> Result<(bool, String), SfError> {
+        let records = self
+            .query_all("SELECT Name, IsSandbox FROM Organization")
+            .await?;
+        let r = records.first();
+        let sandbox = r
+            .and_then(|r| r.get("IsSandbox"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        let name = r.and_then(|r| field_text(r, "Name")).unwrap_or_default();
+        Ok((sandbox, name.to_owned()))
     }
 
     /// The org's daily API allowance from `GET /limits`.

@@ -51,6 +51,7 @@ async fn sync_on_the_samples_ends_as_documented_and_a_rerun_changes_nothing_new(
         assert_eq!(got.get(&uid), Some(&sync), "{uid}");
     }
     assert_eq!(json["summary"]["created"], 27);
+    let first_collisions = json["summary"]["collision"].clone();
     let c = emu.counters();
     assert_eq!(
         (c.create_collection_calls, c.create_one_calls, c.token_calls),
@@ -66,16 +67,18 @@ async fn sync_on_the_samples_ends_as_documented_and_a_rerun_changes_nothing_new(
     assert_eq!(success.lines().count(), 1 + 27);
     assert!(success.starts_with("sf__Id,sf__Created,"), "{success}");
 
-    // when run again: the 27 are unchanged, only the other-org collision is tried again
+    // when run again: the 27 are unchanged, and the other-org collision is
+    // remembered from the first night (the state file), so nothing is sent (#18)
     let out = sfsync(&["sync", "--job", job, "--report", report.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(3));
     let json = read_json(&report);
     assert_eq!(json["summary"]["unchanged"], 12 + 27);
     assert_eq!(json["summary"]["created"], 0);
+    assert_eq!(json["summary"]["collision"], first_collisions, "{json}");
     assert_eq!(
         emu.counters().create_collection_calls,
-        2,
-        "one call, for ctaylor alone"
+        1,
+        "ctaylor's username is not sent again"
     );
     assert_eq!(emu.users().len(), 21 + 27);
     emu.stop().await;

@@ -3,7 +3,7 @@
 //! or final state saying what was (not) written. Codes already proven
 //! elsewhere are named in TESTING.md; the ones here had no binary test.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -346,16 +346,8 @@ fn emulator_exits_0_on_sigterm_1_when_the_port_is_taken_and_2_on_a_bad_flag() {
         .read_line(&mut line)
         .unwrap();
     assert!(line.contains("http://127.0.0.1:"), "{line}");
-    // Wait for one answer: the URL is printed before the SIGTERM handler is
-    // installed (a signal in between kills it: noted on issue 21).
-    let mut stream =
-        std::net::TcpStream::connect(line.trim().trim_start_matches("http://")).unwrap();
-    stream
-        .write_all(b"GET /_emulator/counters HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // SIGTERM at once: the handler is installed before the URL is printed,
+    // so a script that signals as soon as it reads the URL stops it cleanly.
     let ok = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -379,7 +379,7 @@ async fn a_template_typo_fails_check_and_warns_in_plan() {
     insta::with_settings!({filters => filters()}, {
         insta::assert_snapshot!(fail, @r#"
         FAIL  csv columns            {titel} (mapping.Title = "{titel}") is not a column of [TMP]/people.csv; did you mean {title}?
-              the header has: uid, givenname, sn, mail, employeenumber, title, departmentnumber
+              the header has: uid, givenname, sn, mail, employeenumber, title, departmentnumber, memberof
         "#);
     });
 

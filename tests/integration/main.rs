@@ -2,9 +2,11 @@
 
 mod support;
 
+mod access;
 mod ad;
 mod cli;
 mod clients;
+mod collisions;
 mod e2e;
 mod emulator;
 mod emulator_access;

@@ -28,6 +28,9 @@ fn user(outcome: Outcome, username: &str, source: &str) -> ReportUser<'static> {
         previous_email: None,
         values: None,
         changes: None,
+        access: None,
+        access_failed: false,
+        username_tried: None,
     }
 }
 

@@ -87,6 +87,13 @@ pub(super) fn build(
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
             .collect();
+        if kind == AttrKind::AllValues {
+            // An access rule matches on any value: keep them all.
+            values.push((!present.is_empty()).then(|| {
+                Cow::Owned(present.join(&crate::job::access::LDAP_VALUE_SEPARATOR.to_string()))
+            }));
+            continue;
+        }
         if kind == AttrKind::PrimarySmtp {
             // Exchange marks the primary address with `SMTP:` in capitals; the
             // others (`smtp:`, `X500:`, `SIP:`...) are expected, not worth a note.

@@ -46,6 +46,9 @@ pub struct Options {
     /// Give the server a certificate that names 127.0.0.1 only in its CN, with
     /// no subjectAltName (as Samba's self-made one and some hand-made DC certificates).
     pub cn_only_certificate: bool,
+    /// Load the memberof overlay, which defines `memberOf` (issue 17). slapadd
+    /// runs no overlay, so the LDIF gives `memberOf` values itself.
+    pub memberof: bool,
 }
 
 impl Default for Options {
@@ -55,6 +58,7 @@ impl Default for Options {
             extra_ldif: String::new(),
             unlimited_service_account: true,
             cn_only_certificate: false,
+            memberof: false,
         }
     }
 }
@@ -87,8 +91,11 @@ impl Slapd {
         make_certificates(&root, !options.cn_only_certificate);
         std::fs::create_dir(root.join("db")).expect("db dir");
         let conf = root.join("slapd.conf");
-        std::fs::write(&conf, slapd_conf(&root, options.unlimited_service_account))
-            .expect("write slapd.conf");
+        std::fs::write(
+            &conf,
+            slapd_conf(&root, options.unlimited_service_account, options.memberof),
+        )
+        .expect("write slapd.conf");
 
         let mut ldifs = Vec::new();
         if options.samples {
@@ -243,7 +250,7 @@ ou: people\n\ndn: ou=services,dc=example,dc=com\nobjectClass: organizationalUnit
 dn: cn=sfsync,ou=services,dc=example,dc=com\nobjectClass: organizationalRole\n\
 objectClass: simpleSecurityObject\ncn: sfsync\nuserPassword: sfsync-sample-password\n\n";
 
-fn slapd_conf(root: &Path, unlimited_service_account: bool) -> String {
+fn slapd_conf(root: &Path, unlimited_service_account: bool, memberof: bool) -> String {
     let r = root.display();
     let modules = if Path::new("/usr/lib/ldap/back_mdb.la").exists()
         || Path::new("/usr/lib/ldap/back_mdb.so").exists()
@@ -252,6 +259,11 @@ fn slapd_conf(root: &Path, unlimited_service_account: bool) -> String {
     } else {
         // Built in (or a layout we do not know: slapd's error will say so).
         ""
+    };
+    let (memberof_module, memberof_overlay) = match (memberof, modules.is_empty()) {
+        (false, _) => ("", ""),
+        (true, false) => ("moduleload memberof\n", "overlay memberof\n"),
+        (true, true) => ("", "overlay memberof\n"),
     };
     let limits = if unlimited_service_account {
         format!("limits dn.exact=\"{SERVICE_DN}\" size.prtotal=unlimited\n")
@@ -265,6 +277,7 @@ fn slapd_conf(root: &Path, unlimited_service_account: bool) -> String {
          pidfile {r}/slapd.pid\n\
          argsfile {r}/slapd.args\n\
          {modules}\
+         {memberof_module}\
          TLSCACertificateFile {r}/ca.pem\n\
          TLSCertificateFile {r}/server.pem\n\
          TLSCertificateKeyFile {r}/server.key\n\
@@ -275,6 +288,7 @@ fn slapd_conf(root: &Path, unlimited_service_account: bool) -> String {
          rootdn \"cn=admin,{SUFFIX}\"\n\
          directory {r}/db\n\
          {limits}\
+         {memberof_overlay}\
          access to attrs=userPassword by anonymous auth by * none\n\
          access to * by * read\n"
     )

@@ -1,0 +1,354 @@
+//! The candidate-username pass: fallbacks matched and skipped, sandbox rules,
+//! remembered refusals, nicknames.
+
+use super::*;
+use crate::plan::plan_with;
+
+fn keys() -> Vec<String> {
+    vec!["FederationIdentifier".into(), "Username".into()]
+}
+
+fn cand(record: usize, uid: Option<&str>, username: &str, email: &str) -> Candidate {
+    let uid = uid.map(str::to_lowercase);
+    Candidate::new(record, username, email, [uid.as_deref(), Some(username)])
+}
+
+fn user(id: &str, fed: Option<&str>, username: &str, email: &str, active: bool) -> SfUser {
+    SfUser {
+        id: id.into(),
+        username: username.into(),
+        email: Some(email.into()),
+        is_active: active,
+        keys: Box::new([fed.map(Into::into), Some(username.into())]),
+    }
+}
+
+fn fallbacks(list: &[&str]) -> OtherUsernames {
+    OtherUsernames {
+        fallbacks: list.iter().map(|&s| s.into()).collect(),
+        plain: Vec::new(),
+    }
+}
+
+fn run(
+    cands: &[Candidate],
+    org: &[SfUser],
+    others: &[OtherUsernames],
+    rules: &Rules,
+) -> (Plan, UsernamePlan) {
+    let mut plan = plan_with(
+        cands.len(),
+        cands,
+        &[],
+        org,
+        &keys(),
+        PlanOptions::default(),
+    );
+    let chosen = resolve(
+        &mut plan,
+        cands,
+        org,
+        &keys(),
+        others,
+        rules,
+        PlanOptions::default(),
+    );
+    (plan, chosen)
+}
+
+#[test]
+fn a_person_created_under_a_fallback_is_unchanged_never_a_second_create() {
+    // given Ada was created as ada@x.com.acme (ada@x.com is held in another org)
+    let org = [user(
+        "005A",
+        Some("ada"),
+        "ada@x.com.acme",
+        "ada@x.com",
+        true,
+    )];
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com", "ada@x.com"),
+        // and without a stable key: the e-mail decides
+        cand(1, None, "bo@x.com", "bo@x.com"),
+    ];
+    let org2 = [
+        org[0].clone(),
+        user("005B", None, "bo@x.com.acme", "bo@x.com", true),
+    ];
+    let others = [
+        fallbacks(&["ada@x.com.acme"]),
+        fallbacks(&["bo@x.com.acme"]),
+    ];
+    let (plan, chosen) = run(&cands, &org2, &others, &Rules::default());
+    assert_eq!(
+        plan.decisions[0].outcome,
+        Outcome::Unchanged,
+        "{:?}",
+        plan.decisions[0]
+    );
+    assert_eq!(
+        plan.decisions[1].outcome,
+        Outcome::Unchanged,
+        "{:?}",
+        plan.decisions[1]
+    );
+    assert_eq!(plan.decisions[1].salesforce_id.as_deref(), Some("005B"));
+    assert!(plan.operations.is_empty());
+    assert!(chosen.by_record.is_empty());
+}
+
+#[test]
+fn a_fallback_held_in_the_org_by_someone_else_is_skipped_and_none_left_is_a_collision() {
+    let org = [
+        // Ada's mapped username is held by another person (other Federation Id)
+        user("005X", Some("other"), "ada@x.com", "someone@x.com", true),
+        // and so is her first fallback
+        user("005Y", Some("else"), "ada@x.com.acme", "else@x.com", true),
+        // Bo's only fallback is held by a third person
+        user("005Z", None, "bo@x.com.acme", "zed@x.com", true),
+        user("005W", Some("w"), "bo@x.com", "w@x.com", true),
+    ];
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com", "ada@x.com"),
+        cand(1, Some("bo"), "bo@x.com", "bo@x.com"),
+    ];
+    let others = [
+        fallbacks(&["ada@x.com.acme", "ada@acme-sf.example.com"]),
+        fallbacks(&["bo@x.com.acme"]),
+    ];
+    let (plan, chosen) = run(&cands, &org, &others, &Rules::default());
+    assert_eq!(plan.decisions[0].outcome, Outcome::Create);
+    let ada = &chosen.by_record[&0];
+    assert_eq!(&*ada.send, "ada@acme-sf.example.com");
+    assert!(ada.next.is_empty() && ada.tried.is_empty());
+    assert_eq!(
+        plan.decisions[0].message.as_deref(),
+        Some(
+            "to be created as ada@acme-sf.example.com: ada@x.com is held in this org by user 005X; ada@x.com.acme is held in this org by user 005Y"
+        )
+    );
+    assert_eq!(plan.decisions[1].outcome, Outcome::Collision);
+    assert_eq!(
+        plan.decisions[1].error_code.as_deref(),
+        Some("USERNAME_HELD_IN_ORG")
+    );
+    assert_eq!(
+        plan.decisions[1].message.as_deref(),
+        Some(
+            "no candidate username is free: bo@x.com is held in this org by user 005W; bo@x.com.acme is held in this org by user 005Z"
+        )
+    );
+    assert_eq!(plan.operations, vec![Operation::Create { record: 0 }]);
+}
+
+#[test]
+fn refused_usernames_are_tried_no_more_and_fallbacks_queue_in_order() {
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com", "ada@x.com"),
+        cand(1, Some("bo"), "bo@x.com", "bo@x.com"),
+        cand(2, Some("cy"), "cy@x.com", "cy@x.com"),
+    ];
+    let others = [
+        fallbacks(&["ada@x.com.acme", "ada@acme-sf.example.com"]),
+        fallbacks(&[]),
+        fallbacks(&["cy@x.com.acme", "cy@acme-sf.example.com"]),
+    ];
+    let rules = Rules {
+        refused: ["ada@x.com", "bo@x.com"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ..Rules::default()
+    };
+    let (plan, chosen) = run(&cands, &[], &others, &rules);
+    let ada = &chosen.by_record[&0];
+    assert_eq!(&*ada.send, "ada@x.com.acme");
+    assert_eq!(ada.next, vec!["ada@acme-sf.example.com".into()]);
+    assert_eq!(ada.tried, vec!["ada@x.com".into()]);
+    // Bo has no fallback: the same collision as the night Salesforce refused it.
+    assert_eq!(plan.decisions[1].outcome, Outcome::Collision);
+    assert_eq!(
+        plan.decisions[1].error_code.as_deref(),
+        Some("DUPLICATE_USERNAME")
+    );
+    let cy = &chosen.by_record[&2];
+    assert_eq!((&*cy.send, cy.next.len()), ("cy@x.com", 2));
+    assert_eq!(
+        plan.operations,
+        vec![
+            Operation::Create { record: 0 },
+            Operation::Create { record: 2 }
+        ]
+    );
+}
+
+#[test]
+fn a_fallback_two_people_share_is_nobodys() {
+    let cands = [
+        cand(0, Some("a1"), "a1@x.com", "a1@x.com"),
+        cand(1, Some("a2"), "a2@x.com", "a2@x.com"),
+    ];
+    let others = [fallbacks(&["a@x.com", "a1@y.com"]), fallbacks(&["a@x.com"])];
+    let (_, chosen) = run(&cands, &[], &others, &Rules::default());
+    assert_eq!(chosen.by_record[&0].next, vec!["a1@y.com".into()]);
+    assert!(!chosen.by_record.contains_key(&1));
+}
+
+#[test]
+fn a_sandbox_matches_suffixed_and_plain_usernames_and_invalid_emails_are_no_change() {
+    // given the sandbox "uat": a copied user, one created in the sandbox, one with a real e-mail change
+    let org = [
+        user(
+            "005A",
+            Some("ada"),
+            "ada@x.com.uat",
+            "ada@x.com.invalid",
+            true,
+        ),
+        user("005B", None, "bo@x.com", "Bo@X.com.INVALID", true),
+        user(
+            "005C",
+            Some("cy"),
+            "cy@x.com.uat",
+            "cy@old.com.invalid",
+            true,
+        ),
+    ];
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com.uat", "Ada@X.com"),
+        cand(1, None, "bo@x.com.uat", "bo@x.com"),
+        cand(2, Some("cy"), "cy@x.com.uat", "cy@x.com"),
+        cand(3, Some("dee"), "dee@x.com.uat", "dee@x.com"),
+    ];
+    let plain = |p: &str| OtherUsernames {
+        fallbacks: Vec::new(),
+        plain: vec![p.into()],
+    };
+    let others = [
+        plain("ada@x.com"),
+        plain("bo@x.com"),
+        plain("cy@x.com"),
+        plain("dee@x.com"),
+    ];
+    let rules = Rules {
+        sandbox: true,
+        ..Rules::default()
+    };
+    let (plan, _) = run(&cands, &org, &others, &rules);
+    let got: Vec<Outcome> = plan.decisions.iter().map(|d| d.outcome).collect();
+    assert_eq!(
+        got,
+        [
+            Outcome::Unchanged,
+            Outcome::Unchanged,
+            Outcome::EmailChangeSkipped,
+            Outcome::Create
+        ]
+    );
+    assert_eq!(
+        plan.decisions[2].message.as_deref(),
+        Some(
+            "e-mail cy@old.com.invalid -> cy@x.com; Salesforce confirms e-mail changes with the user, so make this change in Setup"
+        )
+    );
+    assert_eq!(plan.operations, vec![Operation::Create { record: 3 }]);
+    // In production the same `.invalid` e-mail is a change.
+    let (prod, _) = run(&cands[..1], &org[..1], &others[..1], &Rules::default());
+    assert_eq!(prod.decisions[0].outcome, Outcome::EmailChangeSkipped);
+}
+
+#[test]
+fn nicknames_clash_with_the_org_and_within_the_source() {
+    let mut org = vec![user("005A", Some("ada"), "ada@x.com", "ada@x.com", true)];
+    org[0].keys = Box::new([
+        Some("ada".into()),
+        Some("ada@x.com".into()),
+        Some("Ace".into()),
+    ]);
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com", "ada@x.com"),
+        cand(1, Some("bo"), "bo@x.com", "bo@x.com"),
+        cand(2, Some("cy"), "cy@x.com", "cy@x.com"),
+        cand(3, Some("dee"), "dee@x.com", "dee@x.com"),
+        cand(4, Some("eve"), "eve@x.com", "eve@x.com"),
+    ];
+    let rules = Rules {
+        nicknames: Some(Nicknames {
+            slot: 2,
+            source: vec![
+                Some("Ace".into()),
+                Some("ace".into()),
+                Some("Twin".into()),
+                Some("twin".into()),
+                None,
+            ],
+        }),
+        ..Rules::default()
+    };
+    let (plan, _) = run(&cands, &org, &vec![OtherUsernames::default(); 5], &rules);
+    let got: Vec<(Outcome, Option<&str>)> = plan
+        .decisions
+        .iter()
+        .map(|d| (d.outcome, d.error_code.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            // Ada holds "Ace" herself; Bo's "ace" clashes with hers in the source too
+            (Outcome::DuplicateInSource, Some("DUPLICATE_IN_SOURCE")),
+            (Outcome::DuplicateInSource, Some("DUPLICATE_IN_SOURCE")),
+            (Outcome::DuplicateInSource, Some("DUPLICATE_IN_SOURCE")),
+            (Outcome::DuplicateInSource, Some("DUPLICATE_IN_SOURCE")),
+            (Outcome::Create, None),
+        ]
+    );
+    // One nickname each: Bo's "Ace" is Ada's in the org.
+    let rules = Rules {
+        nicknames: Some(Nicknames {
+            slot: 2,
+            source: vec![None, Some("ACE".into()), None, None, Some("Eve".into())],
+        }),
+        ..Rules::default()
+    };
+    let (plan, _) = run(&cands, &org, &vec![OtherUsernames::default(); 5], &rules);
+    assert_eq!(plan.decisions[1].outcome, Outcome::Collision);
+    assert_eq!(
+        plan.decisions[1].error_code.as_deref(),
+        Some("DUPLICATE_COMM_NICKNAME")
+    );
+    assert_eq!(
+        plan.decisions[1].message.as_deref(),
+        Some(
+            "CommunityNickname ACE is held in this org by user 005A (ada@x.com); map another nickname"
+        )
+    );
+    assert_eq!(plan.decisions[4].outcome, Outcome::Create);
+    assert_eq!(plan.count(Outcome::Create), 3);
+}
+
+#[test]
+fn a_matched_user_under_a_fallback_whose_email_changed_is_an_email_change_only() {
+    // matched by Federation Id; the username is Ada's fallback
+    let org = [user(
+        "005A",
+        Some("ada"),
+        "ada@x.com.acme",
+        "ada@old.com",
+        true,
+    )];
+    let cands = [cand(0, Some("ada"), "ada@x.com", "ada@x.com")];
+    let (plan, _) = run(
+        &cands,
+        &org,
+        &[fallbacks(&["ada@x.com.acme"])],
+        &Rules::default(),
+    );
+    assert_eq!(plan.decisions[0].outcome, Outcome::EmailChangeSkipped);
+    assert_eq!(
+        plan.decisions[0].message.as_deref(),
+        Some(
+            "e-mail ada@old.com -> ada@x.com; Salesforce confirms e-mail changes with the user, so make this change in Setup"
+        )
+    );
+    assert_eq!(plan.decisions[0].matched, 0);
+}
