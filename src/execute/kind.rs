@@ -425,6 +425,7 @@ mod tests {
             instance_url: emu.base_url.clone(),
             login_url: emu.base_url.clone(),
             api_version: "v62.0".into(),
+            sandbox: None,
             auth: AuthConfig::ClientCredentials {
                 client_id: unused("salesforce.client_id_env"),
                 client_secret: unused("salesforce.client_secret_env"),
