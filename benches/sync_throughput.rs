@@ -77,7 +77,7 @@ async fn one_run(n: usize, concurrency: usize) -> (u64, u64, Duration, usize) {
     let items = items(n);
     let started = Instant::now();
     let client = Client::connect(&sf, creds, opts).await.expect("connects");
-    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let (_tx, rx) = tokio::sync::watch::channel(0u8);
     let exec = ExecuteOptions {
         batch_size: BATCH,
         api_reserve: 0,

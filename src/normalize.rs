@@ -1090,6 +1090,8 @@ UserPermissionsMarketingUser = false
             "a..@test.jp",
             "taro.@docomo.ne.jp",
             "-x-@example.com",
+            "a@my-host.example.com",
+            "x@a--b.c-d.de",
         ] {
             assert!(is_email(ok), "{ok}");
         }
@@ -1144,5 +1146,203 @@ UserPermissionsMarketingUser = false
             m.ends_with("U+0430 CYRILLIC SMALL LETTER A at position 2"),
             "{m}"
         );
+    }
+    fn sent(n: &Normalizer<'_>, c: &Candidate, r: &SourceRecord) -> Value {
+        Value::Object(
+            n.fields(c, r)
+                .map(|(k, v)| (k.to_owned(), v.into()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn values_are_trimmed_wherever_they_lie_in_the_record() {
+        // given values padded on both sides (a template or an export can do that)
+        let job = job();
+        let n = Normalizer::new(&job, None);
+        let r = rec(
+            &job,
+            &[
+                ("mail", "  Ada@Example.com  "),
+                ("givenName", "  Ada  "),
+                ("sn", "\tLovelace\u{3000}"),
+                ("uid", "  ADA "),
+            ],
+        );
+        let Normalized::Candidate(c) = n.normalize(0, &r) else {
+            panic!("invalid")
+        };
+        // then every value is itself, without its padding
+        assert_eq!(
+            (c.username(), c.email(), c.key(0)),
+            ("ada@example.com", "Ada@Example.com", Some("ada"))
+        );
+        let sent = sent(&n, &c, &r);
+        assert_eq!(
+            [
+                &sent["FirstName"],
+                &sent["LastName"],
+                &sent["FederationIdentifier"]
+            ],
+            ["Ada", "Lovelace", "ADA"]
+        );
+        // the alias "{givenName|first:1}{sn|first:7}" is " " + "\tLovela": trimmed
+        assert_eq!(sent["Alias"], "Lovela");
+        let first = job.field_index("FirstName").unwrap();
+        assert_eq!(n.value(first, &r).as_deref(), Some("Ada"));
+    }
+
+    #[test]
+    fn value_and_profile_id_fall_back_to_the_defaults_as_text() {
+        let job = job();
+        let n = Normalizer::new(&job, None);
+        let r = rec(&job, &[("mail", "a@example.com"), ("sn", "B")]);
+        let at = |name: &str| job.field_index(name).unwrap();
+        assert_eq!(n.value(at("LastName"), &r).as_deref(), Some("B"));
+        assert_eq!(n.value(at("FirstName"), &r), None, "no value, no default");
+        assert_eq!(
+            n.value(at("TimeZoneSidKey"), &r).as_deref(),
+            Some("America/Los_Angeles")
+        );
+        assert_eq!(
+            n.value(at("UserPermissionsMarketingUser"), &r).as_deref(),
+            Some("false")
+        );
+        assert_eq!(n.profile_id(&r).as_deref(), Some("00e90000001aV2o"));
+        // a profile named in the job: the Id resolved for the run
+        let named = JOB.replace(
+            r#"ProfileId = "00e90000001aV2o""#,
+            r#"Profile = "Chatter Free User""#,
+        );
+        let job = crate::job::parse(&named, Path::new("/jobs/t.toml")).unwrap();
+        let n = Normalizer::new(&job, Some("00e000000000042"));
+        let r = rec(
+            &job,
+            &[("mail", "a@example.com"), ("givenName", "A"), ("sn", "B")],
+        );
+        assert_eq!(n.profile_id(&r).as_deref(), Some("00e000000000042"));
+        let Normalized::Candidate(c) = n.normalize(0, &r) else {
+            panic!("invalid")
+        };
+        assert_eq!(sent(&n, &c, &r)["ProfileId"], "00e000000000042");
+    }
+
+    #[test]
+    fn lengths_count_characters_not_bytes() {
+        // FirstName takes 40 characters: 40 two-byte letters fit, 41 do not.
+        let job = job();
+        let n = Normalizer::new(&job, None);
+        let person = |given: &str| {
+            n.normalize(
+                0,
+                &rec(
+                    &job,
+                    &[("mail", "a@example.com"), ("givenName", given), ("sn", "B")],
+                ),
+            )
+        };
+        assert!(matches!(person(&"é".repeat(40)), Normalized::Candidate(_)));
+        let Normalized::Invalid(bad) = person(&"é".repeat(41)) else {
+            panic!("41 characters fit in FirstName")
+        };
+        assert_eq!(bad.code, "STRING_TOO_LONG");
+        assert_eq!(
+            bad.message,
+            format!(
+                "FirstName: 41 characters, more than the field's 40: {}",
+                "é".repeat(41)
+            )
+        );
+    }
+
+    #[test]
+    fn an_address_with_a_control_character_or_nothing_hidden_reads_plainly() {
+        let job = job();
+        let n = Normalizer::new(&job, None);
+        let message = |mail: &str| match n.normalize(
+            0,
+            &rec(&job, &[("mail", mail), ("givenName", "A"), ("sn", "B")]),
+        ) {
+            Normalized::Invalid(i) => (i.code, i.message),
+            Normalized::Candidate(c) => panic!("expected invalid, got {c:?}"),
+        };
+        assert_eq!(
+            message("not-an-address"),
+            (
+                "FIELD_INTEGRITY_EXCEPTION",
+                "Username must be in the form of an email address, found \"not-an-address\""
+                    .to_owned()
+            )
+        );
+        // BEL is in no table of hidden characters: named as a control character
+        assert_eq!(
+            message("a\u{7}b@example.com").1,
+            "Username must be in the form of an email address, found \"a<U+0007>b@example.com\"; it holds U+0007 (a control character) at position 2"
+        );
+        // a visible non-ASCII letter is shown as it is, and named
+        assert_eq!(
+            message("Zoë@example.com").1,
+            "Username must be in the form of an email address, found \"zoë@example.com\"; it holds U+00EB 'ë' (not allowed: addresses are ASCII) at position 3"
+        );
+    }
+
+    #[test]
+    fn a_candidate_reports_its_own_size_for_the_memory_figures() {
+        // text "a@b.co" + "x" (the e-mail repeats the username), four spans
+        let c = Candidate::new(0, "a@b.co", "a@b.co", [Some("x"), None]);
+        let spans = 4 * std::mem::size_of::<(u32, u32)>();
+        assert_eq!(
+            c.payload_bytes(),
+            std::mem::size_of::<Candidate>() + 7 + spans
+        );
+        assert_eq!(spans, 32);
+    }
+
+    /// Match key values as a directory holds them: capitals, accents typed
+    /// composed or decomposed, `ß`, Turkish `İ`, Greek with its final sigma,
+    /// the Kelvin sign, a title-case digraph, padding.
+    fn wild_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::strategy::Strategy;
+        proptest::prop_oneof![
+            "[ a-zA-ZßİıΣσςΟΔΥÉéЖж\u{301}\u{212A}ǅ]{0,12}",
+            proptest::sample::select(vec![
+                "ΟΔΥΣΣΕΥΣ",
+                "İLKER",
+                "STRASSE",
+                "straße",
+                "E\u{301}LODIE",
+                "\u{212A}ELVIN",
+                "ǄEMAL",
+            ])
+            .prop_map(String::from),
+        ]
+    }
+
+    proptest::proptest! {
+        /// A match key's value reaches the planner in NFC, trimmed and in
+        /// lower case (`str::to_lowercase`: final sigma, `İ` -> `i̇`), or not
+        /// at all when nothing is left.
+        #[test]
+        fn match_key_values_are_nfc_trimmed_and_lower_case(uid in wild_value()) {
+            use unicode_normalization::UnicodeNormalization;
+            let job = job();
+            let n = Normalizer::new(&job, None);
+            let r = rec(
+                &job,
+                &[("mail", "A@Example.com"), ("givenName", "A"), ("sn", "B"), ("uid", &uid)],
+            );
+            let c = match n.normalize(0, &r) {
+                Normalized::Candidate(c) => c,
+                Normalized::Invalid(i) => panic!("invalid: {}", i.message),
+            };
+            let nfc: String = uid.nfc().collect();
+            let expected = Some(nfc.trim().to_lowercase()).filter(|v| !v.is_empty());
+            proptest::prop_assert_eq!(c.key(0), expected.as_deref());
+            proptest::prop_assert_eq!(c.username(), "a@example.com");
+            // and it is sent as the directory spelled it (in NFC, trimmed)
+            let sent = sent(&n, &c, &r);
+            let fed = sent.get("FederationIdentifier").and_then(Value::as_str);
+            proptest::prop_assert_eq!(fed, Some(nfc.trim()).filter(|v| !v.is_empty()));
+        }
     }
 }

@@ -98,7 +98,7 @@ pub fn run() -> Result<u8, Error> {
             extra_reports: vec![(html.clone(), ReportFormat::Html)],
             ..RunRequest::default()
         };
-        let (_tx, cancel) = tokio::sync::watch::channel(false);
+        let (_tx, cancel) = tokio::sync::watch::channel(0u8);
         let result = run::run(&job, &req, cancel).await?;
         super::print_stdout(&format!(
             "\nFull report: {} (JSON) and {} (open in a browser).\n\

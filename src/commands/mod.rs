@@ -47,33 +47,46 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::Fatal(format!("cannot start the async runtime: {e}")))
 }
 
-/// A flag that turns true on SIGINT or SIGTERM: stop sending, finish the
-/// calls in flight, write the report.
-pub fn interrupt_signal() -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
+/// Counts SIGINT and SIGTERM (saturating at 255): the first stops new calls
+/// (the calls in flight finish, lost answers are checked, the report is
+/// written); a second stops waiting for them too: writes still in flight or
+/// unchecked are reported `unknown` and the report is written at once.
+pub fn interrupt_signal() -> watch::Receiver<u8> {
+    let (tx, rx) = watch::channel(0u8);
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        let _ = ctrl_c.await;
-                        let _ = tx.send(true);
-                        return;
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            {
+                let term_recv = async {
+                    match term.as_mut() {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
                     }
                 };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    () = term_recv => {}
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+            // The flag first: once the line is out, no call starts (tests rely on it).
+            tx.send_modify(|n| *n = n.saturating_add(1));
+            if *tx.borrow() == 1 {
+                tracing::warn!(
+                    "Interrupted: finishing the calls in flight, then writing the report."
+                );
+            } else {
+                tracing::warn!(
+                    "Interrupted again: no longer waiting for the calls in flight; writes not confirmed are reported unknown."
+                );
             }
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        // The flag first: once the line is out, no call starts (tests rely on it).
-        let _ = tx.send(true);
-        tracing::warn!("Interrupted: finishing the calls in flight, then writing the report.");
     });
     rx
 }

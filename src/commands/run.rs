@@ -71,7 +71,7 @@ pub struct RunResult {
 pub async fn run(
     job: &Job,
     req: &RunRequest,
-    cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<u8>,
 ) -> Result<RunResult, Error> {
     // Every output path is checked before anything is contacted or written:
     // a report that cannot be written must not be found after the creates.
@@ -104,7 +104,7 @@ pub async fn run(
 async fn run_inner(
     job: &Job,
     req: &RunRequest,
-    cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<u8>,
     started: time::OffsetDateTime,
 ) -> Result<RunResult, Error> {
     // Writes need the lock; a dry run may overlap anything.
@@ -778,7 +778,7 @@ impl Writes<'_> {
     async fn execute(
         &self,
         plan: &mut Plan,
-        cancel: watch::Receiver<bool>,
+        cancel: watch::Receiver<u8>,
         learnt: &mut Learnt,
     ) -> Option<StopReason> {
         let opts = ExecuteOptions {
@@ -1404,12 +1404,12 @@ fn check_outputs(req: &RunRequest) -> Result<(), Error> {
 /// Runs `work` unless the run is interrupted first (SIGINT/SIGTERM), which
 /// ends it at once as a fatal error naming what was being done.
 async fn unless_interrupted<T>(
-    cancel: &mut watch::Receiver<bool>,
+    cancel: &mut watch::Receiver<u8>,
     what: &str,
     work: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     let interrupted = async {
-        if cancel.wait_for(|stop| *stop).await.is_err() {
+        if cancel.wait_for(|n| *n > 0).await.is_err() {
             // No one can interrupt any more: never fire.
             std::future::pending::<()>().await;
         }

@@ -249,6 +249,10 @@ pub struct OrgConfig {
     pub case_insensitive_usernames: bool,
     /// How long a query locator stays usable.
     pub cursor_lifetime: Duration,
+    /// Most records a query page holds, whatever `batchSize` asks (Salesforce
+    /// does not guarantee the size asked for). Default 2,000; smaller values
+    /// give the short pages a busy org can answer with.
+    pub max_query_page: usize,
     /// Usernames whose deactivation Salesforce refuses (the user is the Default
     /// Workflow User, a default lead or case owner, ...): `IsActive = false`
     /// answers [`UNDEACTIVATABLE_MESSAGE`] (`--undeactivatable`).
@@ -293,6 +297,7 @@ impl Default for OrgConfig {
             client_credentials_on_generic_host: false,
             case_insensitive_usernames: true,
             cursor_lifetime: Duration::from_secs(2 * 24 * 3600),
+            max_query_page: 2000,
             log_capacity: 100_000,
             undeactivatable: Vec::new(),
             access: AccessSeed::default(),

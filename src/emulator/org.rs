@@ -593,6 +593,18 @@ impl Org {
         &self.cfg
     }
 
+    /// API calls spent today against [`OrgConfig::daily_api_limit`] (what
+    /// `Sforce-Limit-Info` reports as used; [`OrgConfig::api_calls_used`] included).
+    pub fn api_used(&self) -> u64 {
+        self.api_used.load(Ordering::SeqCst)
+    }
+
+    /// Sets the calls spent today: `0` is the next day's fresh allowance
+    /// (tests and rehearsals that span "nights").
+    pub fn set_api_used(&self, used: u64) {
+        self.api_used.store(used, Ordering::SeqCst);
+    }
+
     /// The base URL the org is served at, once it is.
     pub fn base_url(&self) -> Option<&str> {
         self.base_url.get().map(String::as_str)

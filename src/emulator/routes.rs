@@ -1079,7 +1079,9 @@ fn run_query(org: &Org, headers: &HeaderMap, query: Option<&str>, version: &str)
             0,
         );
     }
-    let batch = batch_size(headers).unwrap_or(2000);
+    let batch = batch_size(headers)
+        .unwrap_or(2000)
+        .min(org.cfg.max_query_page.max(1));
     let users = org.read_users();
     let rows = query::execute(&users, &parsed);
     let cols = match &parsed.select {
@@ -1151,7 +1153,9 @@ fn query_more(org: &Org, headers: &HeaderMap, locator: &str, version: &str) -> R
     if offset == 0 || offset >= total {
         return bad();
     }
-    let batch = batch_size(headers).unwrap_or(cursor.batch);
+    let batch = batch_size(headers)
+        .unwrap_or(cursor.batch)
+        .min(org.cfg.max_query_page.max(1));
     let end = (offset + batch).min(total);
     let next = (end < total).then(|| format!("/services/data/{version}/query/{loc}-{end}"));
     let users = org.read_users();

@@ -405,4 +405,175 @@ mod tests {
             ]
         );
     }
+    /// A client logged in to an emulated org seeded with `users`, in this
+    /// process over real HTTP on loopback (send and check call Salesforce).
+    async fn org_with(
+        users: Vec<crate::emulator::SeedUser>,
+    ) -> (crate::emulator::RunningEmulator, Client) {
+        use crate::job::{AuthConfig, SalesforceConfig, Secret, SecretFrom, SecretRef};
+        let emu = crate::emulator::start(crate::emulator::OrgConfig {
+            users,
+            ..Default::default()
+        })
+        .await
+        .expect("the emulator starts");
+        let unused = |key: &str| SecretRef {
+            key: key.into(),
+            from: SecretFrom::Env("SFSYNC_TEST_UNUSED".into()),
+        };
+        let cfg = SalesforceConfig {
+            instance_url: emu.base_url.clone(),
+            login_url: emu.base_url.clone(),
+            api_version: "v62.0".into(),
+            sandbox: None,
+            auth: AuthConfig::ClientCredentials {
+                client_id: unused("salesforce.client_id_env"),
+                client_secret: unused("salesforce.client_secret_env"),
+            },
+        };
+        let creds = crate::salesforce::Credentials::password(
+            Secret::new("test-client"),
+            Secret::new("test-secret"),
+            Secret::new("svc@example.com"),
+            Secret::new("pw-and-token"),
+        );
+        let client = Client::connect(&cfg, creds, crate::salesforce::ClientOptions::default())
+            .await
+            .expect("logs in to the emulator");
+        (emu, client)
+    }
+
+    fn raw(v: Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&v).unwrap()
+    }
+
+    fn new_user(username: &str) -> Box<RawValue> {
+        raw(serde_json::json!({
+            "attributes": {"type": "User"}, "Username": username, "Email": username,
+            "LastName": "Lovelace", "Alias": "alove", "TimeZoneSidKey": "America/Los_Angeles",
+            "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8", "LanguageLocaleKey": "en_US",
+            "ProfileId": "00e90000001aV2o"
+        }))
+    }
+
+    fn patch(id: &str, field: &str, value: Value) -> Box<RawValue> {
+        raw(serde_json::json!({"attributes": {"type": "User"}, "Id": id, field: value}))
+    }
+
+    #[tokio::test]
+    async fn a_create_posts_new_users_and_the_other_kinds_patch_existing_ones() {
+        use crate::emulator::RequestKind;
+        // given an org holding Bob
+        let (emu, client) = org_with(vec![crate::emulator::SeedUser::new("bob@example.com")]).await;
+        let bob = emu.org.users()[0].id.clone();
+        // when Ada is created and Bob renamed, then deactivated
+        let created = Kind::Create
+            .send(&client, &[new_user("ada@example.com")])
+            .await
+            .unwrap();
+        let renamed = Kind::Update
+            .send(&client, &[patch(&bob, "FirstName", "Robert".into())])
+            .await
+            .unwrap();
+        let deactivated = Kind::Deactivate
+            .send(&client, &[patch(&bob, "IsActive", false.into())])
+            .await
+            .unwrap();
+        // then Salesforce answered each record, and the org shows each write
+        let ada = emu
+            .org
+            .users()
+            .into_iter()
+            .find(|u| u.username == "ada@example.com")
+            .expect("Ada was created");
+        assert_eq!(created.len(), 1);
+        assert!(created[0].success, "{created:?}");
+        assert_eq!(created[0].id.as_deref(), Some(ada.id.as_str()));
+        assert_eq!(
+            (
+                renamed.len(),
+                renamed[0].success,
+                deactivated.len(),
+                deactivated[0].success
+            ),
+            (1, true, 1, true)
+        );
+        let bob_now = emu.org.users().into_iter().find(|u| u.id == bob).unwrap();
+        assert_eq!(
+            (bob_now.first_name.as_deref(), bob_now.is_active),
+            (Some("Robert"), false)
+        );
+        // one POST (the create) and two PATCHes of sObject Collections
+        let kinds: Vec<RequestKind> = emu
+            .org
+            .log()
+            .iter()
+            .map(|r| r.kind)
+            .filter(|k| k.is_api())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                RequestKind::CreateCollection,
+                RequestKind::UpdateCollection,
+                RequestKind::UpdateCollection
+            ]
+        );
+        emu.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_is_checked_by_username_and_a_lost_patch_by_rereading_it() {
+        // given an org where Ada exists, renamed to Augusta; Bob was never created
+        let (emu, client) = org_with(vec![
+            crate::emulator::SeedUser::new("ada@example.com").with("FirstName", "Augusta"),
+        ])
+        .await;
+        let ada = emu.org.users()[0].id.clone();
+        let keys = ["Username".to_owned()];
+        // when the creates of Ada (any case) and Bob lost their answers
+        let creates = Kind::Create
+            .check(
+                &client,
+                &[(4, "ADA@example.com".into()), (7, "bob@example.com".into())],
+                &[new_user("ADA@example.com"), new_user("bob@example.com")],
+                &keys,
+            )
+            .await
+            .unwrap();
+        // then Ada is found, Bob is sent again
+        assert_eq!(
+            creates,
+            [(4, ItemFate::Recovered(ada.clone())), (7, ItemFate::Resend)]
+        );
+        // when two PATCHes of Ada lost theirs: one the org holds, one it does not
+        let patches = Kind::Update
+            .check(
+                &client,
+                &[(0, ada.clone()), (1, ada.clone())],
+                &[
+                    patch(&ada, "FirstName", "Augusta".into()),
+                    patch(&ada, "FirstName", "Ada".into()),
+                ],
+                &keys,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            patches,
+            [(0, ItemFate::Recovered(ada.clone())), (1, ItemFate::Resend)]
+        );
+        // and a deactivation is checked against IsActive (Ada is active)
+        let deactivations = Kind::Deactivate
+            .check(
+                &client,
+                &[(2, ada.clone())],
+                &[patch(&ada, "IsActive", false.into())],
+                &keys,
+            )
+            .await
+            .unwrap();
+        assert_eq!(deactivations, [(2, ItemFate::Resend)]);
+        emu.stop().await.unwrap();
+    }
 }

@@ -152,14 +152,15 @@ struct BatchReport {
 }
 
 /// Creates the users, `batch_size` per call, up to the client's concurrency in
-/// flight, until done, stopped by a limit, or `cancel` turns true. Calls already
-/// in flight finish and are accounted for; nothing is left half-known except
-/// when a lost answer could not be checked (then that item says so).
+/// flight, until done, stopped by a limit, or interrupted (see [`run`] for
+/// `cancel`). Calls already in flight finish and are accounted for; nothing is
+/// left half-known except when a lost answer could not be checked (then that
+/// item says so).
 pub async fn create_users(
     client: &Client,
     items: Vec<CreateItem>,
     opts: &ExecuteOptions,
-    cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<u8>,
 ) -> ExecuteOutcome {
     run(
         client,
@@ -172,15 +173,21 @@ pub async fn create_users(
 }
 
 /// Runs writes of one kind, `batch_size` per call, up to the client's
-/// concurrency in flight, until done, stopped by a limit, or `cancel` turns
-/// true. The budget gate is set on the client first, so every call of the
-/// run (the lost-answer checks included) is counted against `api_reserve`.
+/// concurrency in flight, until done, stopped by a limit, or interrupted.
+/// The budget gate is set on the client first, so every call of the run (the
+/// lost-answer checks included) is counted against `api_reserve`.
+///
+/// `cancel` counts interrupts (SIGINT/SIGTERM): at 1 no call is launched any
+/// more, and the calls in flight finish (their lost answers checked); at 2 the
+/// run stops waiting for them too: each write still in flight or unchecked
+/// is `unknown` (it may have been applied), each one waiting to be retried
+/// `not_attempted`.
 pub async fn run(
     client: &Client,
     kind: Kind,
     items: Vec<WriteItem>,
     opts: &ExecuteOptions,
-    cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<u8>,
 ) -> ExecuteOutcome {
     run_with(client, kind, items, Vec::new(), opts, cancel).await
 }
@@ -196,7 +203,7 @@ pub async fn run_with(
     items: Vec<WriteItem>,
     alternatives: Vec<Vec<String>>,
     opts: &ExecuteOptions,
-    mut cancel: watch::Receiver<bool>,
+    mut cancel: watch::Receiver<u8>,
 ) -> ExecuteOutcome {
     client.set_api_reserve(opts.api_reserve);
     // One pass that moves each record (no copies: a migration holds 100,000s).
@@ -223,7 +230,7 @@ pub async fn run_with(
 
     loop {
         while stopped.is_none() && ledger.has_pending() && tasks.len() < client.concurrency() {
-            if *cancel.borrow() {
+            if *cancel.borrow() > 0 {
                 stopped = Some(StopReason::Interrupted);
                 break;
             }
@@ -287,7 +294,7 @@ pub async fn run_with(
             }
             changed = cancel.changed(), if cancel_open && stopped.is_none() => {
                 match changed {
-                    Ok(()) if *cancel.borrow() => stopped = Some(StopReason::Interrupted),
+                    Ok(()) if *cancel.borrow() > 0 => stopped = Some(StopReason::Interrupted),
                     Ok(()) => {}
                     Err(_) => cancel_open = false,
                 }
@@ -319,12 +326,15 @@ pub async fn run_with(
     }
 }
 
-/// Resolves when `cancel` turns true; never, if its sender is gone.
-async fn interrupted(cancel: &mut watch::Receiver<bool>) {
-    if cancel.wait_for(|c| *c).await.is_err() {
+/// Resolves once `cancel` has counted `n` interrupts; never, if its sender is gone.
+async fn interrupts(cancel: &mut watch::Receiver<u8>, n: u8) {
+    if cancel.wait_for(|c| *c >= n).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
+
+/// The message of a write abandoned by a second interrupt.
+const ABANDONED: &str = "the run was interrupted a second time while this write was in flight or its lost answer was being checked: it may or may not have been applied; run again to confirm: the next run finds it if it was applied";
 
 /// One batch call with its own retries; owns clones so it can run as a task.
 struct BatchJob {
@@ -336,8 +346,9 @@ struct BatchJob {
     usernames: Vec<String>,
     match_keys: Vec<String>,
     api_reserve: u64,
-    /// A backoff pause ends early on Ctrl-C; a call already sent is never abandoned.
-    cancel: watch::Receiver<bool>,
+    /// A backoff pause ends early on the first interrupt; a call already sent
+    /// is abandoned only on the second.
+    cancel: watch::Receiver<u8>,
 }
 
 impl BatchJob {
@@ -348,10 +359,32 @@ impl BatchJob {
         }
     }
 
+    /// A second interrupt: the items' writes may have been applied, nobody
+    /// waits to find out.
+    fn abandoned(&self) -> BatchReport {
+        BatchReport {
+            fates: self
+                .items
+                .iter()
+                .map(|&i| (i, ItemFate::Unknown(ABANDONED.to_owned())))
+                .collect(),
+            stop: Some(StopReason::Interrupted),
+        }
+    }
+
     async fn run(mut self) -> BatchReport {
         let mut attempt: u32 = 0;
         loop {
-            let err = match self.kind.send(&self.client, &self.records).await {
+            let mut cancel = self.cancel.clone();
+            if *cancel.borrow() >= 2 {
+                // Not sent yet: nothing to be unsure about.
+                return self.unsent(StopReason::Interrupted);
+            }
+            let sent = tokio::select! {
+                sent = self.kind.send(&self.client, &self.records) => sent,
+                () = interrupts(&mut cancel, 2) => return self.abandoned(),
+            };
+            let err = match sent {
                 Ok(results) => return self.settle(results).await,
                 Err(e) => e,
             };
@@ -366,8 +399,12 @@ impl BatchJob {
                     after
                 }
                 CallVerdict::Lost => return self.recover(&err).await,
-                // A second 401 straight after a fresh login: the login works but the session does not.
-                CallVerdict::Reauth => return self.unsent(StopReason::Fatal(err.to_string())),
+                // 401 again after fresh logins: the other calls in flight may
+                // have used the new tokens up (short-lived sessions under
+                // load, issue 16). Nothing was processed: back off and send
+                // again, within max_retries; a login whose sessions never
+                // work still ends the run below.
+                CallVerdict::Reauth => None,
                 CallVerdict::Stop(reason) => return self.unsent(reason),
             };
             if !free && attempt >= self.client.max_retries() {
@@ -383,7 +420,7 @@ impl BatchJob {
             info!(error = %err, kind = self.kind.name(), attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "Write call failed; will retry.");
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                () = interrupted(&mut self.cancel) => return self.unsent(StopReason::Interrupted),
+                () = interrupts(&mut self.cancel, 1) => return self.unsent(StopReason::Interrupted),
             }
             if !free {
                 attempt += 1;
@@ -409,7 +446,19 @@ impl BatchJob {
         if check.is_empty() {
             return BatchReport { fates, stop: None };
         }
-        match recover::recover(&self.client, &check, &self.match_keys).await {
+        let mut cancel = self.cancel.clone();
+        let looked_up = tokio::select! {
+            found = recover::recover(&self.client, &check, &self.match_keys) => found,
+            () = interrupts(&mut cancel, 2) => {
+                for (item, _) in &check {
+                    if let Some(slot) = fates.iter_mut().find(|(i, _)| i == item) {
+                        slot.1 = ItemFate::Unknown(ABANDONED.to_owned());
+                    }
+                }
+                return BatchReport { fates, stop: Some(StopReason::Interrupted) };
+            }
+        };
+        match looked_up {
             Ok(found) => {
                 for (item, fate) in found {
                     if let ItemFate::Recovered(id) = fate
@@ -444,11 +493,12 @@ impl BatchJob {
             .copied()
             .zip(self.usernames.iter().cloned())
             .collect();
-        match self
-            .kind
-            .check(&self.client, &asked, &self.records, &self.match_keys)
-            .await
-        {
+        let mut cancel = self.cancel.clone();
+        let checked = tokio::select! {
+            checked = self.kind.check(&self.client, &asked, &self.records, &self.match_keys) => checked,
+            () = interrupts(&mut cancel, 2) => return self.abandoned(),
+        };
+        match checked {
             Ok(fates) => BatchReport { fates, stop: None },
             Err(lookup) => {
                 let why = unknown_message(self.kind, &lookup);

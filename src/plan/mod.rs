@@ -17,7 +17,9 @@
 //! Match keys are tried in order; the first key whose value finds a user
 //! decides the match. A match found through a later key is refused when the
 //! user carries a *different* value for an earlier (more stable) key: that
-//! user is someone else, and the username is a collision.
+//! user is someone else, and the username is a collision. A person with no
+//! value for any match key (keys that leave out Username) is found by
+//! username instead: nothing else names them.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -451,6 +453,23 @@ fn decide(
     let Some((k, ui)) = found else {
         // Username may not be a match key; it still cannot be taken twice.
         return match by_username.holder(ci) {
+            // No value for any match key: the username is all that names
+            // this person (it compares case-insensitively, SPEC), so its
+            // holder is them, as if Username were the last key. Otherwise
+            // the person this run created would be a collision on the next.
+            Some(ui) if (0..match_keys.len()).all(|k| c.key(k).is_none()) => {
+                let mut d = decide_matched(
+                    c,
+                    &existing[ui],
+                    ci,
+                    existing,
+                    by_username,
+                    "Username",
+                    opts,
+                );
+                d.matched = ui as u32;
+                d
+            }
             Some(ui) => collision(&existing[ui], c.username(), None),
             None => Decision::new(Outcome::Create),
         };

@@ -223,6 +223,11 @@ fn reference(
             }
         }
         let held_by = org.iter().rev().find(|u| same(&u.username, c.username()));
+        // 2b. No value for any match key: the username's holder is the person.
+        let keyless = (0..match_keys.len()).all(|k| c.key(k).is_none());
+        if found.is_none() && keyless {
+            found = held_by.map(|u| (match_keys.len(), u));
+        }
         let Some((k, u)) = found else {
             out[c.record] = match held_by {
                 Some(h) => (Outcome::Collision, Some(h.id.to_string())),
@@ -367,14 +372,9 @@ proptest! {
         }
         let second = plan(people.len(), &cands, &invalid, &org, &match_keys);
         for i in first.creates() {
-            // Known gap (reported on issue 21, left to the planner's owner):
-            // with match keys that leave out Username, a person with no value
-            // for any of them is created, and the next run finds the new
-            // user only through the username table: a collision.
-            let keyless = (0..match_keys.len()).all(|k| by_record[&i].key(k).is_none());
-            if !keyless {
-                prop_assert_eq!(second.decisions[i].outcome, Outcome::Unchanged);
-            }
+            // Including a person with no value for any match key when the
+            // keys leave out Username (issue 21: it was a collision here).
+            prop_assert_eq!(second.decisions[i].outcome, Outcome::Unchanged, "record {}", i);
         }
         prop_assert_eq!(second.creates().count(), 0);
         // and nothing else moved

@@ -133,6 +133,59 @@ fn username_held_by_an_unmatched_user_is_a_collision_even_without_a_username_key
     assert_eq!(outcomes(&p), [Outcome::Collision]);
 }
 
+/// Issue 21: with match keys that leave out Username, a person with no value
+/// for any of them was created, then a collision with themselves on every
+/// later run. The username is all that names them: it finds them.
+#[test]
+fn a_person_without_any_match_key_value_is_found_by_username_on_the_next_run() {
+    let keys = ["FederationIdentifier".to_owned()];
+    // given a source person without a Federation Id
+    let c = Candidate::new(0, "x@example.com", "X@Example.com", [None::<&str>]);
+    // when the org does not hold the username: create
+    let first = plan(1, std::slice::from_ref(&c), &[], &[], &keys);
+    assert_eq!(outcomes(&first), [Outcome::Create]);
+    // then, once created (Salesforce keeps the username as sent, here in
+    // capitals to show the case is ignored), the next run finds that user
+    let created = |active: bool| SfUser {
+        id: "005NEW".into(),
+        username: "X@EXAMPLE.COM".into(),
+        email: Some("X@Example.com".into()),
+        is_active: active,
+        keys: Box::new([None]),
+    };
+    let second = plan(1, std::slice::from_ref(&c), &[], &[created(true)], &keys);
+    assert_eq!(outcomes(&second), [Outcome::Unchanged]);
+    assert_eq!(second.decisions[0].salesforce_id.as_deref(), Some("005NEW"));
+    assert_eq!(second.decisions[0].matched, 0, "matched: never a leaver");
+    assert_eq!(second.creates().count(), 0);
+    // and an inactive holder is that person too, matched "by Username"
+    let third = plan(1, std::slice::from_ref(&c), &[], &[created(false)], &keys);
+    assert_eq!(outcomes(&third), [Outcome::Inactive]);
+    let message = third.decisions[0].message.as_deref().unwrap();
+    assert!(message.contains("by Username"), "{message}");
+    let fourth = plan_with(
+        1,
+        std::slice::from_ref(&c),
+        &[],
+        &[created(false)],
+        &keys,
+        PlanOptions { reactivate: true },
+    );
+    assert_eq!(outcomes(&fourth), [Outcome::Reactivate]);
+    assert_eq!(
+        fourth.operations,
+        [Operation::Reactivate {
+            record: 0,
+            changes: Box::default()
+        }]
+    );
+    // but a person who has a Federation Id the holder does not carry is
+    // still someone else: the username is a collision
+    let d = Candidate::new(0, "x@example.com", "x@example.com", [Some("x")]);
+    let p = plan(1, &[d], &[], &[created(true)], &keys);
+    assert_eq!(outcomes(&p), [Outcome::Collision]);
+}
+
 #[test]
 fn a_shared_federation_id_is_a_duplicate_too() {
     let p = plan(
@@ -153,6 +206,48 @@ fn a_shared_federation_id_is_a_duplicate_too() {
             .unwrap()
             .contains("FederationIdentifier same")
     );
+}
+
+#[test]
+fn operations_are_listed_by_phase_and_counted_by_outcome() {
+    use Outcome as O;
+    let p = Plan {
+        operations: vec![
+            Operation::Create { record: 0 },
+            Operation::Create { record: 2 },
+            Operation::Update {
+                record: 1,
+                changes: Box::default(),
+            },
+            Operation::Reactivate {
+                record: 3,
+                changes: Box::default(),
+            },
+            Operation::Deactivate { leaver: 0 },
+            Operation::Freeze { leaver: 1 },
+        ],
+        ..Plan::default()
+    };
+    // each operation's phase lists it and the others of its kind, in order
+    let phase = |i: usize| {
+        p.operations_in(p.operations[i].phase())
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(phase(0), p.operations[..2]);
+    assert_eq!(phase(2), p.operations[2..3]);
+    assert_eq!(phase(3), p.operations[3..4]);
+    assert_eq!(phase(4), p.operations[4..]);
+    let counts = [
+        O::Create,
+        O::Update,
+        O::Reactivate,
+        O::Deactivate,
+        O::Freeze,
+        O::Unchanged,
+    ]
+    .map(|o| p.count(o));
+    assert_eq!(counts, [2, 1, 1, 1, 1, 0]);
 }
 
 /// Source people drawn from a small pool so that duplicates, matches and

@@ -727,7 +727,10 @@ impl Client {
                     free = self.lower_concurrency() < before;
                     after
                 }
-                CallVerdict::Reauth | CallVerdict::Stop(_) => return Err(err),
+                // 401 after fresh logins: other calls used the new tokens up
+                // (short-lived sessions under load); back off, within max_retries.
+                CallVerdict::Reauth => None,
+                CallVerdict::Stop(_) => return Err(err),
             };
             if !free && attempt >= self.inner.opts.max_retries {
                 return Err(err);

@@ -4,6 +4,7 @@ mod support;
 
 mod access;
 mod ad;
+mod chaos;
 mod cli;
 mod clients;
 mod collisions;

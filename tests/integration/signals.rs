@@ -131,3 +131,136 @@ async fn sigterm_stops_new_calls_by_the_request_log() {
 async fn sigint_stops_new_calls_by_the_request_log() {
     interrupt_mid_run("-INT").await;
 }
+
+/// Issue 16: a second SIGTERM while the first stop waits for lost answers to
+/// be checked must not hang or lie. Every create loses its answer (after the
+/// org committed it), and a stalling proxy holds every check query, the way
+/// a wedged org would, for the client's whole timeout. After the second
+/// signal the run ends at once: the writes it could not confirm are
+/// `unknown` (and the org holds every one of them), the rest
+/// `not_attempted`, the report is written and the exit is 1, as for any
+/// interrupt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_while_lost_answers_are_checked_reports_them_unknown_and_exits_1() {
+    use crate::support::stall::StallProxy;
+    let mut proxy = StallProxy::bind().await;
+    let mut cfg = OrgConfig::default();
+    cfg.faults.lost_answer_rate = 1.0;
+    cfg.public_url = Some(proxy.url.clone());
+    let emu = Emu::start(cfg).await;
+    // Hold every query sent after the first write: the lost answers' checks.
+    proxy.forward_to(
+        &emu.base_url,
+        Box::new(|line, before| {
+            line.contains("/query")
+                && before
+                    .iter()
+                    .any(|l| l.starts_with("POST ") && l.contains("composite/sobjects"))
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let csv = people_csv(dir.path(), 30);
+    let limits = "[limits]\nbatch_size = 10\nconcurrency = 2\nrequests_per_second = 100.0\nmax_creates = 100\n";
+    let job = write_job(dir.path(), &proxy.url, Some(&csv), limits);
+    let report = dir.path().join("r.json");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("sfsync"))
+        .args(["sync", "--job", job.to_str().unwrap()])
+        .args(["--report", report.to_str().unwrap()])
+        .envs(SECRETS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (said, heard) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.contains("Interrupted") {
+                let _ = said.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+
+    // Given a check of a lost answer that hangs ...
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.held() < 1 {
+        assert!(Instant::now() < deadline, "no lost answer was checked");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ... when the first SIGTERM comes, the run waits for it (a call sent is
+    // not abandoned on the first signal) ...
+    let term = |pid: u32| {
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    term(child.id());
+    let wait_line = |heard: &std::sync::mpsc::Receiver<()>| {
+        heard
+            .recv_timeout(Duration::from_secs(30))
+            .expect("an 'Interrupted' log line")
+    };
+    wait_line(&heard);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first signal alone already ended the run: the check did not hang"
+    );
+    // ... and the second ends it without waiting for the check.
+    term(child.id());
+    wait_line(&heard);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run hung after the second SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let stderr = reader.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Interrupted again"), "{stderr}");
+
+    // The report is written and tells the truth, entry by entry, against the org.
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let s = &r["summary"];
+    let in_org = |u: &Value| emu.user(u["username"].as_str().unwrap()).is_some();
+    let users = r["users"].as_array().unwrap();
+    let unknown: Vec<&Value> = users.iter().filter(|u| u["outcome"] == "unknown").collect();
+    assert!(
+        !unknown.is_empty() && unknown.len().is_multiple_of(10),
+        "whole batches unconfirmed: {s}"
+    );
+    assert!(unknown.iter().all(|u| in_org(u)), "{r}");
+    assert!(
+        unknown.iter().all(|u| u["message"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted a second time")),
+        "{r}"
+    );
+    assert_eq!(s["unknown"].as_u64(), Some(unknown.len() as u64), "{s}");
+    assert_eq!(s["created"], 0, "no answer ever came back: {s}");
+    let not_attempted: Vec<&Value> = users
+        .iter()
+        .filter(|u| u["outcome"] == "not_attempted")
+        .collect();
+    assert!(not_attempted.iter().all(|u| !in_org(u)), "{r}");
+    assert_eq!(unknown.len() + not_attempted.len(), 30, "{r}");
+    assert_eq!(
+        emu.users().len(),
+        unknown.len(),
+        "the org holds exactly the unknown ones"
+    );
+    emu.stop().await;
+}

@@ -102,7 +102,7 @@ fn exec_opts(batch_size: usize) -> ExecuteOptions {
 }
 
 async fn run(client: &Client, items: Vec<CreateItem>, o: &ExecuteOptions) -> ExecuteOutcome {
-    let (_tx, rx) = watch::channel(false);
+    let (_tx, rx) = watch::channel(0u8);
     execute::create_users(client, items, o, rx).await
 }
 
@@ -529,7 +529,7 @@ async fn an_interrupt_stops_launching_and_reports_the_rest() {
     cfg.faults.latency = Duration::from_millis(100);
     let emu = Emu::start(cfg).await;
     let client = connect(&emu, opts(1000.0, 1)).await;
-    let (tx, rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(0u8);
     let c2 = client.clone();
     let task =
         tokio::spawn(
@@ -539,7 +539,7 @@ async fn an_interrupt_stops_launching_and_reports_the_rest() {
     while emu.org.counters().create_collection_calls < 1 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    tx.send(true).unwrap();
+    tx.send(1).unwrap();
     let out = task.await.unwrap();
     assert_eq!(out.stopped, Some(StopReason::Interrupted));
     let created = count(&out, Outcome::Created);
