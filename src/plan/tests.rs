@@ -340,3 +340,69 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_email_change_says_what_changed_and_who_holds_the_new_username() {
+    // given people matched by Federation ID whose e-mail, username or both differ
+    let org = [
+        user(
+            "005B",
+            Some("bob"),
+            "bob@example.com",
+            "bob@old.example.com",
+            true,
+        ),
+        user(
+            "005F",
+            Some("fay"),
+            "fay@old.example.com",
+            "fay@example.com",
+            true,
+        ),
+        user(
+            "005G",
+            Some("gus"),
+            "gus@old.example.com",
+            "gus@old.example.com",
+            true,
+        ),
+        user(
+            "005H",
+            Some("hal"),
+            "gus@example.com",
+            "hal@example.com",
+            true,
+        ),
+    ];
+    let cands = [
+        cand(0, Some("bob"), "bob@example.com"), // e-mail only
+        cand(1, Some("fay"), "fay@example.com"), // username only
+        cand(2, Some("gus"), "gus@example.com"), // both; the new username is 005H's
+        cand(3, Some("hal"), "hal@example.com"), // hal's username is not his address
+    ];
+    // when planned
+    let p = plan(4, &cands, &[], &org, &keys());
+    let message = |r: usize| p.decisions[r].message.as_deref().unwrap_or("");
+    // then each says exactly what differs, and names the holder only when another user holds it
+    assert_eq!(p.decisions[0].outcome, Outcome::EmailChangeSkipped);
+    assert_eq!(
+        message(0),
+        "e-mail bob@old.example.com -> bob@example.com; Salesforce confirms e-mail changes with the user, so make this change in Setup"
+    );
+    assert_eq!(p.decisions[1].outcome, Outcome::EmailChangeSkipped);
+    assert_eq!(
+        message(1),
+        "username fay@old.example.com -> fay@example.com; Salesforce confirms e-mail changes with the user, so make this change in Setup"
+    );
+    assert_eq!(p.decisions[2].outcome, Outcome::EmailChangeSkipped);
+    assert_eq!(
+        message(2),
+        "e-mail gus@old.example.com -> gus@example.com, username gus@old.example.com -> gus@example.com, (the new username is held by 005H); Salesforce confirms e-mail changes with the user, so make this change in Setup"
+    );
+    assert_eq!(p.decisions[3].outcome, Outcome::EmailChangeSkipped);
+    assert!(
+        !message(3).contains("held by"),
+        "hal holds his own old username: {}",
+        message(3)
+    );
+}
