@@ -112,6 +112,10 @@ pub fn render(report: &Report<'_>) -> String {
     if !attention.is_empty() {
         needs_attention(&mut md, &attention);
     }
+    let refused: Vec<&ReportUser<'_>> = report.users.iter().filter(|u| u.access_failed).collect();
+    if !refused.is_empty() {
+        access_not_granted(&mut md, &refused);
+    }
     if report.dry_run {
         would_create(&mut md, report);
     }
@@ -156,15 +160,24 @@ fn would_create(md: &mut String, report: &Report<'_>) {
     } else {
         ATTENTION_ROWS
     };
+    // `[access]`: a column of what each would be granted, only when a job grants anything.
+    let grants = creates.iter().any(|u| u.access.is_some());
     let _ = writeln!(
         md,
-        "\n### Would be created ({})\n\n| Username | Source | Values to send |\n|---|---|---|",
-        thousands(creates.len() as u64)
+        "\n### Would be created ({})\n\n| Username | Source | Values to send |{}\n|---|---|---|{}",
+        thousands(creates.len() as u64),
+        if grants { " Access to grant |" } else { "" },
+        if grants { "---|" } else { "" },
     );
     for user in creates.iter().take(limit) {
+        let access = match (grants, &user.access) {
+            (false, _) => String::new(),
+            (true, Some(a)) => format!(" {} |", escape(&a.join(", "))),
+            (true, None) => " |".to_owned(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {} |",
+            "| {} | {} | {} |{access}",
             escape(user.username.as_deref().unwrap_or("")),
             escape(&user.source),
             escape(&user.values_text()),
@@ -175,6 +188,32 @@ fn would_create(md: &mut String, report: &Report<'_>) {
             md,
             "\n_…and {} more; `--report-all` lists them all, and the JSON report has every value._",
             thousands((creates.len() - limit) as u64)
+        );
+    }
+}
+
+/// `access_failed`: created people whose grants Salesforce refused, with what
+/// was granted and the refusal.
+fn access_not_granted(md: &mut String, users: &[&ReportUser<'_>]) {
+    let _ = writeln!(
+        md,
+        "\n### Access not granted ({})\n\n| Username | Granted | Details |\n|---|---|---|",
+        thousands(users.len() as u64)
+    );
+    for user in users.iter().take(ATTENTION_ROWS) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            escape(user.username.as_deref().unwrap_or("")),
+            escape(&user.access.as_deref().unwrap_or_default().join(", ")),
+            escape(&details(user)),
+        );
+    }
+    if users.len() > ATTENTION_ROWS {
+        let _ = writeln!(
+            md,
+            "\n_…and {} more; the JSON report has them all._",
+            thousands((users.len() - ATTENTION_ROWS) as u64)
         );
     }
 }
@@ -301,5 +340,50 @@ mod tests {
         let md = render(&report(vec![user(Outcome::Create, "a@example.com")]));
         assert!(md.contains("Nothing needs a person."));
         assert!(!md.contains("Needs attention"));
+    }
+
+    #[test]
+    fn grants_show_beside_would_be_creates_and_refused_grants_get_their_own_table() {
+        // a dry run: a column of grants, only because some create has one
+        let mut granted = user(Outcome::Create, "ada@example.com");
+        granted.access = Some(vec![
+            "PermissionSet:Sales_User".into(),
+            "Group:Sales_Team".into(),
+        ]);
+        let plain = user(Outcome::Create, "bob@example.com");
+        let md = render(&report(vec![granted, plain.clone()]));
+        assert!(
+            md.contains(
+                "| Username | Source | Values to send | Access to grant |\n|---|---|---|---|"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| PermissionSet:Sales\\_User, Group:Sales\\_Team |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| bob@example.com | people.csv:15 |  | |"),
+            "{md}"
+        );
+        // without [access] the table is as before
+        let md = render(&report(vec![plain]));
+        assert!(md.contains("| Values to send |\n|---|---|---|\n"), "{md}");
+        assert!(!md.contains("Access"), "{md}");
+        // a real run: a refused grant is listed with what was granted and why
+        let mut refused = user(Outcome::Created, "cy@example.com");
+        refused.access = Some(vec!["Group:Sales_Team".into()]);
+        refused.access_failed = true;
+        refused.error_code = Some("FIELD_INTEGRITY_EXCEPTION".into());
+        refused.message = Some("licence mismatch".into());
+        let mut r = report(vec![refused]);
+        r.dry_run = false;
+        let md = render(&r);
+        assert!(md.contains("### Access not granted (1)"), "{md}");
+        assert!(
+            md.contains("| cy@example.com | Group:Sales\\_Team |"),
+            "{md}"
+        );
+        assert!(md.contains("FIELD\\_INTEGRITY\\_EXCEPTION"), "{md}");
     }
 }
