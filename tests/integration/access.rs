@@ -562,3 +562,78 @@ async fn the_demo_grants_the_sales_rule_to_the_sales_people_it_creates() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_directory_over_ldap_grants_what_the_sample_csv_grants() {
+    use crate::support::slapd::{self, SERVICE_DN, SERVICE_PASSWORD, Slapd};
+    // Given the sample company twice, as samples/people.csv and as
+    // samples/directory.ldif in a slapd with the memberof overlay,
+    let server = tokio::task::spawn_blocking(Slapd::start).await.unwrap();
+    let emu = Emu::start(org(Vec::new())).await;
+    // and the demo job's [access] rule over memberOf,
+    let demo = std::fs::read_to_string(repo().join("jobs/demo.toml")).unwrap();
+    let rule = &demo[demo.find("[access]").unwrap()..];
+    let dir = tempfile::tempdir().unwrap();
+    let csv_job = write_job(dir.path(), &emu.base_url, None, rule);
+    let ldap_dir = dir.path().join("ldap");
+    std::fs::create_dir(&ldap_dir).unwrap();
+    let pw = ldap_dir.join("ldap-password");
+    std::fs::write(&pw, SERVICE_PASSWORD).unwrap();
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let text = std::fs::read_to_string(&csv_job).unwrap();
+    let (start, end) = (
+        text.find("[source]").unwrap(),
+        text.find("[salesforce]").unwrap(),
+    );
+    let source = format!(
+        "[source]\ntype = \"ldap\"\nurl = \"{}\"\nbind_dn = \"{SERVICE_DN}\"\nbind_password_file = \"ldap-password\"\nbase_dn = \"{}\"\nfilter = \"(&(objectClass=person)(mail=*)(!(sn=Service)))\"\n\n",
+        server.ldap_url(),
+        slapd::PEOPLE_BASE
+    );
+    let ldap_job = ldap_dir.join("job.toml");
+    std::fs::write(
+        &ldap_job,
+        format!("{}{source}{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+    // when both are planned,
+    let grants = |report: &Value| -> BTreeMap<String, Vec<String>> {
+        report["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["outcome"] == "create")
+            .map(|u| {
+                let access = u["access"].as_array().map_or(Vec::new(), |a| {
+                    a.iter().map(|g| g.as_str().unwrap().to_owned()).collect()
+                });
+                (u["username"].as_str().unwrap().to_owned(), access)
+            })
+            .collect()
+    };
+    let (code, from_csv, _) = run(&["plan", "--format", "json"], &csv_job).await;
+    assert_eq!(code, 3, "{from_csv}");
+    let (code, from_ldap, _) = run(&["plan", "--format", "json"], &ldap_job).await;
+    assert_eq!(code, 3, "{from_ldap}");
+    // then the directory's groups grant exactly what the CSV column grants:
+    // the sales people the sales rule's role, permission set and group.
+    let (from_csv, from_ldap) = (grants(&from_csv), grants(&from_ldap));
+    assert_eq!(from_ldap, from_csv);
+    let sales: Vec<&String> = from_ldap
+        .iter()
+        .filter(|(_, a)| !a.is_empty())
+        .map(|(u, _)| u)
+        .collect();
+    assert!(sales.len() >= 5, "{from_ldap:?}");
+    assert!(
+        from_ldap.values().filter(|a| !a.is_empty()).all(|a| a
+            == &[
+                "Role:SalesRep",
+                "PermissionSet:Sales_User",
+                "Group:Sales_Team"
+            ]),
+        "{from_ldap:?}"
+    );
+    emu.stop().await;
+    drop(server);
+}

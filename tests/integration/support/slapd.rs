@@ -93,7 +93,12 @@ impl Slapd {
         let conf = root.join("slapd.conf");
         std::fs::write(
             &conf,
-            slapd_conf(&root, options.unlimited_service_account, options.memberof),
+            // The sample directory carries memberOf, which only the overlay defines.
+            slapd_conf(
+                &root,
+                options.unlimited_service_account,
+                options.memberof || options.samples,
+            ),
         )
         .expect("write slapd.conf");
 
