@@ -127,11 +127,12 @@ fn add_updates_on(
     if updates.is_empty() {
         return;
     }
-    // Keep the phases in order: creates, updates, then everything after.
+    // Keep the phases in order: what goes before the updates, the updates,
+    // then everything after.
     let at = plan
         .operations
         .iter()
-        .position(|o| o.phase() > 1)
+        .position(|o| o.phase() > Operation::UPDATE_PHASE)
         .unwrap_or(plan.operations.len());
     plan.operations.splice(at..at, updates);
 }

@@ -227,7 +227,7 @@ impl Operation {
             Operation::LinkManager { .. } => 1,
             Operation::AssignPermissionSet { .. } => 2,
             Operation::AddToGroup { .. } => 3,
-            Operation::Update { .. } => 4,
+            Operation::Update { .. } => Self::UPDATE_PHASE,
             Operation::Reactivate { .. } => 5,
             Operation::Deactivate { .. } | Operation::Freeze { .. } => 6,
         }
@@ -235,6 +235,10 @@ impl Operation {
 
     /// The last [`Operation::phase`].
     pub const LAST_PHASE: u8 = 6;
+
+    /// [`Operation::Update`]'s phase: after the creates and their access,
+    /// before reactivations and leavers.
+    pub const UPDATE_PHASE: u8 = 4;
 
     /// An access write (manager link, assignment, membership): its person
     /// keeps the outcome of the create or match it follows.
