@@ -410,13 +410,20 @@ mod tests {
     async fn org_with(
         users: Vec<crate::emulator::SeedUser>,
     ) -> (crate::emulator::RunningEmulator, Client) {
-        use crate::job::{AuthConfig, SalesforceConfig, Secret, SecretFrom, SecretRef};
-        let emu = crate::emulator::start(crate::emulator::OrgConfig {
+        org_from(crate::emulator::OrgConfig {
             users,
             ..Default::default()
         })
         .await
-        .expect("the emulator starts");
+    }
+
+    async fn org_from(
+        config: crate::emulator::OrgConfig,
+    ) -> (crate::emulator::RunningEmulator, Client) {
+        use crate::job::{AuthConfig, SalesforceConfig, Secret, SecretFrom, SecretRef};
+        let emu = crate::emulator::start(config)
+            .await
+            .expect("the emulator starts");
         let unused = |key: &str| SecretRef {
             key: key.into(),
             from: SecretFrom::Env("SFSYNC_TEST_UNUSED".into()),
@@ -575,5 +582,96 @@ mod tests {
             .unwrap();
         assert_eq!(deactivations, [(2, ItemFate::Resend)]);
         emu.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn assignments_and_memberships_are_inserted_a_duplicate_is_granted_and_a_lost_one_is_found_by_its_pair()
+     {
+        // given an org holding Bob, with the sample access objects
+        let access = crate::emulator::AccessSeed::read(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("samples/salesforce-access.toml"),
+        )
+        .unwrap();
+        let (emu, client) = org_from(crate::emulator::OrgConfig {
+            users: vec![crate::emulator::SeedUser::new("bob@example.com")],
+            access,
+            ..Default::default()
+        })
+        .await;
+        let bob = emu.org.users()[0].id.clone();
+        let ids = |sobject: &'static str, field: &'static str, name: &'static str| {
+            let client = &client;
+            async move {
+                client
+                    .ids_by_name(sobject, field, &[name.to_owned()], None)
+                    .await
+                    .unwrap()[name]
+                    .clone()
+            }
+        };
+        let viewer = ids("PermissionSet", "Name", "Report_Viewer").await;
+        let extras = ids("PermissionSet", "Name", "Chatter_Extras").await;
+        let staff = ids("Group", "DeveloperName", "All_Staff").await;
+        let assignment = |ps: &str| {
+            raw(
+                serde_json::json!({"attributes": {"type": "PermissionSetAssignment"},
+                "AssigneeId": bob, "PermissionSetId": ps}),
+            )
+        };
+        let membership = raw(serde_json::json!({"attributes": {"type": "GroupMember"},
+            "GroupId": staff, "UserOrGroupId": bob}));
+        // when Bob is given Report_Viewer and All_Staff, then Report_Viewer again
+        let first = Kind::AssignPermissionSet
+            .send(&client, &[assignment(&viewer)])
+            .await
+            .unwrap();
+        let joined = Kind::AddToGroup
+            .send(&client, std::slice::from_ref(&membership))
+            .await
+            .unwrap();
+        let again = Kind::AssignPermissionSet
+            .send(&client, &[assignment(&viewer)])
+            .await
+            .unwrap();
+        // then each is inserted once, and Salesforce's duplicate refusal counts as granted
+        assert!(
+            first[0].success && joined[0].success,
+            "{first:?} {joined:?}"
+        );
+        assert!(again[0].success && again[0].errors.is_empty(), "{again:?}");
+        let rows = emu.org.access_rows();
+        assert_eq!(
+            rows.iter()
+                .filter(|(_, what)| what == "PermissionSet:Report_Viewer")
+                .count(),
+            1,
+            "{rows:?}"
+        );
+        assert_eq!(
+            rows.iter()
+                .filter(|(_, what)| what == "Group:All_Staff")
+                .count(),
+            1,
+            "{rows:?}"
+        );
+        // when answers were lost: the held assignment and membership are found
+        // by their (user, target) pair, the one never sent is sent again
+        let lost = Kind::AssignPermissionSet
+            .check(
+                &client,
+                &[(3, bob.clone()), (5, bob.clone())],
+                &[assignment(&viewer), assignment(&extras)],
+                &[],
+            )
+            .await
+            .unwrap();
+        assert!(matches!(lost[0], (3, ItemFate::Recovered(_))), "{lost:?}");
+        assert_eq!(lost[1], (5, ItemFate::Resend));
+        let lost = Kind::AddToGroup
+            .check(&client, &[(8, bob.clone())], &[membership], &[])
+            .await
+            .unwrap();
+        assert!(matches!(lost[0], (8, ItemFate::Recovered(_))), "{lost:?}");
     }
 }
