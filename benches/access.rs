@@ -14,6 +14,9 @@ use std::time::Instant;
 
 use sfsync::emulator::{AccessSeed, OrgConfig, RequestKind};
 
+#[path = "support/common.rs"]
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_sfsync");
 
 fn smoke() -> bool {
@@ -26,62 +29,6 @@ fn people_csv(path: &Path, n: usize) {
     for i in 0..n {
         writeln!(w, "p{i:07},Given{i},Surname{i},p{i:07}@corp.example.com").unwrap();
     }
-}
-
-fn job(dir: &Path, url: &str, csv: &Path) -> std::path::PathBuf {
-    for (f, v) in [
-        ("id", "bench"),
-        ("secret", "bench"),
-        ("user", "svc@example.com"),
-        ("pw", "bench"),
-    ] {
-        std::fs::write(dir.join(f), v).unwrap();
-        std::fs::set_permissions(
-            dir.join(f),
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .unwrap();
-    }
-    let text = format!(
-        r#"name = "bench-access"
-[source]
-type = "csv"
-path = {csv:?}
-[salesforce]
-instance_url = "{url}"
-client_id_file = "id"
-client_secret_file = "secret"
-username_file = "user"
-password_file = "pw"
-[mapping]
-Username = "{{mail|lower}}"
-Email = "{{mail}}"
-FirstName = "{{givenName}}"
-LastName = "{{sn}}"
-Alias = "{{givenName|first:1}}{{sn|first:7}}"
-FederationIdentifier = "{{uid}}"
-[defaults]
-ProfileId = "00e90000001aV2o"
-TimeZoneSidKey = "America/Los_Angeles"
-LocaleSidKey = "en_US"
-EmailEncodingKey = "UTF-8"
-LanguageLocaleKey = "en_US"
-[safety]
-min_source_fraction = 0.0
-[limits]
-max_creates = 10000000
-api_reserve = 0
-requests_per_second = 1000.0
-concurrency = 8
-[access]
-permission_sets = ["Report_Viewer", "Chatter_Extras"]
-public_groups = ["All_Staff"]
-"#,
-        csv = csv.display().to_string(),
-    );
-    let path = dir.join("bench.toml");
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 fn main() {
@@ -101,7 +48,12 @@ fn main() {
         ..OrgConfig::default()
     };
     let emu = rt.block_on(sfsync::emulator::start(cfg)).unwrap();
-    let job = job(dir.path(), &emu.base_url, &csv);
+    let job = common::bench_job(
+        dir.path(),
+        &emu.base_url,
+        &csv,
+        "requests_per_second = 1000.0\nconcurrency = 8\n[access]\npermission_sets = [\"Report_Viewer\", \"Chatter_Extras\"]\npublic_groups = [\"All_Staff\"]\n",
+    );
     let start = Instant::now();
     let out = std::process::Command::new(BIN)
         .args(["-q", "sync", "--job", job.to_str().unwrap(), "--report"])

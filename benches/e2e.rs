@@ -15,9 +15,12 @@
 //!   SFSYNC_BENCH_SMOKE=1 cargo bench --bench e2e -- --test   # CI smoke: tiny sizes
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support/common.rs"]
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sfsync");
 
@@ -110,59 +113,6 @@ impl Drop for Emulator {
     }
 }
 
-fn job(dir: &Path, url: &str, csv: &Path, limits: &str) -> PathBuf {
-    for (f, v) in [
-        ("id", "bench"),
-        ("secret", "bench"),
-        ("user", "svc@example.com"),
-        ("pw", "bench"),
-    ] {
-        std::fs::write(dir.join(f), v).unwrap();
-        // Secret files readable by others are warned about (issue 12).
-        std::fs::set_permissions(
-            dir.join(f),
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .unwrap();
-    }
-    let text = format!(
-        r#"name = "bench"
-[source]
-type = "csv"
-path = {csv:?}
-[salesforce]
-instance_url = "{url}"
-client_id_file = "id"
-client_secret_file = "secret"
-username_file = "user"
-password_file = "pw"
-[mapping]
-Username = "{{mail|lower}}"
-Email = "{{mail}}"
-FirstName = "{{givenName}}"
-LastName = "{{sn}}"
-Alias = "{{givenName|first:1}}{{sn|first:7}}"
-FederationIdentifier = "{{uid}}"
-[defaults]
-ProfileId = "00e90000001aV2o"
-TimeZoneSidKey = "America/Los_Angeles"
-LocaleSidKey = "en_US"
-EmailEncodingKey = "UTF-8"
-LanguageLocaleKey = "en_US"
-[safety]
-min_source_fraction = 0.0
-[limits]
-max_creates = 10000000
-api_reserve = 0
-{limits}
-"#,
-        csv = csv.display().to_string(),
-    );
-    let path = dir.join("bench.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 /// Runs sfsync to the end; returns (wall, peak RSS in bytes, exit code).
 fn measure(args: &[&str]) -> (Duration, u64, i32) {
     let start = Instant::now();
@@ -210,7 +160,7 @@ fn bench_plan(dir: &Path, runs: usize, lifecycle: bool) {
     } else {
         "requests_per_second = 1000.0\n"
     };
-    let job = job(dir, &emu.url, &csv, sections);
+    let job = common::bench_job(dir, &emu.url, &csv, sections);
     let report = dir.join("plan.json");
     let mut walls = Vec::new();
     let mut peaks = Vec::new();
@@ -258,7 +208,7 @@ fn bench_sync(dir: &Path, runs: usize) {
     let mut walls = Vec::new();
     for _ in 0..runs {
         let emu = Emulator::start(&[]);
-        let job = job(
+        let job = common::bench_job(
             dir,
             &emu.url,
             &csv,
@@ -301,7 +251,7 @@ fn bench_updates(dir: &Path, runs: usize) {
     let mut walls = Vec::new();
     for _ in 0..runs {
         let emu = Emulator::start(&["--users", org.to_str().unwrap()]);
-        let job = job(
+        let job = common::bench_job(
             dir,
             &emu.url,
             &csv,
@@ -344,7 +294,7 @@ fn bench_pacing(dir: &Path, runs: usize) {
     for _ in 0..runs {
         // A fresh org each time: every run creates all n.
         let emu = Emulator::start(&["--latency-ms", &latency_ms.to_string()]);
-        let job = job(
+        let job = common::bench_job(
             dir,
             &emu.url,
             &csv,

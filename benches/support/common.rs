@@ -1,5 +1,5 @@
-//! Shared by the in-process benches (`csv`, `planner`): the generated people's
-//! names, the demo job, smoke mode, and measuring (median wall and on-CPU
+//! Shared by the benches (`csv`, `planner`, `e2e`, `access`): the generated people's
+//! names, the demo job, a bench job for the binary, smoke mode, and measuring (median wall and on-CPU
 //! time, load average, resident memory; Linux only).
 // Each bench uses what it needs.
 #![allow(dead_code)]
@@ -79,4 +79,61 @@ pub fn rss() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// A CSV job for the benches that run the binary: `csv` into `url` with
+/// password-flow secrets in files beside it, no safety stop, no API
+/// reserve; `limits` goes on inside `[limits]` (more keys, then any other
+/// sections). Returns the job file's path.
+pub fn bench_job(dir: &Path, url: &str, csv: &Path, limits: &str) -> std::path::PathBuf {
+    for (f, v) in [
+        ("id", "bench"),
+        ("secret", "bench"),
+        ("user", "svc@example.com"),
+        ("pw", "bench"),
+    ] {
+        std::fs::write(dir.join(f), v).unwrap();
+        // Secret files readable by others are warned about (issue 12).
+        std::fs::set_permissions(
+            dir.join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    let text = format!(
+        r#"name = "bench"
+[source]
+type = "csv"
+path = {csv:?}
+[salesforce]
+instance_url = "{url}"
+client_id_file = "id"
+client_secret_file = "secret"
+username_file = "user"
+password_file = "pw"
+[mapping]
+Username = "{{mail|lower}}"
+Email = "{{mail}}"
+FirstName = "{{givenName}}"
+LastName = "{{sn}}"
+Alias = "{{givenName|first:1}}{{sn|first:7}}"
+FederationIdentifier = "{{uid}}"
+[defaults]
+ProfileId = "00e90000001aV2o"
+TimeZoneSidKey = "America/Los_Angeles"
+LocaleSidKey = "en_US"
+EmailEncodingKey = "UTF-8"
+LanguageLocaleKey = "en_US"
+[safety]
+min_source_fraction = 0.0
+[limits]
+max_creates = 10000000
+api_reserve = 0
+{limits}
+"#,
+        csv = csv.display().to_string(),
+    );
+    let path = dir.join("bench.toml");
+    std::fs::write(&path, text).unwrap();
+    path
 }
