@@ -14,15 +14,17 @@ use crate::exit_codes::people_csv;
 use crate::support::emu::Emu;
 use crate::support::run::{SECRETS, write_job};
 
-async fn interrupt_mid_run(sig: &str) {
-    let mut cfg = OrgConfig::default();
-    cfg.faults.latency = Duration::from_millis(100);
-    let emu = Emu::start(cfg).await;
-    let dir = tempfile::tempdir().unwrap();
-    let csv = people_csv(dir.path(), 1000);
-    let limits = "[limits]\nbatch_size = 20\nconcurrency = 2\nrequests_per_second = 100.0\nmax_creates = 5000\n";
-    let job = write_job(dir.path(), &emu.base_url, Some(&csv), limits);
-    let report = dir.path().join("r.json");
+/// `sfsync sync` of `job` as a child writing `report`. Its stderr is read on
+/// a thread (the child must never block on a full pipe) that returns it
+/// all; the channel says when the run has logged the interrupt.
+fn spawn_sync(
+    job: &std::path::Path,
+    report: &std::path::Path,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<()>,
+    std::thread::JoinHandle<String>,
+) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("sfsync"))
         .args(["sync", "--job", job.to_str().unwrap()])
         .args(["--report", report.to_str().unwrap()])
@@ -31,8 +33,6 @@ async fn interrupt_mid_run(sig: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // stderr read on a thread (the child must never block on a full pipe);
-    // the channel says when the run has logged the interrupt
     let (said, heard) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -47,6 +47,19 @@ async fn interrupt_mid_run(sig: &str) {
         }
         all
     });
+    (child, heard, reader)
+}
+
+async fn interrupt_mid_run(sig: &str) {
+    let mut cfg = OrgConfig::default();
+    cfg.faults.latency = Duration::from_millis(100);
+    let emu = Emu::start(cfg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = people_csv(dir.path(), 1000);
+    let limits = "[limits]\nbatch_size = 20\nconcurrency = 2\nrequests_per_second = 100.0\nmax_creates = 5000\n";
+    let job = write_job(dir.path(), &emu.base_url, Some(&csv), limits);
+    let report = dir.path().join("r.json");
+    let (mut child, heard, reader) = spawn_sync(&job, &report);
 
     // mid-write: a few create calls answered
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -163,28 +176,7 @@ async fn a_second_sigterm_while_lost_answers_are_checked_reports_them_unknown_an
     let limits = "[limits]\nbatch_size = 10\nconcurrency = 2\nrequests_per_second = 100.0\nmax_creates = 100\n";
     let job = write_job(dir.path(), &proxy.url, Some(&csv), limits);
     let report = dir.path().join("r.json");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("sfsync"))
-        .args(["sync", "--job", job.to_str().unwrap()])
-        .args(["--report", report.to_str().unwrap()])
-        .envs(SECRETS)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (said, heard) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            if line.contains("Interrupted") {
-                let _ = said.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let (mut child, heard, reader) = spawn_sync(&job, &report);
 
     // Given a check of a lost answer that hangs ...
     let deadline = Instant::now() + Duration::from_secs(60);
