@@ -20,6 +20,18 @@ fn job_for(dir: &Path, emu: &Emu, input: &str, edit: impl Fn(String) -> String) 
     job
 }
 
+/// `sfsync COMMAND --job JOB --report REPORT`.
+async fn with_report(command: &str, job: &Path, report: &Path) -> std::process::Output {
+    sfsync(&[
+        command,
+        "--job",
+        job.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ])
+    .await
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -57,14 +69,7 @@ async fn an_excel_unicode_text_export_utf16_with_a_bom_is_one_person_created() {
     let out_path = dir.path().join("sync.json");
 
     // when
-    let out = sfsync(&[
-        "sync",
-        "--job",
-        job.to_str().unwrap(),
-        "--report",
-        out_path.to_str().unwrap(),
-    ])
-    .await;
+    let out = with_report("sync", &job, &out_path).await;
 
     // then one person, created with the accents intact
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -121,14 +126,7 @@ async fn a_windows_1252_export_is_read_when_the_job_names_its_encoding() {
     // given the cp1252 file without `encoding`: every row is refused, saying how to fix it
     let job = job_for(dir.path(), &emu, "cp1252.csv", |t| t);
     let plan = dir.path().join("plan.json");
-    let out = sfsync(&[
-        "plan",
-        "--job",
-        job.to_str().unwrap(),
-        "--report",
-        plan.to_str().unwrap(),
-    ])
-    .await;
+    let out = with_report("plan", &job, &plan).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let got = entries(&report(&plan));
     assert_eq!(got.len(), 2);
@@ -196,14 +194,7 @@ async fn an_address_with_a_hidden_character_names_it_by_code_point_and_position(
     let plan = dir.path().join("plan.json");
 
     // when
-    let out = sfsync(&[
-        "plan",
-        "--job",
-        job.to_str().unwrap(),
-        "--report",
-        plan.to_str().unwrap(),
-    ])
-    .await;
+    let out = with_report("plan", &job, &plan).await;
 
     // then every one is invalid, exit 3, and the message names the character
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
@@ -258,14 +249,7 @@ async fn japanese_carrier_local_parts_with_dots_are_created_a_leading_dot_is_not
     let out_path = dir.path().join("sync.json");
 
     // when
-    let out = sfsync(&[
-        "sync",
-        "--job",
-        job.to_str().unwrap(),
-        "--report",
-        out_path.to_str().unwrap(),
-    ])
-    .await;
+    let out = with_report("sync", &job, &out_path).await;
 
     // then the two are created and the third is invalid (exit 3)
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
