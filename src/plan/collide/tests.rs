@@ -352,3 +352,31 @@ fn a_matched_user_under_a_fallback_whose_email_changed_is_an_email_change_only()
     );
     assert_eq!(plan.decisions[0].matched, 0);
 }
+
+#[test]
+fn the_pass_runs_only_when_the_job_gives_it_something_to_do() {
+    let none = Rules::default();
+    // nothing: no sandbox, no refusals, no nicknames, no fallback rendered
+    assert!(!none.active(&[]));
+    assert!(!none.active(&[fallbacks(&[]), fallbacks(&[])]));
+    // each reason alone is enough
+    assert!(none.active(&[fallbacks(&[]), fallbacks(&["ada@acme-sf.example.com"])]));
+    let sandbox = Rules {
+        sandbox: true,
+        ..Rules::default()
+    };
+    assert!(sandbox.active(&[]));
+    let refused = Rules {
+        refused: ["ada@example.com".to_owned()].into_iter().collect(),
+        ..Rules::default()
+    };
+    assert!(refused.active(&[]));
+    let nicknames = Rules {
+        nicknames: Some(Nicknames {
+            slot: 2,
+            source: Vec::new(),
+        }),
+        ..Rules::default()
+    };
+    assert!(nicknames.active(&[]));
+}
