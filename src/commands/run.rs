@@ -281,93 +281,104 @@ async fn run_inner(
             _ => None,
         })
         .collect();
-    let rows = plan.decisions.iter().enumerate().map(|(i, d)| {
-        let who = match (by_record[i], invalid_by_record[i]) {
-            (Some(ci), _) => (
-                Some(candidates[ci].username()),
-                Some(candidates[ci].email()),
-            ),
-            (None, Some(bi)) => (
-                invalid[bi].username.as_deref(),
-                invalid[bi].email.as_deref(),
-            ),
-            (None, None) => (None, None),
-        };
-        let mut r = row(d, &records[i], csv_name, who);
-        // A create under a fallback username: the username used, and those refused.
-        if let Some(tried) = learnt.username_tried(i, &usernames, d) {
-            r.username_tried = Some(tried.into_iter().map(Cow::Borrowed).collect());
-        }
-        if let Some(sent) = learnt.sent_as(i, &usernames) {
-            r.username = Some(Cow::Borrowed(sent));
-        }
-        if let Some(c) = changes.get(&i) {
-            let c = report::Changes(Cow::Borrowed(*c));
-            if r.message.is_none() {
-                r.message = Some(Cow::Owned(c.text()));
-            }
-            r.changes = Some(c);
-        }
-        if job.access.is_some() {
-            r.access = plan.access.listed(i, d.outcome, req.dry_run);
-            r.access_failed = plan.access.failed(i);
-            if let Some(plan::access::Manager::Unknown(name)) =
-                plan.access.person(i).map(|p| &p.manager)
-                && matches!(d.outcome, Outcome::Create | Outcome::Created)
-            {
-                let note = format!(
-                    "no manager linked: no user {name} in the org or in this run (access.manager)"
-                );
-                r.message = Some(Cow::Owned(match r.message.take() {
-                    Some(m) => format!("{m}; {note}"),
-                    None => note,
-                }));
-            }
-        }
-        // A dry run shows what a create would send, not only who.
-        if let Some(ci) = by_record[i]
-            && req.dry_run
-            && d.outcome == Outcome::Create
-        {
-            let mut values: serde_json::Map<String, serde_json::Value> = normalizer
-                .fields(&candidates[ci], &records[i])
-                .map(|(name, v)| (name.to_owned(), v.into()))
-                .collect();
-            // A create planned under a fallback sends that username.
-            if let Some(chosen) = usernames.by_record.get(&i) {
-                values.insert("Username".into(), chosen.send.to_string().into());
-            }
-            r.values = serde_json::value::to_raw_value(&values)
-                .ok()
-                .map(report::Values);
-        }
-        r
-    });
-    let rows = rows.chain(plan.leavers.iter().map(leaver_row));
     let only_attr = username_attribute(job);
     let missing = not_found(&req.only, &records, only_attr);
     let attr = only_attr.map_or("mail", |a| job.attributes[a].as_str());
     for address in &missing {
         tracing::warn!(%address, "No source record has this --only address.");
     }
-    let rows = rows.chain(missing.iter().map(|&address| ReportUser {
-        outcome: Outcome::NotFound,
-        username: Some(Cow::Borrowed(address)),
-        email: None,
-        source: Cow::Borrowed("--only"),
-        salesforce_id: None,
-        error_code: None,
-        message: Some(Cow::Owned(format!(
-            "no source record has {attr} = {address}"
-        ))),
-        previous_email: None,
-        values: None,
-        changes: None,
-        access: None,
-        access_failed: false,
-        username_tried: None,
-    }));
-    let report = report::build(facts, rows, req.report_all);
+    // Made again by each renderer as it writes them, never all held (a
+    // million-person run's rows were a second copy of the run).
+    let rows = {
+        let (plan, changes, learnt, usernames) = (&plan, &changes, &learnt, &usernames);
+        let (records, candidates, invalid) = (&records, &candidates, &invalid);
+        let (by_record, invalid_by_record, normalizer) =
+            (&by_record, &invalid_by_record, &normalizer);
+        let (missing, attr) = (&missing, attr);
+        move || {
+            let rows = plan.decisions.iter().enumerate().map(move |(i, d)| {
+            let who = match (by_record[i], invalid_by_record[i]) {
+                (Some(ci), _) => (
+                    Some(candidates[ci].username()),
+                    Some(candidates[ci].email()),
+                ),
+                (None, Some(bi)) => (
+                    invalid[bi].username.as_deref(),
+                    invalid[bi].email.as_deref(),
+                ),
+                (None, None) => (None, None),
+            };
+            let mut r = row(d, &records[i], csv_name, who);
+            // A create under a fallback username: the username used, and those refused.
+            if let Some(tried) = learnt.username_tried(i, usernames, d) {
+                r.username_tried = Some(tried.into_iter().map(Cow::Borrowed).collect());
+            }
+            if let Some(sent) = learnt.sent_as(i, usernames) {
+                r.username = Some(Cow::Borrowed(sent));
+            }
+            if let Some(c) = changes.get(&i) {
+                let c = report::Changes(Cow::Borrowed(*c));
+                if r.message.is_none() {
+                    r.message = Some(Cow::Owned(c.text()));
+                }
+                r.changes = Some(c);
+            }
+            if job.access.is_some() {
+                r.access = plan.access.listed(i, d.outcome, req.dry_run);
+                r.access_failed = plan.access.failed(i);
+                if let Some(plan::access::Manager::Unknown(name)) =
+                    plan.access.person(i).map(|p| &p.manager)
+                    && matches!(d.outcome, Outcome::Create | Outcome::Created)
+                {
+                    let note = format!(
+                        "no manager linked: no user {name} in the org or in this run (access.manager)"
+                    );
+                    r.message = Some(Cow::Owned(match r.message.take() {
+                        Some(m) => format!("{m}; {note}"),
+                        None => note,
+                    }));
+                }
+            }
+            // A dry run shows what a create would send, not only who.
+            if let Some(ci) = by_record[i]
+                && req.dry_run
+                && d.outcome == Outcome::Create
+            {
+                let mut values: serde_json::Map<String, serde_json::Value> = normalizer
+                    .fields(&candidates[ci], &records[i])
+                    .map(|(name, v)| (name.to_owned(), v.into()))
+                    .collect();
+                // A create planned under a fallback sends that username.
+                if let Some(chosen) = usernames.by_record.get(&i) {
+                    values.insert("Username".into(), chosen.send.to_string().into());
+                }
+                r.values = serde_json::value::to_raw_value(&values)
+                    .ok()
+                    .map(report::Values);
+            }
+            r
+        });
+            rows.chain(plan.leavers.iter().map(leaver_row))
+                .chain(missing.iter().map(move |&address| ReportUser {
+                    outcome: Outcome::NotFound,
+                    username: Some(Cow::Borrowed(address)),
+                    email: None,
+                    source: Cow::Borrowed("--only"),
+                    salesforce_id: None,
+                    error_code: None,
+                    message: Some(Cow::Owned(format!(
+                        "no source record has {attr} = {address}"
+                    ))),
+                    previous_email: None,
+                    values: None,
+                    changes: None,
+                    access: None,
+                    access_failed: false,
+                    username_tried: None,
+                }))
+        }
+    };
+    let report = report::build_made(facts, rows, req.report_all);
     let exit_code = code.unwrap_or_else(|| report.exit_code());
 
     write_report(&report, req)?;

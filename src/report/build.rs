@@ -1,6 +1,6 @@
 //! Building the [`Report`] value from a run's facts and its per-record rows. Pure.
 
-use super::{Outcome, Report, ReportContext, ReportUser, Summary};
+use super::{MakeRows, Outcome, Report, ReportContext, ReportUser, Summary, Users};
 
 /// What a run knows besides the per-record rows.
 #[derive(Debug, Clone)]
@@ -15,34 +15,68 @@ pub struct RunFacts {
 }
 
 /// Counts every row and keeps those a reader needs: everything but
-/// `unchanged`, unless `report_all`. Rows are taken one at a time, so a
-/// caller can make them lazily from the data it already holds.
+/// `unchanged`, unless `report_all`. The rows are listed in the report
+/// (tests, tools); a run makes its rows on demand with [`build_made`].
 pub fn build<'a>(
     facts: RunFacts,
     rows: impl IntoIterator<Item = ReportUser<'a>>,
     report_all: bool,
 ) -> Report<'a> {
-    let mut summary = Summary {
-        salesforce_users: facts.salesforce_users,
-        api_calls: facts.api_calls,
-        ..Summary::default()
-    };
+    let mut summary = first_summary(&facts);
     let mut users = Vec::new();
     for row in rows {
-        // A leaver is an org user and a `not_found` row an `--only` address:
-        // neither is a record of the source.
-        if !row.outcome.is_leaver() && row.outcome != Outcome::NotFound {
-            summary.source_records += 1;
-        }
-        summary.add(row.outcome);
-        if row.access_failed {
-            summary.access_failed += 1;
-        }
-        // A matched user granted access (`apply_to_existing`) is news too.
-        if report_all || row.outcome != Outcome::Unchanged || row.access.is_some() {
+        count(&mut summary, &row);
+        if listed(&row, report_all) {
             users.push(row);
         }
     }
+    report(facts, summary, Users::Listed(users), report_all)
+}
+
+/// [`build`] over rows `rows()` makes, as often as asked: counted here in
+/// one pass, then made again by each renderer as it writes them, so no
+/// more than one row is held at a time (a million-person run's rows are
+/// not a second copy of the run).
+pub fn build_made<'a, I>(facts: RunFacts, rows: impl Fn() -> I + 'a, report_all: bool) -> Report<'a>
+where
+    I: Iterator<Item = ReportUser<'a>> + 'a,
+{
+    let mut summary = first_summary(&facts);
+    for row in rows() {
+        count(&mut summary, &row);
+    }
+    let make: MakeRows<'a> =
+        Box::new(move || Box::new(rows().filter(move |r| listed(r, report_all))));
+    report(facts, summary, Users::Made(make), report_all)
+}
+
+fn first_summary(facts: &RunFacts) -> Summary {
+    Summary {
+        salesforce_users: facts.salesforce_users,
+        api_calls: facts.api_calls,
+        ..Summary::default()
+    }
+}
+
+fn count(summary: &mut Summary, row: &ReportUser<'_>) {
+    // A leaver is an org user and a `not_found` row an `--only` address:
+    // neither is a record of the source.
+    if !row.outcome.is_leaver() && row.outcome != Outcome::NotFound {
+        summary.source_records += 1;
+    }
+    summary.add(row.outcome);
+    if row.access_failed {
+        summary.access_failed += 1;
+    }
+}
+
+/// Whether the report lists `row`: a matched user granted access
+/// (`apply_to_existing`) is news too.
+fn listed(row: &ReportUser<'_>, report_all: bool) -> bool {
+    report_all || row.outcome != Outcome::Unchanged || row.access.is_some()
+}
+
+fn report<'a>(facts: RunFacts, summary: Summary, users: Users<'a>, list_all: bool) -> Report<'a> {
     Report {
         report_version: 1,
         job: facts.job,
@@ -52,7 +86,7 @@ pub fn build<'a>(
         summary,
         users,
         context: facts.context,
-        list_all: report_all,
+        list_all,
     }
 }
 
@@ -87,7 +121,7 @@ impl Report<'_> {
             started_at: self.started_at,
             finished_at: self.finished_at,
             summary: self.summary,
-            users: Vec::new(),
+            users: Users::default(),
             context: self.context,
             list_all: self.list_all,
         }
@@ -152,6 +186,56 @@ mod tests {
             build(facts(), [row(Outcome::EmailChangeSkipped)], false).exit_code(),
             0
         );
+    }
+
+    #[test]
+    fn made_rows_give_the_listed_report_and_are_made_again_per_rendering() {
+        let passes = std::cell::Cell::new(0);
+        let rows = || {
+            passes.set(passes.get() + 1);
+            [
+                row(Outcome::Unchanged),
+                row(Outcome::Create),
+                ReportUser {
+                    message: Some("held by 005B".into()),
+                    ..row(Outcome::Collision)
+                },
+            ]
+            .into_iter()
+        };
+        for report_all in [false, true] {
+            let listed = build(facts(), rows(), report_all);
+            passes.set(0);
+            let made = build_made(facts(), rows, report_all);
+            // One pass counts them; no row is kept.
+            assert_eq!(passes.get(), 1);
+            assert_eq!(made.summary, listed.summary);
+            assert_eq!(made.users.len(), listed.users.len());
+            let json = |r: &Report<'_>| serde_json::to_string(r).unwrap();
+            assert_eq!(json(&made), json(&listed));
+            let csv = |r: &Report<'_>| {
+                let mut out = Vec::new();
+                crate::report::csv::render(r, &mut out).unwrap();
+                out
+            };
+            assert_eq!(csv(&made), csv(&listed));
+            let html = |r: &Report<'_>| {
+                let mut out = Vec::new();
+                crate::report::html::render(r, &mut out).unwrap();
+                out
+            };
+            assert_eq!(html(&made), html(&listed));
+            assert_eq!(
+                crate::report::table::render(&made),
+                crate::report::table::render(&listed)
+            );
+            assert_eq!(
+                crate::report::md::render(&made),
+                crate::report::md::render(&listed)
+            );
+            // Each rendering made them again (len, JSON, CSV, HTML, table, Markdown).
+            assert_eq!(passes.get(), 7);
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub const HEADER: [&str; 11] = [
 pub fn render(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
-    for u in &report.users {
+    for u in report.users.iter() {
         let changes = u.changes.as_ref().map(|c| c.text()).unwrap_or_default();
         let access = u
             .access
@@ -135,7 +135,7 @@ mod tests {
             started_at: "2026-11-28T02:00:00Z".into(),
             finished_at: "2026-11-28T02:00:41Z".into(),
             summary: Summary::default(),
-            users: vec![row],
+            users: vec![row].into(),
             context: ReportContext::default(),
             list_all: false,
         };

@@ -80,7 +80,8 @@ const DUPLICATE_USERNAME: &str = "DUPLICATE_USERNAME";
 /// Writes `report` as one self-contained HTML page.
 pub fn render(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     let mut out = io::BufWriter::new(out);
-    let sections = Sections::of(report);
+    let rows = report.users.all();
+    let sections = Sections::of(&rows);
     write_head(report, &mut out)?;
     write_facts(report, &mut out)?;
     write_summary(report, &sections, &mut out)?;
@@ -103,9 +104,10 @@ pub fn render(report: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
 pub(crate) struct Sections<'a>(pub(crate) Vec<(Outcome, Vec<&'a ReportUser<'a>>)>);
 
 impl<'a> Sections<'a> {
-    pub(crate) fn of(report: &'a Report<'_>) -> Self {
+    /// `rows`: the report's rows ([`super::Users::all`]).
+    pub(crate) fn of(rows: &'a [ReportUser<'a>]) -> Self {
         let mut by_outcome: HashMap<Outcome, Vec<&'a ReportUser<'a>>> = HashMap::new();
-        for user in &report.users {
+        for user in rows {
             by_outcome.entry(user.outcome).or_default().push(user);
         }
         let mut sections = Vec::new();
@@ -1181,7 +1183,7 @@ mod tests {
             started_at: "2026-11-28T02:00:00Z".into(),
             finished_at: "2026-11-28T02:00:41Z".into(),
             summary: Default::default(),
-            users: vec![],
+            users: Default::default(),
             context: Default::default(),
             list_all: false,
         };

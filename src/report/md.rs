@@ -102,7 +102,8 @@ pub fn render(report: &Report<'_>) -> String {
         thousands(report.summary.salesforce_users)
     );
 
-    let sections = Sections::of(report);
+    let rows = report.users.all();
+    let sections = Sections::of(&rows);
     let attention: Vec<&ReportUser<'_>> = sections
         .0
         .iter()
@@ -112,12 +113,12 @@ pub fn render(report: &Report<'_>) -> String {
     if !attention.is_empty() {
         needs_attention(&mut md, &attention);
     }
-    let refused: Vec<&ReportUser<'_>> = report.users.iter().filter(|u| u.access_failed).collect();
+    let refused: Vec<&ReportUser<'_>> = rows.iter().filter(|u| u.access_failed).collect();
     if !refused.is_empty() {
         access_not_granted(&mut md, &refused);
     }
     if report.dry_run {
-        would_create(&mut md, report);
+        would_create(&mut md, report, &rows);
     }
     md
 }
@@ -146,9 +147,8 @@ fn needs_attention(md: &mut String, attention: &[&ReportUser<'_>]) {
 
 /// A dry run's diff: who a real run would create and every value it would
 /// send; the first [`ATTENTION_ROWS`], or all of them with `--report-all`.
-fn would_create(md: &mut String, report: &Report<'_>) {
-    let creates: Vec<&ReportUser<'_>> = report
-        .users
+fn would_create(md: &mut String, report: &Report<'_>, rows: &[ReportUser<'_>]) {
+    let creates: Vec<&ReportUser<'_>> = rows
         .iter()
         .filter(|u| u.outcome == Outcome::Create)
         .collect();
@@ -302,7 +302,7 @@ mod tests {
             started_at: "2026-11-28T02:00:00Z".into(),
             finished_at: "2026-11-28T02:00:41Z".into(),
             summary,
-            users,
+            users: users.into(),
             context: ReportContext::default(),
             list_all: false,
         }

@@ -129,9 +129,10 @@ impl Outcome {
 /// SPEC's report, `report_version` 1.
 ///
 /// Its rows borrow from what the run already holds (source records,
-/// candidates, the plan), so a million-person report is not a second copy of
+/// candidates, the plan), and a run's rows are made as they are written
+/// ([`Users::Made`]), so a million-person report is not a second copy of
 /// every person; see [`Report::without_users`] for what outlives the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Report<'a> {
     pub report_version: u32,
     pub job: String,
@@ -140,7 +141,7 @@ pub struct Report<'a> {
     pub started_at: String,
     pub finished_at: String,
     pub summary: Summary,
-    pub users: Vec<ReportUser<'a>>,
+    pub users: Users<'a>,
     /// Extra context for people reading the report (not in SPEC's minimum).
     pub context: ReportContext,
     /// `--report-all`: the table and Markdown list every row, not the first few.
@@ -296,6 +297,84 @@ impl Summary {
     }
 }
 
+/// Makes a run's report rows, each time it is called, from what the run
+/// holds: boxed so a renderer takes any run's rows.
+pub type MakeRows<'a> = Box<dyn Fn() -> Box<dyn Iterator<Item = ReportUser<'a>> + 'a> + 'a>;
+
+/// The report's rows (those it lists: see [`build::build`]).
+///
+/// A run's rows are [`Users::Made`]: made again by each renderer as it
+/// writes them, never all held at once. A 1,000,000 x 1,000,000 plan with
+/// updates and leavers lists 1.5 million rows; held in a `Vec` they were
+/// about 830 MB of its 1.9 GiB peak (BENCHMARKS.md, issue 15). Tests and
+/// tools list theirs ([`Users::Listed`]).
+pub enum Users<'a> {
+    Listed(Vec<ReportUser<'a>>),
+    Made(MakeRows<'a>),
+}
+
+impl<'a> Users<'a> {
+    /// The rows in order: borrowed when listed, made when made.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = Cow<'_, ReportUser<'a>>> + '_> {
+        match self {
+            Users::Listed(rows) => Box::new(rows.iter().map(Cow::Borrowed)),
+            Users::Made(make) => Box::new(make().map(Cow::Owned)),
+        }
+    }
+
+    /// Every row at once, for renderers that group rows before writing
+    /// them (HTML, Markdown): made rows are made here and held.
+    pub fn all(&self) -> Cow<'_, [ReportUser<'a>]> {
+        match self {
+            Users::Listed(rows) => Cow::Borrowed(rows),
+            Users::Made(make) => Cow::Owned(make().collect()),
+        }
+    }
+
+    /// How many rows there are (made rows are made to count them).
+    pub fn len(&self) -> usize {
+        match self {
+            Users::Listed(rows) => rows.len(),
+            Users::Made(make) => make().count(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Users::Listed(rows) => rows.is_empty(),
+            Users::Made(make) => make().next().is_none(),
+        }
+    }
+}
+
+impl<'a> From<Vec<ReportUser<'a>>> for Users<'a> {
+    fn from(rows: Vec<ReportUser<'a>>) -> Self {
+        Users::Listed(rows)
+    }
+}
+
+impl Default for Users<'_> {
+    fn default() -> Self {
+        Users::Listed(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for Users<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Users::Listed(rows) => f.debug_tuple("Listed").field(rows).finish(),
+            Users::Made(_) => f.write_str("Made(..)"),
+        }
+    }
+}
+
+/// Written as the JSON array of rows, each made as it is written.
+impl Serialize for Users<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 /// One line of the report. A run's rows borrow every value but the ones it
 /// composes (a message with the record's note); tests and tools may own them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -442,4 +521,4 @@ pub mod results;
 pub mod table;
 pub mod write;
 
-pub use build::{RunFacts, build, timestamp};
+pub use build::{RunFacts, build, build_made, timestamp};

@@ -5,7 +5,9 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::{Outcome, Report};
+use std::collections::HashMap;
+
+use super::{Outcome, Report, ReportUser};
 
 const WIDTH: usize = 80;
 /// Records listed per section before "and N more".
@@ -124,6 +126,7 @@ pub fn render(report: &Report<'_>) -> String {
         ("Would be created", &[Outcome::Create]),
     ];
     let limit = if report.list_all { usize::MAX } else { LIMIT };
+    let shown_rows = Shown::of(report, limit);
     for (title, outcomes) in sections {
         let total: u64 = outcomes.iter().map(|&o| s.count(o)).sum();
         if total == 0 {
@@ -132,7 +135,7 @@ pub fn render(report: &Report<'_>) -> String {
         let _ = writeln!(out, "\n{title} ({total}):");
         let mut shown = 0;
         for &o in outcomes {
-            for u in report.users.iter().filter(|u| u.outcome == o) {
+            for u in shown_rows.by_outcome.get(&o).into_iter().flatten() {
                 if shown == limit {
                     break;
                 }
@@ -181,27 +184,68 @@ pub fn render(report: &Report<'_>) -> String {
             );
         }
     }
-    write_access(report, &mut out, limit);
+    write_access(report, &shown_rows, &mut out, limit);
     out
+}
+
+type Row<'r, 'a> = Cow<'r, ReportUser<'a>>;
+
+/// What the table lists, taken in one pass over the report's rows (a run's
+/// rows are made as they are read: one pass, not one per section): the
+/// first `limit` rows of each outcome, and of each `[access]` group with
+/// the group's size.
+struct Shown<'r, 'a> {
+    by_outcome: HashMap<Outcome, Vec<Row<'r, 'a>>>,
+    /// Refused grants, then grants made: (how many, the first `limit`).
+    access: [(usize, Vec<Row<'r, 'a>>); 2],
+}
+
+impl<'r, 'a> Shown<'r, 'a> {
+    fn of(report: &'r Report<'a>, limit: usize) -> Self {
+        let mut shown = Shown {
+            by_outcome: HashMap::new(),
+            access: Default::default(),
+        };
+        for u in report.users.iter() {
+            let group = match (u.access_failed, u.access.is_some()) {
+                _ if report.dry_run => None,
+                (true, _) => Some(0),
+                (false, true) => Some(1),
+                (false, false) => None,
+            };
+            let of_outcome = shown.by_outcome.entry(u.outcome).or_default();
+            let keep = of_outcome.len() < limit;
+            let of_group = group.and_then(|g| {
+                let (count, rows) = &mut shown.access[g];
+                *count += 1;
+                (rows.len() < limit).then_some(rows)
+            });
+            match (keep, of_group) {
+                (true, Some(rows)) => {
+                    of_outcome.push(u.clone());
+                    rows.push(u);
+                }
+                (true, None) => of_outcome.push(u),
+                (false, Some(rows)) => rows.push(u),
+                (false, None) => {}
+            }
+        }
+        shown
+    }
 }
 
 /// `[access]` in a real run: who was granted what, and whose grants were
 /// refused (the person is `created`; the code and message say why).
-fn write_access(report: &Report<'_>, out: &mut String, limit: usize) {
+fn write_access(report: &Report<'_>, shown: &Shown<'_, '_>, out: &mut String, limit: usize) {
     if report.dry_run {
         return;
     }
-    type Wanted = fn(&super::ReportUser<'_>) -> bool;
-    let groups: [(&str, Wanted); 2] = [
-        ("Access not granted (access_failed)", |u| u.access_failed),
-        ("Access granted", |u| u.access.is_some() && !u.access_failed),
-    ];
-    for (title, wanted) in groups {
-        let rows: Vec<&super::ReportUser<'_>> = report.users.iter().filter(|u| wanted(u)).collect();
+    let titles = ["Access not granted (access_failed)", "Access granted"];
+    for (title, (count, rows)) in titles.into_iter().zip(&shown.access) {
         if rows.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n{title} ({}):", rows.len());
+        let _ = writeln!(out, "\n{title} ({count}):");
         for u in rows.iter().take(limit) {
             let who = u.username.as_deref().unwrap_or("(no username)");
             let head = format!("  {:<20} {who} ({})", u.outcome.as_str(), u.source);
@@ -218,11 +262,11 @@ fn write_access(report: &Report<'_>, out: &mut String, limit: usize) {
                 wrap_into(out, &why, "      ");
             }
         }
-        if rows.len() > limit {
+        if *count > limit {
             let _ = writeln!(
                 out,
                 "  ... and {} more (--report-all lists them all; see the JSON, CSV or HTML report)",
-                rows.len() - limit
+                count - limit
             );
         }
     }

@@ -138,7 +138,7 @@ fn report_of(users: Vec<ReportUser<'static>>, unchanged: u64) -> Report<'static>
         started_at: "2026-11-28T02:00:00Z".into(),
         finished_at: "2026-11-28T02:00:41Z".into(),
         summary,
-        users,
+        users: users.into(),
         context: ReportContext {
             source: "ldap ldaps://ldap.example.com ou=people,dc=example,dc=com".into(),
             salesforce: "https://example.my.salesforce.com".into(),
