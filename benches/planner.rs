@@ -24,7 +24,7 @@ use sfsync::normalize::{Candidate, Normalizer};
 use sfsync::job::LeaverAction;
 use sfsync::plan::{PlanOptions, lifecycle, plan, plan_with};
 use sfsync::report::Outcome;
-use sfsync::salesforce::SfUser;
+use sfsync::salesforce::{FieldTable, SfUser};
 use sfsync::source::{RecordBuilder, SourceRecord};
 
 const TITLES: [&str; 4] = [
@@ -189,45 +189,39 @@ fn bench(c: &mut Criterion) {
     .to_vec();
     let index: Vec<Option<usize>> = fields.iter().map(|f| job.field_index(f)).collect();
     assert!(index.iter().all(Option::is_some));
-    let existing8: Vec<SfUser> = existing
-        .iter()
-        .enumerate()
-        .map(|(j, u)| {
-            let mut keys = u.keys.to_vec();
-            for (k, i) in index.iter().enumerate() {
-                keys.push(if j < n / 2 {
-                    let v = normalizer.value(i.unwrap(), &records[2 * j]);
-                    // One mover in fifty has a new title.
-                    if k == 4 && j % 50 == 5 {
-                        Some("Old title".into())
-                    } else {
-                        v.map(Into::into)
-                    }
-                } else {
-                    None
-                });
+    // The org's values of those fields, read with the users (a column by
+    // user position, as `sfsync` reads them).
+    let mut org_fields = FieldTable::new(fields.len());
+    for j in 0..n {
+        org_fields.push(index.iter().enumerate().map(|(k, i)| {
+            if j >= n / 2 {
+                return None;
             }
-            SfUser {
-                keys: keys.into(),
-                ..u.clone()
+            // One mover in fifty has a new title.
+            if k == 4 && j % 50 == 5 {
+                return Some("Old title".to_owned());
             }
-        })
-        .collect();
+            normalizer.value(i.unwrap(), &records[2 * j])
+        }));
+    }
+    eprintln!(
+        "memory: the org's 8 update fields {} B per user (payload)",
+        org_fields.payload_bytes() / n
+    );
     let lifecycle = || {
         let mut p = plan_with(
             n,
             &candidates,
             &invalid,
-            &existing8,
+            &existing,
             &job.match_keys,
             PlanOptions { reactivate: true },
         );
         lifecycle::add_updates(
             &mut p,
-            &existing8,
+            &org_fields,
             lifecycle::UpdateSpec {
                 fields: &fields,
-                first_key: 2,
                 clear_empty: false,
             },
             |r, k, out| {
@@ -238,7 +232,7 @@ fn bench(c: &mut Criterion) {
         );
         lifecycle::add_leavers(
             &mut p,
-            &existing8,
+            &existing,
             lifecycle::Scope::AllActive,
             lifecycle::LeaverSpec {
                 action: LeaverAction::Report,

@@ -17,7 +17,7 @@ use crate::job::{DefaultValue, Job, LeaverAction, SourceConfig};
 use crate::normalize::{self, Candidate, Invalid, Normalized, Normalizer, Scratch};
 use crate::plan::{self, Decision, Operation, Plan};
 use crate::report::{self, Outcome, Report, ReportContext, ReportUser, RunFacts, metrics};
-use crate::salesforce::SfUser;
+use crate::salesforce::{FieldTable, SfUser};
 use crate::salesforce::retry::CallVerdict;
 use crate::salesforce::{Client, ClientOptions, Credentials};
 use crate::source::{self, SourceRecord};
@@ -452,8 +452,10 @@ async fn connect(job: &Job, credentials: Credentials) -> Result<Client, Error> {
 /// What the run reads from the org before planning.
 struct Org {
     profile_id: Option<String>,
-    /// Every user, with the match keys then the `[update] fields` in `keys`.
+    /// Every user, with the match keys (and a mapped nickname) in `keys`.
     existing: Vec<SfUser>,
+    /// The `[update] fields` of each user in `existing`, by position.
+    fields: FieldTable,
     /// Active users inside `[leavers] scope`; `None`: no leaver pass (no
     /// `[leavers]`, or a `--only` run, which never acts on leavers).
     in_scope: Option<InScope>,
@@ -468,12 +470,10 @@ enum InScope {
     Queried(Vec<SfUser>),
 }
 
-/// The fields the User query reads: the match keys, then the update fields.
+/// The User query's key fields ([`SfUser::keys`]): the match keys, then
+/// a mapped `CommunityNickname`.
 fn user_query_fields(job: &Job) -> Vec<String> {
     let mut fields = job.match_keys.clone();
-    if let Some(u) = &job.update {
-        fields.extend(u.fields.iter().cloned());
-    }
     // A mapped nickname is checked against the org's (SPEC "Collisions and sandboxes").
     if let Some(i) = job.field_index("CommunityNickname")
         && !fields
@@ -492,8 +492,11 @@ async fn read_org(
     login_username: Option<&str>,
 ) -> Result<Org, Error> {
     let profile_id = resolve_profile(job, client).await?;
-    let existing = client
-        .query_users(&user_query_fields(job))
+    let (existing, fields) = client
+        .query_users_with(
+            &user_query_fields(job),
+            job.update.as_ref().map_or(&[][..], |u| &u.fields[..]),
+        )
         .await
         .map_err(sf_error)?;
     tracing::debug!(users = existing.len(), "Read the org's users.");
@@ -526,6 +529,7 @@ async fn read_org(
     Ok(Org {
         profile_id,
         existing,
+        fields,
         in_scope,
         api_user_id,
     })
@@ -581,10 +585,9 @@ fn make_plan(
         let field_index: Vec<Option<usize>> = u.fields.iter().map(|f| job.field_index(f)).collect();
         plan::lifecycle::add_updates(
             &mut plan,
-            &org.existing,
+            &org.fields,
             plan::lifecycle::UpdateSpec {
                 fields: &u.fields,
-                first_key: job.match_keys.len(),
                 clear_empty: u.clear_empty,
             },
             |r, j, out| {

@@ -22,15 +22,13 @@ use std::sync::Arc;
 use super::{Change, Decision, Hasher, Leaver, NONE, Operation, Plan};
 use crate::job::LeaverAction;
 use crate::report::Outcome;
-use crate::salesforce::SfUser;
+use crate::salesforce::{FieldTable, SfUser};
 
 /// What the update pass needs besides the plan.
 #[derive(Debug, Clone, Copy)]
 pub struct UpdateSpec<'a> {
-    /// `[update] fields`, in the job's order.
+    /// `[update] fields`, in the job's order (the org's values are a [`FieldTable`]).
     pub fields: &'a [String],
-    /// Where the first update field's value sits in [`SfUser::keys`] (after the match keys).
-    pub first_key: usize,
     pub clear_empty: bool,
 }
 
@@ -43,21 +41,24 @@ const PER_THREAD: usize = 20_000;
 /// reactivations: SPEC's order). `desired(record, j, out)` appends the
 /// rendered source value of `fields[j]` to `out` (nothing appended, or an
 /// empty value: no value). It is called from several threads at once.
+///
+/// `org` holds the `[update] fields` of the users the plan was made from,
+/// by the same positions ([`Decision::matched`]).
 pub fn add_updates(
     plan: &mut Plan,
-    existing: &[SfUser],
+    org: &FieldTable,
     spec: UpdateSpec<'_>,
     desired: impl Fn(usize, usize, &mut String) + Sync,
 ) {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    add_updates_on(plan, existing, spec, &desired, cores);
+    add_updates_on(plan, org, spec, &desired, cores);
 }
 
 /// [`add_updates`] on at most `cores` threads (tests choose, so the
 /// threaded path runs whatever machine they run on).
 fn add_updates_on(
     plan: &mut Plan,
-    existing: &[SfUser],
+    org: &FieldTable,
     spec: UpdateSpec<'_>,
     desired: &(impl Fn(usize, usize, &mut String) + Sync),
     cores: usize,
@@ -71,9 +72,8 @@ fn add_updates_on(
         if let Operation::Reactivate { record, changes } = op {
             let d = &plan.decisions[*record];
             if d.matched != NONE {
-                let user = &existing[d.matched as usize];
-                let record = *record;
-                *changes = diff_with(user, spec, names, &mut buf, |j, out| {
+                let (user, record) = (d.matched as usize, *record);
+                *changes = diff_with(org, user, spec, names, &mut buf, |j, out| {
                     desired(record, j, out)
                 })
                 .into();
@@ -90,8 +90,7 @@ fn add_updates_on(
                 continue;
             }
             let record = start + i;
-            let user = &existing[d.matched as usize];
-            let changes = diff_with(user, spec, names, &mut buf, |j, out| {
+            let changes = diff_with(org, d.matched as usize, spec, names, &mut buf, |j, out| {
                 desired(record, j, out)
             });
             if !changes.is_empty() {
@@ -137,21 +136,23 @@ fn add_updates_on(
     plan.operations.splice(at..at, updates);
 }
 
-/// The fields of `user` that differ from the source's values;
+/// The fields of user `user` of `org` that differ from the source's values;
 /// `desired(j, out)` appends the source's value of `spec.fields[j]` to `out`.
 pub fn diff(
-    user: &SfUser,
+    org: &FieldTable,
+    user: usize,
     spec: UpdateSpec<'_>,
     desired: impl Fn(usize, &mut String),
 ) -> Vec<Change> {
     let names: Vec<Arc<str>> = spec.fields.iter().map(|f| Arc::from(f.as_str())).collect();
-    diff_with(user, spec, &names, &mut String::new(), desired)
+    diff_with(org, user, spec, &names, &mut String::new(), desired)
 }
 
 /// [`diff`] rendering each value into `buf` (reused from one user to the
 /// next), with the field names made once.
 fn diff_with(
-    user: &SfUser,
+    org: &FieldTable,
+    user: usize,
     spec: UpdateSpec<'_>,
     names: &[Arc<str>],
     buf: &mut String,
@@ -159,11 +160,7 @@ fn diff_with(
 ) -> Vec<Change> {
     let mut changes = Vec::new();
     for (j, name) in names.iter().enumerate() {
-        let theirs = user
-            .keys
-            .get(spec.first_key + j)
-            .and_then(|v| v.as_deref())
-            .filter(|v| !v.is_empty());
+        let theirs = org.get(user, j);
         buf.clear();
         desired(j, buf);
         let ours = Some(buf.as_str()).filter(|v| !v.is_empty());
@@ -336,12 +333,21 @@ mod tests {
         }
     }
 
+    /// The org's `[update] fields` as the read gives them: here each
+    /// user's keys after the first (the match key, Username).
+    fn table(existing: &[SfUser], width: usize) -> FieldTable {
+        let mut t = FieldTable::new(width);
+        for u in existing {
+            t.push(u.keys.iter().skip(1).map(|k| k.as_deref()));
+        }
+        t
+    }
+
     const FIELDS: [&str; 2] = ["Title", "Department"];
 
     fn spec(fields: &[String], clear_empty: bool) -> UpdateSpec<'_> {
         UpdateSpec {
             fields,
-            first_key: 1,
             clear_empty,
         }
     }
@@ -355,18 +361,20 @@ mod tests {
             true,
             &[Some("a@x.com"), Some("Analyst"), Some("Sales")],
         );
+        let org = table(&[u], 2);
         let want = |t: Option<&'static str>, d: Option<&'static str>| {
             move |j: usize, out: &mut String| out.push_str([t, d][j].unwrap_or_default())
         };
         assert!(
             diff(
-                &u,
+                &org,
+                0,
                 spec(&fields, false),
                 want(Some("Analyst"), Some("Sales"))
             )
             .is_empty()
         );
-        let c = diff(&u, spec(&fields, false), want(Some("Manager"), None));
+        let c = diff(&org, 0, spec(&fields, false), want(Some("Manager"), None));
         assert_eq!(
             c,
             vec![Change {
@@ -378,14 +386,15 @@ mod tests {
         // Text compares exactly: a case change is a change.
         assert_eq!(
             diff(
-                &u,
+                &org,
+                0,
                 spec(&fields, false),
                 want(Some("analyst"), Some("Sales"))
             )
             .len(),
             1
         );
-        let c = diff(&u, spec(&fields, true), want(Some("Analyst"), Some("")));
+        let c = diff(&org, 0, spec(&fields, true), want(Some("Analyst"), Some("")));
         assert_eq!(
             c,
             vec![Change {
@@ -449,7 +458,8 @@ mod tests {
         let titles = ["Manager", "Manager", "Engineer", "Analyst", "Manager"];
 
         // when the update pass runs,
-        add_updates(&mut plan, &existing, spec(&fields, false), |r, _, out| {
+        let org = table(&existing, 1);
+        add_updates(&mut plan, &org, spec(&fields, false), |r, _, out| {
             out.push_str(titles[r])
         });
 
@@ -606,7 +616,7 @@ mod tests {
             let mut plan = super::super::plan(n, &candidates, &[], &existing, &["Username".into()]);
             add_updates_on(
                 &mut plan,
-                &existing,
+                &table(&existing, 1),
                 spec(&fields, false),
                 &|r: usize, _: usize, out: &mut String| {
                     out.push_str(["Analyst", "Manager", "STRASSE", "Analyst"][r % 4])
@@ -733,10 +743,9 @@ mod tests {
         );
         add_updates(
             &mut plan,
-            existing,
+            &table(existing, 1),
             UpdateSpec {
                 fields: &fields,
-                first_key: 1,
                 clear_empty,
             },
             |r, _, out| out.push_str(titles[r].unwrap_or_default()),

@@ -32,7 +32,7 @@ use super::wire::{
     ApiErrorItem, CollectionRequest, DescribeAnswer, DescribedField, LimitsAnswer, QueryPage,
     RecordResult, TokenAnswer, TokenError,
 };
-use super::{SfError, SfUser, soql};
+use super::{FieldTable, SfError, SfUser, soql};
 use crate::job::{Limits, SalesforceConfig, Secret};
 
 /// Page size asked of SOQL reads (the maximum Salesforce allows).
@@ -270,14 +270,31 @@ impl Client {
     /// the match keys, paged through `nextRecordsUrl` to the end. `keys[i]` of each
     /// user is the value of `match_keys[i]`.
     pub async fn query_users(&self, match_keys: &[String]) -> Result<Vec<SfUser>, SfError> {
-        let fields = soql::user_fields(match_keys).map_err(SfError::Setup)?;
+        Ok(self.query_users_with(match_keys, &[]).await?.0)
+    }
+
+    /// [`Client::query_users`] that also reads `fields` (the job's
+    /// `[update] fields`) into a [`FieldTable`] by user position:
+    /// `table.get(i, j)` is user `i`'s value of `fields[j]`.
+    pub async fn query_users_with(
+        &self,
+        match_keys: &[String],
+        fields: &[String],
+    ) -> Result<(Vec<SfUser>, FieldTable), SfError> {
+        let read: Vec<String> = match_keys.iter().chain(fields).cloned().collect();
+        let read = soql::user_fields(&read).map_err(SfError::Setup)?;
         let mut users = Vec::new();
-        self.query_each(&soql::select_users(&fields), |r| {
+        let mut table = FieldTable::new(fields.len());
+        self.query_each(&soql::select_users(&read), |r| {
             users.push(user_from_record(&r, match_keys)?);
+            if !fields.is_empty() {
+                table.push(fields.iter().map(|f| field_text(&r, f)));
+            }
             Ok(())
         })
         .await?;
-        Ok(users)
+        table.shrink_to_fit();
+        Ok((users, table))
     }
 
     /// The users holding these usernames (compared case-insensitively), looked up

@@ -36,6 +36,130 @@ pub struct SfUser {
     pub username: Box<str>,
     pub email: Option<Box<str>>,
     pub is_active: bool,
-    /// One slot per [`crate::job::Job::match_keys`] entry: that field's value.
+    /// One slot per [`crate::job::Job::match_keys`] entry: that field's value
+    /// (then, when the mapping sets it, the user's `CommunityNickname`).
     pub keys: Box<[Option<Box<str>>]>,
+}
+
+/// Some fields' values for every user of a list, by position: the org's
+/// `[update] fields`, read with the users ([`Client::query_users_with`]).
+///
+/// A column, not a part of [`SfUser`]: a million-user org holds eight
+/// values per user, and here they are three allocations in all (the text,
+/// the ends, each user's start) instead of eight strings per user among its
+/// match keys, which cost the plan about 220 MB and the planner its locality
+/// (BENCHMARKS.md, issue 15). An empty value is no value: Salesforce stores
+/// no empty strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldTable {
+    /// Values per user.
+    width: usize,
+    /// Every value, back to back, user after user.
+    text: String,
+    /// Where each user's values start in `text`.
+    starts: Vec<usize>,
+    /// Where value `j` of user `i` ends, from the user's start: `width` per user.
+    ends: Vec<u32>,
+}
+
+impl FieldTable {
+    /// An empty table of `width` values per user.
+    pub fn new(width: usize) -> FieldTable {
+        FieldTable {
+            width,
+            ..FieldTable::default()
+        }
+    }
+
+    /// Appends the next user's values: the first `width` of `values`, a
+    /// missing one as none (`None` and `""` are both no value).
+    pub fn push<S: AsRef<str>>(&mut self, values: impl IntoIterator<Item = Option<S>>) {
+        let start = self.text.len();
+        self.starts.push(start);
+        let mut values = values.into_iter();
+        for _ in 0..self.width {
+            if let Some(Some(v)) = values.next() {
+                self.text.push_str(v.as_ref());
+            }
+            // One user's values are far below 4 GiB.
+            self.ends
+                .push(u32::try_from(self.text.len() - start).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// Value `j` of user `i`: `None` when it is empty, or past the table.
+    pub fn get(&self, i: usize, j: usize) -> Option<&str> {
+        if j >= self.width {
+            return None;
+        }
+        let start = *self.starts.get(i)?;
+        let end = start + self.ends[i * self.width + j] as usize;
+        let from = match j {
+            0 => start,
+            _ => start + self.ends[i * self.width + j - 1] as usize,
+        };
+        self.text.get(from..end).filter(|v| !v.is_empty())
+    }
+
+    /// How many users.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Values per user.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Bytes held (inline and heap, without allocator overhead; memory figures).
+    pub fn payload_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.text.len()
+            + std::mem::size_of_val(&*self.starts)
+            + std::mem::size_of_val(&*self.ends)
+    }
+
+    /// Frees the spare capacity left by reading.
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.starts.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FieldTable;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any values, non-ASCII and empty ones too, come back as given for
+        /// each user (an empty one as none), a short row padded with none,
+        /// and nothing past the table.
+        #[test]
+        fn a_field_table_gives_back_each_value(
+            width in 0usize..5,
+            users in proptest::collection::vec(
+                proptest::collection::vec(proptest::option::of("\\PC{0,6}"), 0..6),
+                0..8,
+            ),
+        ) {
+            let mut table = FieldTable::new(width);
+            for values in &users {
+                table.push(values.iter().map(|v| v.as_deref()));
+            }
+            prop_assert_eq!(table.len(), users.len());
+            for (i, values) in users.iter().enumerate() {
+                for j in 0..width + 1 {
+                    let want = values.get(j).and_then(|v| v.as_deref()).filter(|v| !v.is_empty() && j < width);
+                    prop_assert_eq!(table.get(i, j), want, "user {} value {}", i, j);
+                }
+            }
+            prop_assert_eq!(table.get(users.len(), 0), None);
+        }
+    }
 }
