@@ -17,9 +17,9 @@ use crate::job::{DefaultValue, Job, LeaverAction, SourceConfig};
 use crate::normalize::{self, Candidate, Invalid, Normalized, Normalizer, Scratch};
 use crate::plan::{self, Decision, Operation, Plan};
 use crate::report::{self, Outcome, Report, ReportContext, ReportUser, RunFacts, metrics};
-use crate::salesforce::{FieldTable, SfUser};
 use crate::salesforce::retry::CallVerdict;
 use crate::salesforce::{Client, ClientOptions, Credentials};
+use crate::salesforce::{FieldTable, SfUser};
 use crate::source::{self, SourceRecord};
 use crate::state::{self, JobState, RunLock};
 
@@ -543,7 +543,8 @@ struct Known<'s> {
     refused: &'s std::collections::BTreeSet<String>,
 }
 
-/// The pure planner and its lifecycle passes; the org's users are freed here.
+/// The pure planner and its lifecycle passes; the org's users are freed here
+/// (before the update pass, which reads only their field values).
 fn make_plan(
     job: &Job,
     normalizer: &Normalizer<'_>,
@@ -581,22 +582,6 @@ fn make_plan(
             )
         })
         .unwrap_or_default();
-    if let Some(u) = &job.update {
-        let field_index: Vec<Option<usize>> = u.fields.iter().map(|f| job.field_index(f)).collect();
-        plan::lifecycle::add_updates(
-            &mut plan,
-            &org.fields,
-            plan::lifecycle::UpdateSpec {
-                fields: &u.fields,
-                clear_empty: u.clear_empty,
-            },
-            |r, j, out| {
-                if let Some(i) = field_index[j] {
-                    normalizer.push_value(i, &records[r], out);
-                }
-            },
-        );
-    }
     if let (Some(cfg), Some(resolved)) = (&job.access, access_ids) {
         plan::access::decide(
             &mut plan,
@@ -629,6 +614,31 @@ fn make_plan(
                 action: l.action,
                 protect: &l.protect,
                 api_user_id: org.api_user_id.as_deref(),
+            },
+        );
+    }
+    // The updates need only the org's field values: its users go first,
+    // and the changes take the memory they held.
+    let Org {
+        existing,
+        in_scope,
+        fields,
+        ..
+    } = org;
+    drop((existing, in_scope));
+    if let Some(u) = &job.update {
+        let field_index: Vec<Option<usize>> = u.fields.iter().map(|f| job.field_index(f)).collect();
+        plan::lifecycle::add_updates(
+            &mut plan,
+            &fields,
+            plan::lifecycle::UpdateSpec {
+                fields: &u.fields,
+                clear_empty: u.clear_empty,
+            },
+            |r, j, out| {
+                if let Some(i) = field_index[j] {
+                    normalizer.push_value(i, &records[r], out);
+                }
             },
         );
     }

@@ -3,13 +3,15 @@
 //!
 //! Updates compare, for each record matched to an active user, the rendered
 //! source value of every `[update] fields` entry with the org's (read by the
-//! same query that read the match keys), the way Salesforce stores them:
-//! text exactly, booleans and picklist values as their values. An empty
-//! source value never blanks an org value unless `clear_empty`. Values are
-//! rendered into one reused buffer and compared there: only a field that
-//! differs is copied (into its [`Change`]). Records are compared on one
-//! thread per core, like the core pass builds its tables on several (a
-//! 1,000,000 x 1,000,000 plan renders 8 fields of half a million matches).
+//! same query that read the match keys, into a [`FieldTable`] by user
+//! position), the way Salesforce stores them: text exactly, booleans and
+//! picklist values as their values. An empty source value never blanks an
+//! org value unless `clear_empty`. Values are rendered into one reused
+//! buffer and compared there. Records are compared on one thread per core,
+//! like the core pass builds its tables on several (a 1,000,000 x 1,000,000
+//! plan renders 8 fields of half a million matches); the changes of those
+//! that differ are made on the calling thread, so they can take the memory
+//! the org's freed users held.
 //!
 //! Leavers are the active users inside `[leavers] scope` (the org answered
 //! that query) that no source record maps to, never a protected username nor
@@ -80,49 +82,59 @@ fn add_updates_on(
             }
         }
     }
-    // The records of one part, `start` being the first one's index.
-    let part = |start: usize, decisions: &mut [Decision]| {
+    // The records of one part that differ, `start` being the first one's
+    // index. Only found here: their changes are made below, on the calling
+    // thread, where the org's freed users left room for them (a thread's
+    // allocations take pages of their own; BENCHMARKS.md, issue 15).
+    let part = |start: usize, decisions: &[Decision]| {
         let mut buf = String::new();
-        let mut updates = Vec::new();
-        for (i, d) in decisions.iter_mut().enumerate() {
+        let mut differ = Vec::new();
+        for (i, d) in decisions.iter().enumerate() {
             // An e-mail change is for a person to make first; an inactive user is reactivated or left.
             if d.outcome != Outcome::Unchanged || d.matched == NONE {
                 continue;
             }
             let record = start + i;
-            let changes = diff_with(org, d.matched as usize, spec, names, &mut buf, |j, out| {
+            if differs(org, d.matched as usize, spec, &mut buf, |j, out| {
                 desired(record, j, out)
-            });
-            if !changes.is_empty() {
-                d.outcome = Outcome::Update;
-                updates.push(Operation::Update {
-                    record,
-                    changes: changes.into(),
-                });
+            }) {
+                differ.push(record);
             }
         }
-        updates
+        differ
     };
-    let decisions = &mut plan.decisions;
+    let decisions = &plan.decisions;
     let threads = cores.min(decisions.len().div_ceil(PER_THREAD)).max(1);
-    let updates = if threads == 1 {
+    let differ = if threads == 1 {
         part(0, decisions)
     } else {
         let chunk = decisions.len().div_ceil(threads);
         let part = &part;
         std::thread::scope(|scope| {
             let handles: Vec<_> = decisions
-                .chunks_mut(chunk)
+                .chunks(chunk)
                 .enumerate()
                 .map(|(k, p)| scope.spawn(move || part(k * chunk, p)))
                 .collect();
-            let mut updates = Vec::new();
+            let mut differ = Vec::new();
             for h in handles {
-                updates.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                differ.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
             }
-            updates
+            differ
         })
     };
+    let mut updates = Vec::with_capacity(differ.len());
+    for record in differ {
+        let d = &mut plan.decisions[record];
+        let changes = diff_with(org, d.matched as usize, spec, names, &mut buf, |j, out| {
+            desired(record, j, out)
+        });
+        d.outcome = Outcome::Update;
+        updates.push(Operation::Update {
+            record,
+            changes: changes.into(),
+        });
+    }
     if updates.is_empty() {
         return;
     }
@@ -164,18 +176,44 @@ fn diff_with(
         buf.clear();
         desired(j, buf);
         let ours = Some(buf.as_str()).filter(|v| !v.is_empty());
-        match (theirs, ours) {
-            (Some(t), Some(o)) if t == o => {}
-            (None, None) => {}
-            (Some(_), None) if !spec.clear_empty => {}
-            (t, o) => changes.push(Change {
+        if changed(theirs, ours, spec.clear_empty) {
+            changes.push(Change {
                 field: Arc::clone(name),
-                from: t.map(Into::into),
-                to: o.map(Into::into),
-            }),
+                from: theirs.map(Into::into),
+                to: ours.map(Into::into),
+            });
         }
     }
     changes
+}
+
+/// Whether any field of user `user` of `org` differs from the source's
+/// values ([`diff_with`] without making the changes).
+fn differs(
+    org: &FieldTable,
+    user: usize,
+    spec: UpdateSpec<'_>,
+    buf: &mut String,
+    desired: impl Fn(usize, &mut String),
+) -> bool {
+    (0..spec.fields.len()).any(|j| {
+        buf.clear();
+        desired(j, buf);
+        let ours = Some(buf.as_str()).filter(|v| !v.is_empty());
+        changed(org.get(user, j), ours, spec.clear_empty)
+    })
+}
+
+/// Whether the org's value `theirs` is to become the source's `ours` (both
+/// non-empty or none): an empty source value never blanks an org value
+/// unless `clear_empty`.
+fn changed(theirs: Option<&str>, ours: Option<&str>, clear_empty: bool) -> bool {
+    match (theirs, ours) {
+        (Some(t), Some(o)) => t != o,
+        (None, None) => false,
+        (Some(_), None) => clear_empty,
+        (None, Some(_)) => true,
+    }
 }
 
 /// What the leaver pass needs besides the plan.
@@ -242,7 +280,37 @@ pub fn add_leavers(plan: &mut Plan, existing: &[SfUser], scope: Scope<'_>, spec:
                 .iter()
                 .any(|p| p.eq_ignore_ascii_case(&user.username))
     };
-    let leaver = |user: &SfUser| Leaver {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // Found on one thread per core; made here, each once, into their place
+    // (half a million leavers are as many copies of three strings).
+    let (users, found) = match scope {
+        Scope::AllActive => {
+            plan.in_scope = existing.iter().filter(|u| u.is_active).count() as u64;
+            let unreferred = |i: usize| referred[i / 64] & (1 << (i % 64)) == 0;
+            let found = leavers_on(existing, cores, |i, u| unreferred(i) && leaves(u));
+            (existing, found)
+        }
+        Scope::Listed(users) => {
+            plan.in_scope = users.iter().filter(|u| u.is_active).count() as u64;
+            (users, leavers_on(users, cores, |_, u| leaves(u)))
+        }
+    };
+    plan.leavers.reserve_exact(found.len());
+    for i in found {
+        let leaver = plan.leavers.len();
+        match spec.action {
+            LeaverAction::Report => {}
+            LeaverAction::Deactivate => plan.operations.push(Operation::Deactivate { leaver }),
+            LeaverAction::Freeze => plan.operations.push(Operation::Freeze { leaver }),
+        }
+        plan.leavers.push(self::leaver(&users[i], outcome));
+    }
+}
+
+/// A leaver: the user's Id, username and e-mail (not its keys); its
+/// decision's Id is the user's, not copied.
+fn leaver(user: &SfUser, outcome: Outcome) -> Leaver {
+    Leaver {
         user: SfUser {
             id: user.id.clone(),
             username: user.username.clone(),
@@ -250,47 +318,23 @@ pub fn add_leavers(plan: &mut Plan, existing: &[SfUser], scope: Scope<'_>, spec:
             is_active: user.is_active,
             keys: Box::default(),
         },
-        decision: Decision::new(outcome).with_user(user),
-    };
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let found: Vec<Leaver> = match scope {
-        Scope::AllActive => {
-            plan.in_scope = existing.iter().filter(|u| u.is_active).count() as u64;
-            let unreferred = |i: usize| referred[i / 64] & (1 << (i % 64)) == 0;
-            leavers_on(existing, cores, |i, u| unreferred(i) && leaves(u), leaver)
-        }
-        Scope::Listed(users) => {
-            plan.in_scope = users.iter().filter(|u| u.is_active).count() as u64;
-            leavers_on(users, cores, |_, u| leaves(u), leaver)
-        }
-    };
-    let first = plan.leavers.len();
-    for (i, _) in found.iter().enumerate() {
-        let leaver = first + i;
-        match spec.action {
-            LeaverAction::Report => {}
-            LeaverAction::Deactivate => plan.operations.push(Operation::Deactivate { leaver }),
-            LeaverAction::Freeze => plan.operations.push(Operation::Freeze { leaver }),
-        }
+        decision: Decision::new(outcome),
     }
-    plan.leavers.extend(found);
 }
 
-/// The leavers among `users` (`keep(index, user)`), in order, found on
-/// one thread per core: half a million leavers are as many copies of three
-/// strings.
+/// Where the leavers are among `users` (`keep(index, user)`), in order,
+/// found on one thread per core.
 fn leavers_on(
     users: &[SfUser],
     cores: usize,
     keep: impl Fn(usize, &SfUser) -> bool + Sync,
-    leaver: impl Fn(&SfUser) -> Leaver + Sync,
-) -> Vec<Leaver> {
-    let part = |start: usize, users: &[SfUser]| -> Vec<Leaver> {
+) -> Vec<usize> {
+    let part = |start: usize, users: &[SfUser]| -> Vec<usize> {
         let kept = users
             .iter()
             .enumerate()
             .filter(|&(i, u)| keep(start + i, u));
-        kept.map(|(_, u)| leaver(u)).collect()
+        kept.map(|(i, _)| start + i).collect()
     };
     let threads = cores.min(users.len().div_ceil(PER_THREAD)).max(1);
     if threads == 1 {
@@ -394,7 +438,12 @@ mod tests {
             .len(),
             1
         );
-        let c = diff(&org, 0, spec(&fields, true), want(Some("Analyst"), Some("")));
+        let c = diff(
+            &org,
+            0,
+            spec(&fields, true),
+            want(Some("Analyst"), Some("")),
+        );
         assert_eq!(
             c,
             vec![Change {
@@ -652,22 +701,11 @@ mod tests {
             })
             .collect();
         let keep = |i: usize, u: &SfUser| u.is_active && i.is_multiple_of(3);
-        let leaver = |u: &SfUser| Leaver {
-            user: u.clone(),
-            decision: Decision::new(Outcome::Leaver),
-        };
-        let one = leavers_on(&users, 1, keep, leaver);
-        assert_eq!(
-            one.len(),
-            (0..45_001).filter(|i| i % 3 == 0 && i % 5 != 0).count()
-        );
-        assert_eq!(&*one[0].user.username, "p3@x.com");
+        let one = leavers_on(&users, 1, keep);
+        let want: Vec<usize> = (0..45_001).filter(|i| i % 3 == 0 && i % 5 != 0).collect();
+        assert_eq!(one, want);
         for cores in [2, 3] {
-            assert_eq!(
-                leavers_on(&users, cores, keep, leaver),
-                one,
-                "{cores} threads"
-            );
+            assert_eq!(leavers_on(&users, cores, keep), one, "{cores} threads");
         }
     }
 

@@ -347,7 +347,8 @@ pub fn plan<'a>(
 }
 
 /// [`plan`] with the lifecycle choices of the core pass. `existing[i].keys`
-/// may hold more values than `match_keys` (the update fields follow them).
+/// may hold more values than `match_keys` (a mapped `CommunityNickname`
+/// follows them).
 pub fn plan_with<'a>(
     records: usize,
     candidates: &'a [Candidate],
