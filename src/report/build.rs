@@ -259,4 +259,49 @@ mod tests {
         let t = time::macros::datetime!(2026-11-28 03:00:41.789 +01:00);
         assert_eq!(timestamp(t), "2026-11-28T02:00:41Z");
     }
+
+    #[test]
+    fn leavers_and_not_found_rows_are_no_source_records_and_access_is_news() {
+        let granted = ReportUser {
+            access: Some(vec!["permission set Sales".into()]),
+            ..row(Outcome::Unchanged)
+        };
+        let failed = ReportUser {
+            access_failed: true,
+            ..row(Outcome::Create)
+        };
+        let rows = || {
+            [
+                row(Outcome::Deactivate),
+                row(Outcome::NotFound),
+                granted.clone(),
+                failed.clone(),
+                row(Outcome::Unchanged),
+            ]
+        };
+        for r in [
+            build(facts(), rows(), false),
+            build_made(facts(), || rows().into_iter(), false),
+        ] {
+            // the org user leaving and the `--only` address are not source records
+            assert_eq!(r.summary.source_records, 3);
+            assert_eq!((r.summary.deactivate, r.summary.not_found), (1, 1));
+            assert_eq!(r.summary.access_failed, 1);
+            // an unchanged user granted access is listed; a plain unchanged one is not
+            let listed: Vec<Outcome> = r.users.iter().map(|u| u.outcome).collect();
+            assert_eq!(
+                listed,
+                [
+                    Outcome::Deactivate,
+                    Outcome::NotFound,
+                    Outcome::Unchanged,
+                    Outcome::Create
+                ]
+            );
+            assert!(!r.users.is_empty());
+        }
+        let none = build_made(facts(), || [row(Outcome::Unchanged)].into_iter(), false);
+        assert_eq!(none.summary.unchanged, 1);
+        assert!(none.users.is_empty());
+    }
 }
