@@ -162,4 +162,34 @@ mod tests {
             prop_assert_eq!(table.get(users.len(), 0), None);
         }
     }
+
+    /// Width, length and emptiness as pushed, and the bytes held counted
+    /// exactly: the struct, the text, one `usize` start per user and one
+    /// `u32` end per value (the memory figures of BENCHMARKS.md add these).
+    #[test]
+    fn a_field_table_counts_its_users_values_and_bytes() {
+        let mut table = FieldTable::new(3);
+        assert_eq!((table.width(), table.len(), table.is_empty()), (3, 0, true));
+        table.push([Some("Sales"), None, Some("Zürich")]);
+        table.push([Some(""), Some("x")]);
+        assert_eq!(
+            (table.width(), table.len(), table.is_empty()),
+            (3, 2, false)
+        );
+        assert_eq!(table.get(0, 2), Some("Zürich"));
+        assert_eq!(table.get(1, 1), Some("x"));
+        assert_eq!(table.get(1, 0), None);
+        let text = "Sales".len() + "Zürich".len() + "x".len();
+        let want = std::mem::size_of::<FieldTable>()
+            + text
+            + 2 * std::mem::size_of::<usize>()
+            + 6 * std::mem::size_of::<u32>();
+        assert_eq!(table.payload_bytes(), want);
+        // Freeing the spare capacity keeps every value.
+        let before = table.clone();
+        table.shrink_to_fit();
+        assert_eq!(table, before);
+        assert_eq!(table.text.capacity(), text);
+        assert_eq!(table.ends.capacity(), 6);
+    }
 }
