@@ -380,3 +380,222 @@ fn the_pass_runs_only_when_the_job_gives_it_something_to_do() {
     };
     assert!(nicknames.active(&[]));
 }
+
+fn run_with(
+    cands: &[Candidate],
+    org: &[SfUser],
+    others: &[OtherUsernames],
+    rules: &Rules,
+    opts: PlanOptions,
+) -> (Plan, UsernamePlan) {
+    let mut plan = plan_with(cands.len(), cands, &[], org, &keys(), opts);
+    let chosen = resolve(&mut plan, cands, org, &keys(), others, rules, opts);
+    (plan, chosen)
+}
+
+#[test]
+fn an_inactive_user_under_a_fallback_is_inactive_or_reactivated_in_source_order() {
+    // Ada was created as ada@x.com.acme and left; without a Federation Id on
+    // the org side her e-mail says it is her. Bo is matched by the core
+    // planner (Federation Id), Cy is new, Dee is active under her fallback.
+    let org = [
+        user("005A", None, "ada@x.com.acme", "ada@x.com", false),
+        user("005B", Some("bo"), "bo@x.com", "bo@x.com", false),
+        user("005D", None, "dee@x.com.acme", "dee@x.com", true),
+    ];
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com", "ada@x.com"),
+        cand(1, Some("bo"), "bo@x.com", "bo@x.com"),
+        cand(2, Some("cy"), "cy@x.com", "cy@x.com"),
+        cand(3, Some("dee"), "dee@x.com", "dee@x.com"),
+    ];
+    let others = [
+        fallbacks(&["ada@x.com.acme"]),
+        fallbacks(&[]),
+        fallbacks(&[]),
+        fallbacks(&["dee@x.com.acme"]),
+    ];
+    let rules = Rules::default();
+    let outcomes = |p: &Plan| p.decisions.iter().map(|d| d.outcome).collect::<Vec<_>>();
+
+    let (plan, _) = run_with(&cands, &org, &others, &rules, PlanOptions::default());
+    assert_eq!(
+        outcomes(&plan),
+        [
+            Outcome::Inactive,
+            Outcome::Inactive,
+            Outcome::Create,
+            Outcome::Unchanged
+        ]
+    );
+    let ada = &plan.decisions[0];
+    assert_eq!(
+        ada.message.as_deref(),
+        Some(
+            "matches inactive user ada@x.com.acme by a candidate username; reactivate it in Salesforce if this person should have access"
+        )
+    );
+    assert_eq!(
+        (ada.matched, ada.salesforce_id.as_deref()),
+        (0, Some("005A"))
+    );
+    assert_eq!(plan.decisions[3].matched, 2);
+    assert_eq!(plan.operations, vec![Operation::Create { record: 2 }]);
+
+    let opts = PlanOptions { reactivate: true };
+    let (plan, chosen) = run_with(&cands, &org, &others, &rules, opts);
+    assert_eq!(
+        outcomes(&plan),
+        [
+            Outcome::Reactivate,
+            Outcome::Reactivate,
+            Outcome::Create,
+            // active: reactivate = true changes nothing for her
+            Outcome::Unchanged
+        ]
+    );
+    assert_eq!(
+        plan.decisions[0].message.as_deref(),
+        Some(
+            "matches inactive user ada@x.com.acme by a candidate username; reactivated because leavers.reactivate = true"
+        )
+    );
+    // Bo's reactivation (the core plan's) is kept once; Ada's is added, in
+    // source order within its phase.
+    let reactivate = |record| Operation::Reactivate {
+        record,
+        changes: Box::default(),
+    };
+    assert_eq!(
+        plan.operations,
+        vec![
+            Operation::Create { record: 2 },
+            reactivate(0),
+            reactivate(1)
+        ]
+    );
+    assert!(chosen.by_record.is_empty());
+}
+
+#[test]
+fn a_username_the_core_plan_called_a_change_is_rechecked_against_every_candidate() {
+    // All three are matched by Federation Id to a user under another username.
+    let org = [
+        // a username none of Ada's: only the username differs
+        user("005A", Some("ada"), "ada.old@x.com", "ada@x.com", true),
+        // Bo's username and e-mail both differ
+        user("005B", Some("bo"), "bo.old@x.com", "bo@old.com", true),
+        // Cy's fallback (in another case): no change at all
+        user("005C", Some("cy"), "CY@x.com.acme", "cy@x.com", true),
+    ];
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com", "ada@x.com"),
+        cand(1, Some("bo"), "bo@x.com", "bo@x.com"),
+        cand(2, Some("cy"), "cy@x.com", "cy@x.com"),
+    ];
+    let others = [
+        fallbacks(&["ada@x.com.acme"]),
+        fallbacks(&["bo@x.com.acme"]),
+        fallbacks(&["cy@x.com.acme"]),
+    ];
+    let (plan, _) = run(&cands, &org, &others, &Rules::default());
+    let got: Vec<(Outcome, u32, Option<&str>, Option<&str>)> = plan
+        .decisions
+        .iter()
+        .map(|d| {
+            (
+                d.outcome,
+                d.matched,
+                d.previous_email.as_deref(),
+                d.message.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                Outcome::EmailChangeSkipped,
+                0,
+                Some("ada@x.com"),
+                Some(
+                    "username ada.old@x.com -> ada@x.com; Salesforce confirms e-mail changes with the user, so make this change in Setup"
+                )
+            ),
+            (
+                Outcome::EmailChangeSkipped,
+                1,
+                Some("bo@old.com"),
+                Some(
+                    "e-mail bo@old.com -> bo@x.com, username bo.old@x.com -> bo@x.com; Salesforce confirms e-mail changes with the user, so make this change in Setup"
+                )
+            ),
+            (Outcome::Unchanged, 2, None, None),
+        ]
+    );
+    assert!(plan.operations.is_empty());
+}
+
+#[test]
+fn a_mapped_username_that_is_another_persons_fallback_stays_its_owners() {
+    // Bo's first fallback is Ada's own username: Ada keeps it, Bo skips it.
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com", "ada@x.com"),
+        cand(1, Some("bo"), "bo@x.com", "bo@x.com"),
+    ];
+    let others = [
+        fallbacks(&["ada@y.com"]),
+        fallbacks(&["ada@x.com", "bo@y.com"]),
+    ];
+    let (plan, chosen) = run(&cands, &[], &others, &Rules::default());
+    let ada = &chosen.by_record[&0];
+    assert_eq!(
+        (&*ada.send, &ada.next[..]),
+        ("ada@x.com", &["ada@y.com".into()][..])
+    );
+    let bo = &chosen.by_record[&1];
+    assert_eq!(
+        (&*bo.send, &bo.next[..]),
+        ("bo@x.com", &["bo@y.com".into()][..])
+    );
+    assert_eq!(
+        bo.note.as_deref(),
+        Some("ada@x.com is a candidate of another source person too")
+    );
+    // Both are sent under their mapped usernames: nothing to note in the plan.
+    assert_eq!(plan.decisions[1].message, None);
+    assert_eq!(
+        plan.operations,
+        vec![
+            Operation::Create { record: 0 },
+            Operation::Create { record: 1 }
+        ]
+    );
+}
+
+#[test]
+fn a_shared_nickname_drops_the_reactivation_of_the_user_who_shares_it() {
+    // Ada matches an inactive user (reactivated) and shares her nickname with Bo.
+    let org = [user("005A", Some("ada"), "ada@x.com", "ada@x.com", false)];
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com", "ada@x.com"),
+        cand(1, Some("bo"), "bo@x.com", "bo@x.com"),
+    ];
+    let rules = Rules {
+        nicknames: Some(Nicknames {
+            slot: 2,
+            source: vec![Some("Ace".into()), Some("ACE".into())],
+        }),
+        ..Rules::default()
+    };
+    let opts = PlanOptions { reactivate: true };
+    let others = vec![OtherUsernames::default(); 2];
+    let core = plan_with(2, &cands, &[], &org, &keys(), opts);
+    assert_eq!(core.decisions[0].outcome, Outcome::Reactivate);
+    let (plan, _) = run_with(&cands, &org, &others, &rules, opts);
+    assert_eq!(
+        plan.decisions.iter().map(|d| d.outcome).collect::<Vec<_>>(),
+        [Outcome::DuplicateInSource, Outcome::DuplicateInSource]
+    );
+    assert!(plan.operations.is_empty(), "{:?}", plan.operations);
+}
