@@ -599,3 +599,69 @@ fn a_shared_nickname_drops_the_reactivation_of_the_user_who_shares_it() {
     );
     assert!(plan.operations.is_empty(), "{:?}", plan.operations);
 }
+
+#[test]
+fn the_username_plan_follows_the_final_decisions() {
+    // Ada's mapped username was refused by an earlier run, and she shares
+    // her nickname with Bo; Cy has a fallback and a nickname of her own;
+    // Dee's only username was refused; Eve's and her fallback are held in this org.
+    let org = [
+        user("005X", Some("x"), "eve@x.com", "x@x.com", true),
+        user("005Y", Some("y"), "eve@y.com", "y@x.com", true),
+    ];
+    let cands = [
+        cand(0, Some("ada"), "ada@x.com", "ada@x.com"),
+        cand(1, Some("bo"), "bo@x.com", "bo@x.com"),
+        cand(2, Some("cy"), "cy@x.com", "cy@x.com"),
+        cand(3, Some("dee"), "dee@x.com", "dee@x.com"),
+        cand(4, Some("eve"), "eve@x.com", "eve@x.com"),
+    ];
+    let others = [
+        fallbacks(&["ada@y.com"]),
+        fallbacks(&[]),
+        fallbacks(&["cy@y.com"]),
+        fallbacks(&[]),
+        fallbacks(&["eve@y.com"]),
+    ];
+    let rules = Rules {
+        refused: ["ada@x.com", "dee@x.com"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        nicknames: Some(Nicknames {
+            slot: 2,
+            source: vec![
+                Some("Ace".into()),
+                Some("ace".into()),
+                Some("Cy".into()),
+                None,
+                None,
+            ],
+        }),
+        ..Rules::default()
+    };
+    let (plan, chosen) = run(&cands, &org, &others, &rules);
+    let got: Vec<(Outcome, Option<&str>)> = plan
+        .decisions
+        .iter()
+        .map(|d| (d.outcome, d.error_code.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Outcome::DuplicateInSource, Some("DUPLICATE_IN_SOURCE")),
+            (Outcome::DuplicateInSource, Some("DUPLICATE_IN_SOURCE")),
+            (Outcome::Create, None),
+            (Outcome::Collision, Some("DUPLICATE_USERNAME")),
+            (Outcome::Collision, Some("USERNAME_HELD_IN_ORG")),
+        ]
+    );
+    // Ada is no create any more: the runner gets only Cy's usernames.
+    assert_eq!(chosen.by_record.keys().collect::<Vec<_>>(), [&2]);
+    assert_eq!(chosen.by_record[&2].next, vec!["cy@y.com".into()]);
+    // Dee's collision names the refused username; Eve's refused nothing.
+    assert_eq!(
+        chosen.refused,
+        HashMap::from([(3, vec!["dee@x.com".into()])])
+    );
+}
