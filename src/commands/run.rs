@@ -598,6 +598,7 @@ fn make_plan(
                         .map(|m| m.trim().to_lowercase())
                         .filter(|m| !m.is_empty())
                 },
+                sandbox: job.salesforce.sandbox.as_deref(),
             },
         );
     }
