@@ -902,6 +902,20 @@ impl Writes<'_> {
                         taken.join(", ")
                     ));
                 }
+                // Fallbacks the plan skipped (held in this org, shared): why none was tried.
+                if let Some(note) = self
+                    .usernames
+                    .by_record
+                    .get(&record)
+                    .and_then(|c| c.note.as_deref())
+                {
+                    let said = r.message.take().unwrap_or_default();
+                    r.message = Some(if said.is_empty() {
+                        format!("fallback usernames skipped: {note}")
+                    } else {
+                        format!("{said}; fallback usernames skipped: {note}")
+                    });
+                }
             }
             _ => {}
         }

@@ -579,3 +579,72 @@ async fn in_a_sandbox_a_newcomer_is_linked_to_the_manager_the_sandbox_holds() {
     );
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn a_fallback_two_people_share_is_skipped_for_both_and_said_in_plan_and_sync() {
+    // Given two Sams whose only fallback is the same address, and Sam One's
+    // mapped username held in another org,
+    let emu = Emu::start(OrgConfig {
+        foreign_usernames: foreign(&["sam.one@example.com"]),
+        ..OrgConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = people(
+        dir.path(),
+        &[
+            ("sam1", "Sam", "sam.one@example.com"),
+            ("sam2", "Sam", "sam.two@example.com"),
+        ],
+    );
+    let shared = "[collisions]\nfallback_usernames = [\"{givenName|lower}@acme-sf.example.com\"]\n";
+    let job = write_job(dir.path(), &emu.base_url, Some(&csv), shared);
+    let why = "sam@acme-sf.example.com is a candidate of another source person too";
+    let message = |report: &Value, email: &str| {
+        report["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .map(|u| u["message"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+
+    // when planning, then both are creates told they have no fallback, and why
+    let (code, plan) = run("plan", &job, "plan").await;
+    assert_eq!(code, 0, "{plan}");
+    assert_eq!(plan["summary"]["create"], 2, "{plan}");
+    for (email, username) in [
+        ("sam.one@example.com", "sam.one@example.com"),
+        ("sam.two@example.com", "sam.two@example.com"),
+    ] {
+        assert_eq!(
+            message(&plan, email),
+            format!(
+                "no fallback username to try if {username} is taken in another Salesforce org: {why}"
+            )
+        );
+    }
+
+    // when syncing, then Sam One is a collision that says why no fallback
+    // was tried, Sam Two is created, and the shared address is never sent.
+    let (code, report) = run("sync", &job, "sync").await;
+    assert_eq!(code, 3, "{report}");
+    let r = rows(&report);
+    assert_eq!(
+        (
+            r["sam.one@example.com"].0.as_str(),
+            r["sam.one@example.com"].2.as_str()
+        ),
+        ("collision", "DUPLICATE_USERNAME")
+    );
+    assert!(
+        message(&report, "sam.one@example.com")
+            .ends_with(&format!("fallback usernames skipped: {why}")),
+        "{report}"
+    );
+    assert_eq!(r["sam.two@example.com"].0, "created");
+    assert!(emu.user("sam@acme-sf.example.com").is_none());
+    assert_eq!(emu.org.counters().create_collection_calls, 1);
+    emu.stop().await;
+}
