@@ -248,6 +248,8 @@ async fn run_inner(
         finished_at: report::timestamp(time::OffsetDateTime::now_utc()),
         salesforce_users,
         api_calls: client.api_calls(),
+        lifecycle: job.update.is_some() || job.leavers.is_some(),
+        access: job.access.is_some(),
         context: ReportContext {
             source: describe_source(job),
             salesforce: client.instance_url(),
