@@ -248,6 +248,8 @@ async fn run_inner(
         finished_at: report::timestamp(time::OffsetDateTime::now_utc()),
         salesforce_users,
         api_calls: client.api_calls(),
+        lifecycle: job.update.is_some() || job.leavers.is_some(),
+        access: job.access.is_some(),
         context: ReportContext {
             source: describe_source(job),
             salesforce: client.instance_url(),
@@ -598,6 +600,7 @@ fn make_plan(
                         .map(|m| m.trim().to_lowercase())
                         .filter(|m| !m.is_empty())
                 },
+                sandbox: job.salesforce.sandbox.as_deref(),
             },
         );
     }
@@ -900,6 +903,20 @@ impl Writes<'_> {
                         "usernames {} taken in other Salesforce orgs; no fallback username left",
                         taken.join(", ")
                     ));
+                }
+                // Fallbacks the plan skipped (held in this org, shared): why none was tried.
+                if let Some(note) = self
+                    .usernames
+                    .by_record
+                    .get(&record)
+                    .and_then(|c| c.note.as_deref())
+                {
+                    let said = r.message.take().unwrap_or_default();
+                    r.message = Some(if said.is_empty() {
+                        format!("fallback usernames skipped: {note}")
+                    } else {
+                        format!("{said}; fallback usernames skipped: {note}")
+                    });
                 }
             }
             _ => {}

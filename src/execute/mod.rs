@@ -392,10 +392,9 @@ impl BatchJob {
             let after = match classify_call(&err) {
                 CallVerdict::Retry { after } => after,
                 CallVerdict::LowerConcurrency { after } => {
-                    // A refusal that made the cap smaller is progress, not a
-                    // spent retry: the concurrency form is transient (SPEC).
-                    let before = self.client.concurrency();
-                    free = self.client.lower_concurrency() < before;
+                    // Progress (the cap went down, or is still going down),
+                    // not a spent retry: the concurrency form is transient (SPEC).
+                    free = self.client.ease_concurrency();
                     after
                 }
                 CallVerdict::Lost => return self.recover(&err).await,

@@ -231,6 +231,35 @@ pub struct Inputs<'a, V, M> {
     pub value: V,
     /// A record's manager username (the `[access] manager` template), lower case.
     pub manager: M,
+    /// `[salesforce] sandbox`: a manager is looked up under the username the
+    /// sandbox holds (`address.NAME`, as the people created in it are), then
+    /// as written (a user created in the sandbox by hand), SPEC "Collisions
+    /// and sandboxes".
+    pub sandbox: Option<&'a str>,
+}
+
+/// The manager named `name` (lower case): an org user, or a person this run
+/// creates; in sandbox `sandbox` first under `name.sandbox` (unless `name`
+/// already ends so), then as written. Unknown names the username looked for
+/// first.
+fn find_manager(
+    name: &str,
+    sandbox: Option<&str>,
+    org: &HashMap<String, &SfUser>,
+    created: &HashMap<&str, usize>,
+) -> Manager {
+    let in_sandbox = sandbox
+        .filter(|s| super::sandbox::plain(name, s).is_none())
+        .map(|s| super::sandbox::suffixed(name, s));
+    for n in in_sandbox.as_deref().into_iter().chain([name]) {
+        if let Some(u) = org.get(n) {
+            return Manager::Existing(u.id.clone());
+        }
+        if let Some(&r) = created.get(n) {
+            return Manager::InRun(r);
+        }
+    }
+    Manager::Unknown(in_sandbox.as_deref().unwrap_or(name).into())
 }
 
 /// Whether any value of the attribute (several are joined with the
@@ -327,15 +356,12 @@ where
         }
         role = rule_role.or(role);
         let manager = match (create, (inputs.manager)(record)) {
-            (true, Some(name)) => {
-                if let Some(u) = org_by_username.get(&name) {
-                    Manager::Existing(u.id.clone())
-                } else if let Some(&r) = created_by_username.get(name.as_str()) {
-                    Manager::InRun(r)
-                } else {
-                    Manager::Unknown(name.into())
-                }
-            }
+            (true, Some(name)) => find_manager(
+                &name,
+                inputs.sandbox,
+                &org_by_username,
+                &created_by_username,
+            ),
             _ => Manager::None,
         };
         if !create {

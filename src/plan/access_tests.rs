@@ -114,6 +114,7 @@ fn run(
             existing: org,
             value: |r: usize, a: usize| values[r][a],
             manager: |_| None,
+            sandbox: None,
         },
     );
     add_operations(&mut p, held);
@@ -220,6 +221,7 @@ fn a_manager_in_the_org_goes_in_the_create_one_created_now_is_linked_after() {
                 2 => managers[2].map(str::to_owned),
                 _ => managers[0].map(str::to_owned),
             },
+            sandbox: None,
         },
     );
     assert_eq!(
@@ -283,4 +285,70 @@ fn the_report_lists_granted_grants_after_a_run_and_planned_ones_before() {
     assert!(!p.access.failed(0));
     p.access.mark_failed(0);
     assert!(p.access.failed(0));
+}
+
+#[test]
+fn in_a_sandbox_a_manager_is_found_under_the_sandbox_username_then_as_written() {
+    // Given sandbox uat: a manager copied from production (boss@acme.com.uat),
+    // one created in the sandbox by hand (plain lead@acme.com), one created
+    // in this run (its username suffixed like every create), and one nobody holds,
+    let mut cfg = config(false);
+    cfg.manager = Some(crate::template::Template::parse("{m}", &mut vec![]).unwrap());
+    let org = [
+        user("005000000000009AAA", "Boss@acme.com.UAT"),
+        user("005000000000008AAA", "lead@acme.com"),
+    ];
+    let people = [
+        "ann@acme.com.uat",
+        "cy@acme.com.uat",
+        "new.boss@acme.com.uat",
+        "dee@acme.com.uat",
+        "eve@acme.com.uat",
+    ];
+    let managers = [
+        Some("boss@acme.com"),
+        Some("lead@acme.com"),
+        None,
+        Some("new.boss@acme.com"),
+        Some("ghost@acme.com"),
+    ];
+    let candidates: Vec<Candidate> = people.iter().enumerate().map(|(i, m)| cand(i, m)).collect();
+    let mut p = plan(people.len(), &candidates, &[], &org, &keys());
+    decide(
+        &mut p,
+        Inputs {
+            config: &cfg,
+            resolved: resolved(),
+            candidates: &candidates,
+            existing: &org,
+            value: |_, _| None,
+            manager: |r: usize| managers[r].map(str::to_owned),
+            sandbox: Some("uat"),
+        },
+    );
+    // then each is linked to the user the sandbox holds,
+    let manager = |r: usize| p.access.person(r).unwrap().manager.clone();
+    assert_eq!(manager(0), Manager::Existing("005000000000009AAA".into()));
+    assert_eq!(manager(1), Manager::Existing("005000000000008AAA".into()));
+    assert_eq!(manager(3), Manager::InRun(2));
+    // and an unknown one is named as the sandbox would hold it.
+    assert_eq!(manager(4), Manager::Unknown("ghost@acme.com.uat".into()));
+    // Outside a sandbox the copied user is not the production address.
+    let mut q = plan(people.len(), &candidates, &[], &org, &keys());
+    decide(
+        &mut q,
+        Inputs {
+            config: &cfg,
+            resolved: resolved(),
+            candidates: &candidates,
+            existing: &org,
+            value: |_, _| None,
+            manager: |r: usize| managers[r].map(str::to_owned),
+            sandbox: None,
+        },
+    );
+    assert_eq!(
+        q.access.person(0).unwrap().manager,
+        Manager::Unknown("boss@acme.com".into())
+    );
 }

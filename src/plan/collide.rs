@@ -210,7 +210,7 @@ pub fn resolve(
             continue;
         }
         let send = left.remove(0);
-        if *send != *c.username() || !left.is_empty() || !tried.is_empty() {
+        if *send != *c.username() || !left.is_empty() || !tried.is_empty() || note.is_some() {
             let mut create = Decision::new(Outcome::Create);
             if *send != *c.username() {
                 create = create.noting(format!(
@@ -219,6 +219,11 @@ pub fn resolve(
                         "{} taken in another Salesforce org (refused by an earlier run)",
                         tried.iter().map(|t| &**t).collect::<Vec<_>>().join(", ")
                     ))
+                ));
+            } else if let (true, Some(why)) = (left.is_empty(), &note) {
+                // Every fallback was skipped: said now, not only if Salesforce refuses this one.
+                create = create.noting(format!(
+                    "no fallback username to try if {send} is taken in another Salesforce org: {why}"
                 ));
             }
             *d = create;

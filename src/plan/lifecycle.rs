@@ -103,26 +103,7 @@ fn add_updates_on(
         }
         differ
     };
-    let decisions = &plan.decisions;
-    let threads = cores.min(decisions.len().div_ceil(PER_THREAD)).max(1);
-    let differ = if threads == 1 {
-        part(0, decisions)
-    } else {
-        let chunk = decisions.len().div_ceil(threads);
-        let part = &part;
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = decisions
-                .chunks(chunk)
-                .enumerate()
-                .map(|(k, p)| scope.spawn(move || part(k * chunk, p)))
-                .collect();
-            let mut differ = Vec::new();
-            for h in handles {
-                differ.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            }
-            differ
-        })
-    };
+    let differ = on_parts(&plan.decisions, cores, part);
     let mut updates = Vec::with_capacity(differ.len());
     for record in differ {
         let d = &mut plan.decisions[record];
@@ -329,21 +310,31 @@ fn leavers_on(
     cores: usize,
     keep: impl Fn(usize, &SfUser) -> bool + Sync,
 ) -> Vec<usize> {
-    let part = |start: usize, users: &[SfUser]| -> Vec<usize> {
+    on_parts(users, cores, |start, users| {
         let kept = users
             .iter()
             .enumerate()
             .filter(|&(i, u)| keep(start + i, u));
         kept.map(|(i, _)| start + i).collect()
-    };
-    let threads = cores.min(users.len().div_ceil(PER_THREAD)).max(1);
+    })
+}
+
+/// `part(start, items)` over `items` cut in parts run on threads of their
+/// own (at most `cores` parts, and one per [`PER_THREAD`] items at most),
+/// `start` being a part's first index; the parts' answers, in order.
+fn on_parts<T: Sync>(
+    items: &[T],
+    cores: usize,
+    part: impl Fn(usize, &[T]) -> Vec<usize> + Sync,
+) -> Vec<usize> {
+    let threads = cores.min(items.len().div_ceil(PER_THREAD)).max(1);
     if threads == 1 {
-        return part(0, users);
+        return part(0, items);
     }
-    let chunk = users.len().div_ceil(threads);
+    let chunk = items.len().div_ceil(threads);
     let part = &part;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = users
+        let handles: Vec<_> = items
             .chunks(chunk)
             .enumerate()
             .map(|(k, p)| scope.spawn(move || part(k * chunk, p)))

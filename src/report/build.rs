@@ -12,6 +12,10 @@ pub struct RunFacts {
     pub salesforce_users: u64,
     pub api_calls: u64,
     pub context: ReportContext,
+    /// The job has `[update]` or `[leavers]` ([`Summary::lifecycle`]).
+    pub lifecycle: bool,
+    /// The job has `[access]` ([`Summary::access`]).
+    pub access: bool,
 }
 
 /// Counts every row and keeps those a reader needs: everything but
@@ -54,6 +58,8 @@ fn first_summary(facts: &RunFacts) -> Summary {
     Summary {
         salesforce_users: facts.salesforce_users,
         api_calls: facts.api_calls,
+        lifecycle: facts.lifecycle,
+        access: facts.access,
         ..Summary::default()
     }
 }
@@ -159,6 +165,8 @@ mod tests {
             salesforce_users: 7,
             api_calls: 3,
             context: ReportContext::default(),
+            lifecycle: false,
+            access: false,
         }
     }
 

@@ -174,7 +174,14 @@ pub struct ReportContext {
     pub licence_stops: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// The report's counts. Written with SPEC's keys in a fixed order: the core
+/// ones always; the lifecycle ones (`update` ... `frozen`) whenever the job
+/// has `[update]` or `[leavers]` ([`Summary::lifecycle`]), `access_failed`
+/// whenever it has `[access]` ([`Summary::access`]), so a script reads them
+/// as numbers whether or not anything happened; otherwise (and `unknown`
+/// always) only when not zero, so reports of jobs without those sections
+/// read as before.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub source_records: u64,
     pub salesforce_users: u64,
@@ -191,34 +198,57 @@ pub struct Summary {
     /// `--only` addresses that matched no source record (not source records).
     pub not_found: u64,
     pub api_calls: u64,
-    // Lifecycle keys (SPEC "Lifecycle"): written when not zero, so reports of
-    // jobs without the opt-in sections read as before.
-    #[serde(skip_serializing_if = "is_zero")]
+    // Lifecycle counts (SPEC "Lifecycle").
     pub update: u64,
-    #[serde(skip_serializing_if = "is_zero")]
     pub updated: u64,
-    #[serde(skip_serializing_if = "is_zero")]
     pub reactivate: u64,
-    #[serde(skip_serializing_if = "is_zero")]
     pub reactivated: u64,
-    #[serde(skip_serializing_if = "is_zero")]
     pub leaver: u64,
-    #[serde(skip_serializing_if = "is_zero")]
     pub deactivate: u64,
-    #[serde(skip_serializing_if = "is_zero")]
     pub deactivated: u64,
-    #[serde(skip_serializing_if = "is_zero")]
     pub freeze: u64,
-    #[serde(skip_serializing_if = "is_zero")]
     pub frozen: u64,
     /// Writes sent whose answer was lost and could not be checked before the run stopped.
-    #[serde(skip_serializing_if = "is_zero")]
     pub unknown: u64,
     /// People (created or, with `apply_to_existing`, matched) an `[access]`
     /// write of whom Salesforce refused (SPEC "Access on create"): exit 3.
     /// Not an outcome: the person keeps `created`.
-    #[serde(skip_serializing_if = "is_zero")]
     pub access_failed: u64,
+    /// The job has `[update]` or `[leavers]`: the lifecycle counts are
+    /// written even when zero. Not written itself.
+    pub lifecycle: bool,
+    /// The job has `[access]`: `access_failed` is written even when zero.
+    /// Not written itself.
+    pub access: bool,
+}
+
+impl Serialize for Summary {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("source_records", &self.source_records)?;
+        map.serialize_entry("salesforce_users", &self.salesforce_users)?;
+        // Outcome::ALL is in the report's order: the core outcomes and
+        // `not_found`, then the lifecycle ones, then `unknown`.
+        for o in Outcome::ALL {
+            let n = self.count(o);
+            let lifecycle = o.is_optional_in_summaries() && o != Outcome::NotFound;
+            if lifecycle && o != Outcome::Unknown && !self.lifecycle && n == 0 {
+                continue;
+            }
+            if o == Outcome::Unknown && n == 0 {
+                continue;
+            }
+            map.serialize_entry(o.as_str(), &n)?;
+            if o == Outcome::NotFound {
+                map.serialize_entry("api_calls", &self.api_calls)?;
+            }
+        }
+        if self.access || self.access_failed > 0 {
+            map.serialize_entry("access_failed", &self.access_failed)?;
+        }
+        map.end()
+    }
 }
 
 fn null_when_empty<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
@@ -227,10 +257,6 @@ fn null_when_empty<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Erro
     } else {
         s.serialize_str(v)
     }
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 impl Summary {
@@ -522,3 +548,93 @@ pub mod table;
 pub mod write;
 
 pub use build::{RunFacts, build, build_made, timestamp};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(s: &Summary) -> Vec<String> {
+        let json = serde_json::to_value(s).unwrap();
+        let map = json.as_object().unwrap();
+        map.keys().cloned().collect()
+    }
+
+    const CORE: [&str; 14] = [
+        "source_records",
+        "salesforce_users",
+        "create",
+        "created",
+        "unchanged",
+        "email_change_skipped",
+        "inactive",
+        "invalid",
+        "duplicate_in_source",
+        "collision",
+        "failed",
+        "not_attempted",
+        "not_found",
+        "api_calls",
+    ];
+    const LIFECYCLE: [&str; 9] = [
+        "update",
+        "updated",
+        "reactivate",
+        "reactivated",
+        "leaver",
+        "deactivate",
+        "deactivated",
+        "freeze",
+        "frozen",
+    ];
+
+    #[test]
+    fn summary_keys_are_steady_for_the_jobs_sections_and_in_spec_order() {
+        // A job without the opt-in sections: SPEC's core keys only, in order.
+        let plain = Summary::default();
+        assert_eq!(keys(&plain), CORE);
+        // With [update] or [leavers]: every lifecycle count, zero or not.
+        let lifecycle = Summary {
+            lifecycle: true,
+            deactivated: 2,
+            ..Summary::default()
+        };
+        let want: Vec<&str> = CORE.iter().chain(&LIFECYCLE).copied().collect();
+        assert_eq!(keys(&lifecycle), want);
+        let json = serde_json::to_value(&lifecycle).unwrap();
+        assert_eq!(
+            (json["update"].as_u64(), json["deactivated"].as_u64()),
+            (Some(0), Some(2))
+        );
+        // With [access]: access_failed, zero or not; `unknown` only when it happened.
+        let access = Summary {
+            access: true,
+            unknown: 1,
+            ..Summary::default()
+        };
+        let want: Vec<&str> = CORE
+            .iter()
+            .copied()
+            .chain(["unknown", "access_failed"])
+            .collect();
+        assert_eq!(keys(&access), want);
+        // A count that happened is written whatever the job says (a report
+        // built by a tool without the flags).
+        let stray = Summary {
+            frozen: 1,
+            access_failed: 3,
+            ..Summary::default()
+        };
+        let want: Vec<&str> = CORE
+            .iter()
+            .copied()
+            .chain(["frozen", "access_failed"])
+            .collect();
+        assert_eq!(keys(&stray), want);
+        // The flags themselves are never written.
+        assert!(
+            !keys(&lifecycle)
+                .iter()
+                .any(|k| k == "lifecycle" || k == "access")
+        );
+    }
+}

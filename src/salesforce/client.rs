@@ -266,6 +266,16 @@ impl Client {
         now
     }
 
+    /// [`Client::lower_concurrency`] for a refusal of too many calls at once
+    /// ("ConcurrentPerOrgLongTxn Limit exceeded"), and whether it is progress
+    /// rather than a spent retry: the cap went down, or slots taken off it
+    /// earlier are still in use (calls admitted before it went down; they are
+    /// retired as they are handed back). SPEC: the concurrency form is transient.
+    pub fn ease_concurrency(&self) -> bool {
+        let before = self.concurrency();
+        self.lower_concurrency() < before || self.inner.pacer.retiring() > 0
+    }
+
     /// Every User in the org, active or not: `Id, Username, Email, IsActive` plus
     /// the match keys, paged through `nextRecordsUrl` to the end. `keys[i]` of each
     /// user is the value of `match_keys[i]`.
@@ -738,10 +748,7 @@ impl Client {
                 // A read changes nothing, so a lost answer is simply asked again.
                 CallVerdict::Lost => None,
                 CallVerdict::LowerConcurrency { after } => {
-                    // A refusal that made the cap smaller is progress, not a
-                    // spent retry: the concurrency form is transient (SPEC).
-                    let before = self.concurrency();
-                    free = self.lower_concurrency() < before;
+                    free = self.ease_concurrency();
                     after
                 }
                 // 401 after fresh logins: other calls used the new tokens up

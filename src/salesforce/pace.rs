@@ -34,6 +34,9 @@ pub struct Pacer {
     slots: Arc<Semaphore>,
     /// The current in-flight cap (the semaphore's size, after any lowering).
     concurrency: AtomicUsize,
+    /// Slots taken off the cap while every slot was in use, not yet handed
+    /// back: until they are, more calls may be in flight than the cap says.
+    retiring: Arc<AtomicUsize>,
 }
 
 /// One admitted call: hold it until the answer has been read in full.
@@ -60,6 +63,7 @@ impl Pacer {
             next_start: Mutex::new(None),
             slots: Arc::new(Semaphore::new(concurrency)),
             concurrency: AtomicUsize::new(concurrency),
+            retiring: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -103,16 +107,26 @@ impl Pacer {
                 // The slot may be in use right now; retire it as soon as it is free.
                 let slots = Arc::clone(&self.slots);
                 if slots.forget_permits(1) == 0 {
+                    let retiring = Arc::clone(&self.retiring);
+                    retiring.fetch_add(1, Ordering::SeqCst);
                     tokio::spawn(async move {
                         if let Ok(p) = slots.acquire_owned().await {
                             p.forget();
                         }
+                        retiring.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
                 previous - 1
             }
             Err(current) => current,
         }
+    }
+
+    /// How many slots taken off the cap are still in use (see
+    /// [`Pacer::lower_concurrency`]): while any is, a refusal for too many
+    /// calls at once comes from calls admitted before the cap went down.
+    pub fn retiring(&self) -> usize {
+        self.retiring.load(Ordering::SeqCst)
     }
 }
 
@@ -140,9 +154,14 @@ mod tests {
         let second = p.admit().await;
         assert_eq!(p.slots.available_permits(), 0);
         assert_eq!(p.lower_concurrency(), 1);
+        // until a slot is handed back, two calls are in flight under a cap of one
+        settle().await;
+        assert_eq!(p.retiring(), 1);
+        assert_eq!(p.lower_concurrency(), 1, "never below one");
         drop(first);
         settle().await;
         assert_eq!(p.slots.available_permits(), 0, "the freed slot was retired");
+        assert_eq!(p.retiring(), 0);
         drop(second);
         settle().await;
         assert_eq!(p.slots.available_permits(), 1);

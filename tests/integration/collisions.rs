@@ -518,3 +518,133 @@ async fn faults_and_lost_answers_with_fallbacks_never_create_anyone_twice() {
     assert!(c.lost_answers > 0, "the faults must have lost some answers");
     emu.stop().await;
 }
+
+#[tokio::test]
+async fn in_a_sandbox_a_newcomer_is_linked_to_the_manager_the_sandbox_holds() {
+    // Given the sandbox copy of the sample org (David Brown is
+    // david.brown@example.com.uat there), and three newcomers: one managed by
+    // David (named by his directory address), one managed by a newcomer,
+    let emu = Emu::start(sandbox_org()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("newcomers.csv");
+    std::fs::write(
+        &csv,
+        "uid,givenName,sn,mail,employeeNumber,title,departmentNumber,memberOf,manager\n\
+         nhire,Nia,Hire,nia.hire@example.com,20001,Engineer,100,,david.brown@example.com\n\
+         nlead,Ned,Lead,ned.lead@example.com,20002,Lead,100,,\n\
+         jjunior,Jo,Junior,jo.junior@example.com,20003,Engineer,100,,Ned.Lead@example.com\n",
+    )
+    .unwrap();
+    let access = "[access]\nmanager = \"{manager|lower}\"\n";
+    let job = write_job(dir.path(), &emu.base_url, Some(&csv), access);
+    let text = std::fs::read_to_string(&job).unwrap().replacen(
+        "[salesforce]\n",
+        &format!(
+            "[salesforce]\nsandbox = \"uat\"\nlogin_url = \"{}\"\n",
+            emu.base_url
+        ),
+        1,
+    );
+    std::fs::write(&job, text).unwrap();
+
+    // when the plan and the sync run,
+    let (code, plan) = run("plan", &job, "plan").await;
+    assert_eq!(code, 0, "{plan}");
+    let (code, report) = run("sync", &job, "sync").await;
+    assert_eq!(code, 0, "{report}");
+
+    // then each is linked to the user the sandbox holds (no "no manager
+    // linked" message), the copied manager in the create, the new one after.
+    for r in [&plan, &report] {
+        assert!(!r.to_string().contains("no manager linked"), "{r}");
+    }
+    let token = emu.token().await;
+    let manager_of = |username: &str| {
+        let q = format!("SELECT ManagerId FROM User WHERE Username = '{username}'");
+        let emu = &emu;
+        let token = token.clone();
+        async move { emu.query(&token, &q).await.1["records"][0]["ManagerId"].clone() }
+    };
+    assert_eq!(
+        manager_of("nia.hire@example.com.uat").await,
+        serde_json::json!("005000000000004AAA")
+    );
+    let ned = emu
+        .user("ned.lead@example.com.uat")
+        .expect("Ned is created")
+        .id;
+    assert_eq!(
+        manager_of("jo.junior@example.com.uat").await,
+        serde_json::json!(ned)
+    );
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn a_fallback_two_people_share_is_skipped_for_both_and_said_in_plan_and_sync() {
+    // Given two Sams whose only fallback is the same address, and Sam One's
+    // mapped username held in another org,
+    let emu = Emu::start(OrgConfig {
+        foreign_usernames: foreign(&["sam.one@example.com"]),
+        ..OrgConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = people(
+        dir.path(),
+        &[
+            ("sam1", "Sam", "sam.one@example.com"),
+            ("sam2", "Sam", "sam.two@example.com"),
+        ],
+    );
+    let shared = "[collisions]\nfallback_usernames = [\"{givenName|lower}@acme-sf.example.com\"]\n";
+    let job = write_job(dir.path(), &emu.base_url, Some(&csv), shared);
+    let why = "sam@acme-sf.example.com is a candidate of another source person too";
+    let message = |report: &Value, email: &str| {
+        report["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .map(|u| u["message"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+
+    // when planning, then both are creates told they have no fallback, and why
+    let (code, plan) = run("plan", &job, "plan").await;
+    assert_eq!(code, 0, "{plan}");
+    assert_eq!(plan["summary"]["create"], 2, "{plan}");
+    for (email, username) in [
+        ("sam.one@example.com", "sam.one@example.com"),
+        ("sam.two@example.com", "sam.two@example.com"),
+    ] {
+        assert_eq!(
+            message(&plan, email),
+            format!(
+                "no fallback username to try if {username} is taken in another Salesforce org: {why}"
+            )
+        );
+    }
+
+    // when syncing, then Sam One is a collision that says why no fallback
+    // was tried, Sam Two is created, and the shared address is never sent.
+    let (code, report) = run("sync", &job, "sync").await;
+    assert_eq!(code, 3, "{report}");
+    let r = rows(&report);
+    assert_eq!(
+        (
+            r["sam.one@example.com"].0.as_str(),
+            r["sam.one@example.com"].2.as_str()
+        ),
+        ("collision", "DUPLICATE_USERNAME")
+    );
+    assert!(
+        message(&report, "sam.one@example.com")
+            .ends_with(&format!("fallback usernames skipped: {why}")),
+        "{report}"
+    );
+    assert_eq!(r["sam.two@example.com"].0, "created");
+    assert!(emu.user("sam@acme-sf.example.com").is_none());
+    assert_eq!(emu.org.counters().create_collection_calls, 1);
+    emu.stop().await;
+}

@@ -57,6 +57,13 @@ fn one_person(dir: &Path) -> PathBuf {
     path
 }
 
+/// `sfsync plan` of a one-person job, with nothing else set, against `base_url`.
+async fn plan_one_person(base_url: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_at(dir.path(), base_url, Some(&one_person(dir.path())), "");
+    sfsync(&["plan", "--job", job.to_str().unwrap()]).await
+}
+
 fn token_answer(base: &str) -> Reply {
     http(
         200,
@@ -111,16 +118,8 @@ async fn a_redirecting_token_endpoint_gets_no_second_login_anywhere() {
     let evil = Hostile::sink().await;
     let target = format!("{}/services/oauth2/token", evil.base_url());
     let login = Hostile::start(move |_, _| http(307, &[("location", &target)], "")).await;
-    let dir = tempfile::tempdir().unwrap();
-    let job = job_at(
-        dir.path(),
-        &login.base_url(),
-        Some(&one_person(dir.path())),
-        "",
-    );
-
     // When a run logs in
-    let out = sfsync(&["plan", "--job", job.to_str().unwrap()]).await;
+    let out = plan_one_person(&login.base_url()).await;
 
     // Then it stops (exit 1) saying why, and the other host never hears from it.
     let err = stderr(&out);
@@ -180,15 +179,7 @@ async fn an_api_redirect_to_another_host_is_not_followed() {
         }
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let job = job_at(
-        dir.path(),
-        &org.base_url(),
-        Some(&one_person(dir.path())),
-        "",
-    );
-
-    let out = sfsync(&["plan", "--job", job.to_str().unwrap()]).await;
+    let out = plan_one_person(&org.base_url()).await;
 
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -214,15 +205,7 @@ async fn a_foreign_next_records_url_never_gets_the_token() {
         }
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let job = job_at(
-        dir.path(),
-        &org.base_url(),
-        Some(&one_person(dir.path())),
-        "",
-    );
-
-    let out = sfsync(&["plan", "--job", job.to_str().unwrap()]).await;
+    let out = plan_one_person(&org.base_url()).await;
 
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -245,15 +228,7 @@ async fn a_query_that_hands_out_the_same_locator_again_stops() {
         }
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let job = job_at(
-        dir.path(),
-        &org.base_url(),
-        Some(&one_person(dir.path())),
-        "",
-    );
-
-    let out = sfsync(&["plan", "--job", job.to_str().unwrap()]).await;
+    let out = plan_one_person(&org.base_url()).await;
 
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -280,15 +255,7 @@ async fn pages_beyond_total_size_stop_the_read() {
         user_page(2, Some(&format!("/services/data/v62.0/query/01g-{i}")))
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let job = job_at(
-        dir.path(),
-        &org.base_url(),
-        Some(&one_person(dir.path())),
-        "",
-    );
-
-    let out = sfsync(&["plan", "--job", job.to_str().unwrap()]).await;
+    let out = plan_one_person(&org.base_url()).await;
 
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -313,15 +280,7 @@ async fn an_answer_larger_than_the_cap_is_not_read() {
         }
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let job = job_at(
-        dir.path(),
-        &org.base_url(),
-        Some(&one_person(dir.path())),
-        "",
-    );
-
-    let out = sfsync(&["plan", "--job", job.to_str().unwrap()]).await;
+    let out = plan_one_person(&org.base_url()).await;
 
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -343,15 +302,7 @@ async fn crlf_in_a_salesforce_message_cannot_forge_a_log_line() {
         }
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let job = job_at(
-        dir.path(),
-        &org.base_url(),
-        Some(&one_person(dir.path())),
-        "",
-    );
-
-    let out = sfsync(&["plan", "--job", job.to_str().unwrap()]).await;
+    let out = plan_one_person(&org.base_url()).await;
 
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");

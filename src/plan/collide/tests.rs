@@ -189,9 +189,21 @@ fn a_fallback_two_people_share_is_nobodys() {
         cand(1, Some("a2"), "a2@x.com", "a2@x.com"),
     ];
     let others = [fallbacks(&["a@x.com", "a1@y.com"]), fallbacks(&["a@x.com"])];
-    let (_, chosen) = run(&cands, &[], &others, &Rules::default());
+    let (plan, chosen) = run(&cands, &[], &others, &Rules::default());
     assert_eq!(chosen.by_record[&0].next, vec!["a1@y.com".into()]);
-    assert!(!chosen.by_record.contains_key(&1));
+    // The second has nothing to try after its own username, and is told why.
+    let a2 = &chosen.by_record[&1];
+    assert_eq!((&*a2.send, a2.next.len()), ("a2@x.com", 0));
+    assert_eq!(plan.decisions[1].outcome, Outcome::Create);
+    assert_eq!(
+        plan.decisions[1].message.as_deref(),
+        Some(
+            "no fallback username to try if a2@x.com is taken in another Salesforce org: \
+             a@x.com is a candidate of another source person too"
+        )
+    );
+    // The first still has one: nothing to say yet.
+    assert_eq!(plan.decisions[0].message, None);
 }
 
 #[test]
