@@ -352,3 +352,53 @@ fn in_a_sandbox_a_manager_is_found_under_the_sandbox_username_then_as_written() 
         Manager::Unknown("boss@acme.com".into())
     );
 }
+
+#[test]
+fn a_manager_alone_is_access_and_a_rules_profile_is_the_one_it_names() {
+    // Given [access] with only a manager, and a rule giving contractors the
+    // second of two profiles,
+    let cfg = AccessConfig {
+        grants: Grants::default(),
+        manager: Some(crate::template::Template::parse("{m}", &mut vec![]).unwrap()),
+        apply_to_existing: false,
+        rules: vec![AccessRule {
+            attribute: 0,
+            test: RuleTest::Equals("contractor".into()),
+            profile: Some("CONTRACTOR".into()),
+            grants: Grants::default(),
+        }],
+        separator: '\n',
+    };
+    let mut resolved = resolved();
+    resolved
+        .profiles
+        .push(("Contractor".into(), "00e000000000007".into()));
+    let org = [user("005000000000009AAA", "boss@acme.com")];
+    let people = ["ann@acme.com", "bo@acme.com", "cy@acme.com"];
+    let candidates: Vec<Candidate> = people.iter().enumerate().map(|(i, m)| cand(i, m)).collect();
+    let mut p = plan(people.len(), &candidates, &[], &org, &keys());
+    decide(
+        &mut p,
+        Inputs {
+            config: &cfg,
+            resolved,
+            candidates: &candidates,
+            existing: &org,
+            value: |r: usize, _| (r == 2).then_some("contractor"),
+            manager: |r: usize| (r == 0).then(|| "boss@acme.com".to_owned()),
+            sandbox: None,
+        },
+    );
+    // then Ann's manager is her whole access, Bo (no manager, no rule) has none,
+    assert_eq!(
+        p.access.create_fields(0).manager_id,
+        Some("005000000000009AAA")
+    );
+    assert_eq!(p.access.person(1), None);
+    // and Cy's create carries the contractor profile.
+    assert_eq!(
+        p.access.create_fields(2).profile_id,
+        Some("00e000000000007")
+    );
+    assert_eq!(p.access.person(2).unwrap().grants, []);
+}

@@ -141,4 +141,12 @@ mod tests {
             prop_assert!(!same_email(&scrambled, &address, false));
         }
     }
+
+    #[test]
+    fn an_ascii_address_equals_its_unicode_spelling_in_lower_case() {
+        // The Kelvin sign K (U+212A) lower-cases to an ASCII k: only one side is ASCII.
+        assert!(eq_ci("kim@x.com", "\u{212A}im@x.com"));
+        assert!(eq_ci("\u{212A}IM@X.COM", "kim@x.com"));
+        assert!(!eq_ci("kim@x.com", "\u{212A}am@x.com"));
+    }
 }

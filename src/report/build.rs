@@ -312,4 +312,31 @@ mod tests {
         assert_eq!(none.summary.unchanged, 1);
         assert!(none.users.is_empty());
     }
+
+    #[test]
+    fn the_jobs_sections_decide_which_zero_counts_the_summary_writes() {
+        let with = RunFacts {
+            lifecycle: true,
+            access: true,
+            ..facts()
+        };
+        let summary = |r: &Report<'_>| serde_json::to_value(&r.summary).unwrap();
+        for r in [
+            build(with.clone(), [row(Outcome::Create)], false),
+            build_made(with, || [row(Outcome::Create)].into_iter(), false),
+        ] {
+            // [update]/[leavers] and [access]: their counts are written, zero or not
+            let s = summary(&r);
+            assert_eq!(
+                (&s["deactivated"], &s["access_failed"]),
+                (&0.into(), &0.into()),
+                "{s}"
+            );
+        }
+        let s = summary(&build(facts(), [row(Outcome::Create)], false));
+        assert!(
+            s.get("deactivated").is_none() && s.get("access_failed").is_none(),
+            "{s}"
+        );
+    }
 }
