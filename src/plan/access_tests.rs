@@ -313,19 +313,23 @@ fn in_a_sandbox_a_manager_is_found_under_the_sandbox_username_then_as_written() 
         Some("ghost@acme.com"),
     ];
     let candidates: Vec<Candidate> = people.iter().enumerate().map(|(i, m)| cand(i, m)).collect();
-    let mut p = plan(people.len(), &candidates, &[], &org, &keys());
-    decide(
-        &mut p,
-        Inputs {
-            config: &cfg,
-            resolved: resolved(),
-            candidates: &candidates,
-            existing: &org,
-            value: |_, _| None,
-            manager: |r: usize| managers[r].map(str::to_owned),
-            sandbox: Some("uat"),
-        },
-    );
+    let planned = |sandbox: Option<&str>| {
+        let mut p = plan(people.len(), &candidates, &[], &org, &keys());
+        decide(
+            &mut p,
+            Inputs {
+                config: &cfg,
+                resolved: resolved(),
+                candidates: &candidates,
+                existing: &org,
+                value: |_, _| None,
+                manager: |r: usize| managers[r].map(str::to_owned),
+                sandbox,
+            },
+        );
+        p
+    };
+    let p = planned(Some("uat"));
     // then each is linked to the user the sandbox holds,
     let manager = |r: usize| p.access.person(r).unwrap().manager.clone();
     assert_eq!(manager(0), Manager::Existing("005000000000009AAA".into()));
@@ -334,19 +338,7 @@ fn in_a_sandbox_a_manager_is_found_under_the_sandbox_username_then_as_written() 
     // and an unknown one is named as the sandbox would hold it.
     assert_eq!(manager(4), Manager::Unknown("ghost@acme.com.uat".into()));
     // Outside a sandbox the copied user is not the production address.
-    let mut q = plan(people.len(), &candidates, &[], &org, &keys());
-    decide(
-        &mut q,
-        Inputs {
-            config: &cfg,
-            resolved: resolved(),
-            candidates: &candidates,
-            existing: &org,
-            value: |_, _| None,
-            manager: |r: usize| managers[r].map(str::to_owned),
-            sandbox: None,
-        },
-    );
+    let q = planned(None);
     assert_eq!(
         q.access.person(0).unwrap().manager,
         Manager::Unknown("boss@acme.com".into())
