@@ -159,10 +159,16 @@ pub fn resolve(
         let mut skipped: Vec<String> = Vec::new();
         let mut tried: Vec<Box<str>> = Vec::new();
         let mut left: Vec<Box<str>> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
         for (i, u) in std::iter::once(c.username())
             .chain(o.fallbacks.iter().map(|f| &**f))
             .enumerate()
         {
+            // A template that renders a username already listed says nothing new.
+            if seen.contains(&u) {
+                continue;
+            }
+            seen.push(u);
             if let Some(&h) = by_username.get(u) {
                 skipped.push(format!(
                     "{u} is held in this org by user {}",

@@ -677,3 +677,31 @@ fn the_username_plan_follows_the_final_decisions() {
         HashMap::from([(3, vec!["dee@x.com".into()])])
     );
 }
+
+#[test]
+fn a_username_two_templates_render_is_tried_and_named_once() {
+    // Ada's mapped username and her fallback are held by others; a second
+    // template renders the same fallback, a third a free one.
+    let org = [
+        user("005X", Some("other"), "ada@x.com", "someone@x.com", true),
+        user("005Y", Some("else"), "ada@x.com.acme", "else@x.com", true),
+    ];
+    let cands = [cand(0, Some("ada"), "ada@x.com", "ada@x.com")];
+    let others = [fallbacks(&[
+        "ada@x.com.acme",
+        "ada@x.com.acme",
+        "ada@acme-sf.example.com",
+        "ada@acme-sf.example.com",
+    ])];
+    let (plan, chosen) = run(&cands, &org, &others, &Rules::default());
+    let ada = &chosen.by_record[&0];
+    assert_eq!(&*ada.send, "ada@acme-sf.example.com");
+    assert!(ada.next.is_empty(), "{:?}", ada.next);
+    let message = plan.decisions[0].message.as_deref().unwrap();
+    assert_eq!(
+        message.matches("ada@x.com.acme is held").count(),
+        1,
+        "{message}"
+    );
+    assert_eq!(message.matches("ada@x.com is held").count(), 1, "{message}");
+}
