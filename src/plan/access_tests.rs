@@ -199,31 +199,39 @@ fn matched_users_get_only_what_they_lack_and_only_with_apply_to_existing() {
     assert_eq!(p.operations.len(), 2);
 }
 
-#[test]
-fn a_manager_in_the_org_goes_in_the_create_one_created_now_is_linked_after() {
+/// The core plan and `[access] manager = "{m}"` for `people` (their
+/// usernames), `managers[r]` being person `r`'s rendered manager.
+fn plan_managers(
+    org: &[SfUser],
+    people: &[&str],
+    managers: &[Option<&str>],
+    sandbox: Option<&str>,
+) -> Plan {
     let mut cfg = config(false);
     cfg.manager = Some(crate::template::Template::parse("{m}", &mut vec![]).unwrap());
-    let org = [user("005000000000009AAA", "boss@acme.com")];
-    let people = ["ann@acme.com", "new.boss@acme.com", "bo@acme.com"];
-    let managers = [Some("boss@acme.com"), None, Some("nobody@acme.com")];
     let candidates: Vec<Candidate> = people.iter().enumerate().map(|(i, m)| cand(i, m)).collect();
-    let mut p = plan(3, &candidates, &[], &org, &keys());
+    let mut p = plan(people.len(), &candidates, &[], org, &keys());
     decide(
         &mut p,
         Inputs {
             config: &cfg,
             resolved: resolved(),
             candidates: &candidates,
-            existing: &org,
+            existing: org,
             value: |_, _| None,
-            manager: |r| match r {
-                1 => None,
-                2 => managers[2].map(str::to_owned),
-                _ => managers[0].map(str::to_owned),
-            },
-            sandbox: None,
+            manager: |r: usize| managers[r].map(str::to_owned),
+            sandbox,
         },
     );
+    p
+}
+
+#[test]
+fn a_manager_in_the_org_goes_in_the_create_one_created_now_is_linked_after() {
+    let org = [user("005000000000009AAA", "boss@acme.com")];
+    let people = ["ann@acme.com", "new.boss@acme.com", "bo@acme.com"];
+    let managers = [Some("boss@acme.com"), None, Some("nobody@acme.com")];
+    let p = plan_managers(&org, &people, &managers, None);
     assert_eq!(
         p.access.create_fields(0).manager_id,
         Some("005000000000009AAA")
@@ -292,8 +300,6 @@ fn in_a_sandbox_a_manager_is_found_under_the_sandbox_username_then_as_written() 
     // Given sandbox uat: a manager copied from production (boss@acme.com.uat),
     // one created in the sandbox by hand (plain lead@acme.com), one created
     // in this run (its username suffixed like every create), and one nobody holds,
-    let mut cfg = config(false);
-    cfg.manager = Some(crate::template::Template::parse("{m}", &mut vec![]).unwrap());
     let org = [
         user("005000000000009AAA", "Boss@acme.com.UAT"),
         user("005000000000008AAA", "lead@acme.com"),
@@ -312,24 +318,7 @@ fn in_a_sandbox_a_manager_is_found_under_the_sandbox_username_then_as_written() 
         Some("new.boss@acme.com"),
         Some("ghost@acme.com"),
     ];
-    let candidates: Vec<Candidate> = people.iter().enumerate().map(|(i, m)| cand(i, m)).collect();
-    let planned = |sandbox: Option<&str>| {
-        let mut p = plan(people.len(), &candidates, &[], &org, &keys());
-        decide(
-            &mut p,
-            Inputs {
-                config: &cfg,
-                resolved: resolved(),
-                candidates: &candidates,
-                existing: &org,
-                value: |_, _| None,
-                manager: |r: usize| managers[r].map(str::to_owned),
-                sandbox,
-            },
-        );
-        p
-    };
-    let p = planned(Some("uat"));
+    let p = plan_managers(&org, &people, &managers, Some("uat"));
     // then each is linked to the user the sandbox holds,
     let manager = |r: usize| p.access.person(r).unwrap().manager.clone();
     assert_eq!(manager(0), Manager::Existing("005000000000009AAA".into()));
@@ -338,7 +327,7 @@ fn in_a_sandbox_a_manager_is_found_under_the_sandbox_username_then_as_written() 
     // and an unknown one is named as the sandbox would hold it.
     assert_eq!(manager(4), Manager::Unknown("ghost@acme.com.uat".into()));
     // Outside a sandbox the copied user is not the production address.
-    let q = planned(None);
+    let q = plan_managers(&org, &people, &managers, None);
     assert_eq!(
         q.access.person(0).unwrap().manager,
         Manager::Unknown("boss@acme.com".into())
