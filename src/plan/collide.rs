@@ -178,7 +178,7 @@ pub fn resolve(
                 skipped.push(format!("{u} is a candidate of another source person too"));
             } else if rules.refused.contains(u) {
                 tried.push(u.into());
-            } else if !left.iter().any(|l| **l == *u) {
+            } else {
                 left.push(u.into());
             }
         }
